@@ -1,0 +1,23 @@
+namespace GrpoPipeline.Core;
+
+/// <summary>A configuration value is invalid. The message names the key, the bad value and what is allowed.</summary>
+public sealed class ConfigException(string key, object? value, string allowed)
+    : Exception($"config '{key}' = {Format(value)} is invalid: {allowed}")
+{
+    /// <summary>The configuration key, as it is spelled in JSON (e.g. <c>grpo.groupSize</c>).</summary>
+    public string Key { get; } = key;
+
+    static string Format(object? value) => value switch
+    {
+        null => "null",
+        string s => $"\"{s}\"",
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "?",
+    };
+
+    /// <summary>Throws unless <paramref name="ok"/> holds.</summary>
+    public static void Require(bool ok, string key, object? value, string allowed)
+    {
+        if (!ok) throw new ConfigException(key, value, allowed);
+    }
+}

@@ -1,0 +1,68 @@
+namespace GrpoPipeline.Core;
+
+/// <summary>Where training prompts come from.</summary>
+public enum TaskKind
+{
+    /// <summary>A fixed list of prompts, all of them in every batch (the lecture's setting).</summary>
+    Fixed,
+    /// <summary>Uniform random prompts of length L over vocab V, minus the held-out split.</summary>
+    Random,
+}
+
+/// <summary>The sorting task: which prompts exist, and which are held out from training.</summary>
+public sealed record TaskOptions
+{
+    /// <summary>The lecture's fixed prompts.</summary>
+    public static readonly long[][] LecturePrompts = [[1, 0, 2], [3, 2, 4], [1, 2, 3]];
+
+    /// <summary>Fixed prompts or random ones. Default <c>fixed</c>.</summary>
+    public TaskKind Kind { get; init; } = TaskKind.Fixed;
+    /// <summary>The prompts of a fixed task, all the same length. Default the lecture's three.</summary>
+    public long[][] Prompts { get; init; } = LecturePrompts;
+    /// <summary>Prompt (and response) length L of a random task. Default 5.</summary>
+    public int PromptLength { get; init; } = 5;
+    /// <summary>Vocab size V of a random task: tokens are 0..V-1. Default 10.</summary>
+    public int VocabSize { get; init; } = 10;
+    /// <summary>Prompts per epoch for a random task (a fixed task uses all its prompts). Default 64.</summary>
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Share of all random prompts reserved for evaluation by the hash split. Default 0.1.</summary>
+    public double HeldOutFraction { get; init; } = 0.1;
+    /// <summary>Salt of the hash split: another salt gives another split. Default 20250517.</summary>
+    public ulong SplitSalt { get; init; } = 20250517;
+    /// <summary>How many held-out prompts evaluation uses (fewer if fewer exist). Default 256.</summary>
+    public int HeldOutSize { get; init; } = 256;
+    /// <summary>Seed that picks which held-out prompts evaluation uses. Default 1.</summary>
+    public ulong HeldOutSeed { get; init; } = 1;
+
+    /// <summary>Effective prompt length L.</summary>
+    public int Length => Kind == TaskKind.Fixed ? Prompts[0].Length : PromptLength;
+    /// <summary>Effective vocab size V (max token + 1 for a fixed task, as the lecture does).</summary>
+    public int Vocab => Kind == TaskKind.Fixed ? (int)Prompts.Max(p => p.Max()) + 1 : VocabSize;
+    /// <summary>Prompts in each training batch.</summary>
+    public int PromptsPerBatch => Kind == TaskKind.Fixed ? Prompts.Length : BatchSize;
+
+    /// <summary>Throws <see cref="ConfigException"/> naming the first bad key.</summary>
+    public void Validate()
+    {
+        if (Kind == TaskKind.Fixed)
+        {
+            ConfigException.Require(Prompts is { Length: > 0 }, "task.prompts", Prompts?.Length, "at least one prompt");
+            int l = Prompts[0]?.Length ?? 0;
+            ConfigException.Require(l is >= 2 and <= 64, "task.prompts[0].length", l, "2..64");
+            for (int i = 0; i < Prompts.Length; i++)
+            {
+                ConfigException.Require(Prompts[i]?.Length == l, $"task.prompts[{i}].length", Prompts[i]?.Length, $"{l}, like prompt 0");
+                for (int j = 0; j < l; j++)
+                    ConfigException.Require(Prompts[i]![j] is >= 0 and < 1024, $"task.prompts[{i}][{j}]", Prompts[i]![j], "0..1023");
+            }
+        }
+        else
+        {
+            ConfigException.Require(PromptLength is >= 2 and <= 64, "task.promptLength", PromptLength, "2..64");
+            ConfigException.Require(VocabSize is >= 2 and <= 1024, "task.vocabSize", VocabSize, "2..1024");
+            ConfigException.Require(BatchSize is >= 1 and <= 65536, "task.batchSize", BatchSize, "1..65536");
+            ConfigException.Require(HeldOutFraction is >= 0 and <= 0.5, "task.heldOutFraction", HeldOutFraction, "0..0.5");
+        }
+        ConfigException.Require(HeldOutSize is >= 0 and <= 1_000_000, "task.heldOutSize", HeldOutSize, "0..1000000");
+    }
+}
