@@ -47,7 +47,7 @@ public sealed record TaskOptions
         if (Kind == TaskKind.Fixed)
         {
             ConfigException.Require(Prompts is { Length: > 0 }, "task.prompts", Prompts?.Length, "at least one prompt");
-            int l = Prompts[0]?.Length ?? 0;
+            int l = Prompts![0]?.Length ?? 0;
             ConfigException.Require(l is >= 2 and <= 64, "task.prompts[0].length", l, "2..64");
             for (int i = 0; i < Prompts.Length; i++)
             {
