@@ -1,0 +1,47 @@
+using System.CommandLine;
+using GrpoPipeline.Core;
+using GrpoPipeline.Training;
+using Microsoft.Extensions.Logging;
+
+namespace GrpoPipeline.Cli;
+
+/// <summary>Exit codes, logging and error reporting shared by every command.</summary>
+static class Cli
+{
+    public const int Ok = 0, Failed = 1, BadInput = 2;
+
+    public static async Task<int> RunAsync(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors) Console.Error.WriteLine($"error: {error.Message}");
+            Console.Error.WriteLine("Run 'grpo --help' for usage.");
+            return BadInput;
+        }
+        return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    }
+
+    /// <summary>Runs a command body with a console logger, mapping the user's mistakes to exit code 2 with one clear line.</summary>
+    public static int Execute(Func<ILogger, int> body)
+    {
+        using var factory = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
+            .SetMinimumLevel(LogLevel.Information));
+        var log = factory.CreateLogger("grpo");
+        try
+        {
+            return body(log);
+        }
+        catch (Exception e) when (e is ConfigException or RunDirectoryException or CheckpointException)
+        {
+            log.LogError("{Message}", e.Message);
+            return BadInput;
+        }
+        catch (Exception e)
+        {
+            log.LogCritical(e, "grpo failed");
+            return Failed;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using GrpoPipeline.Core;
+using GrpoPipeline.Training;
+using Microsoft.Extensions.Logging;
+
+namespace GrpoPipeline.Cli;
+
+/// <summary><c>grpo train --config … [--epochs …] [--run-dir …] [--seed …] [--resume]</c></summary>
+static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo?>("--config") { Description = "Training config JSON (models/configs/*.json). Optional with --resume." };
+        var epochs = new Option<int?>("--epochs") { Description = "Override the number of epochs (with --resume: train up to this epoch)." };
+        var runDir = new Option<DirectoryInfo?>("--run-dir") { Description = "Run directory (default models/runs/<runName>)." };
+        var seed = new Option<long?>("--seed") { Description = "Override the seed." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in the run directory from its latest checkpoint." };
+        var command = new Command("train", "Train a policy with GRPO; prints the run directory.") { config, epochs, runDir, seed, resume };
+        command.SetAction((parse, cancel) => Task.FromResult(Cli.Execute(log => Run(
+            parse.GetValue(config)?.FullName, parse.GetValue(epochs), parse.GetValue(runDir)?.FullName,
+            parse.GetValue(seed), parse.GetValue(resume), log, cancel))));
+        return command;
+    }
+
+    static int Run(string? configPath, int? epochs, string? runDir, long? seed, bool resume, ILogger log, CancellationToken cancel)
+    {
+        TrainConfig? config = null;
+        if (configPath is not null)
+        {
+            config = TrainConfig.Load(configPath);
+            config = config with { Epochs = epochs ?? config.Epochs, Seed = seed ?? config.Seed };
+            config.Validate();
+        }
+        else if (!resume)
+            throw new ConfigException("--config", "--config is required to start a run (or pass --resume with --run-dir)");
+        else if (runDir is null)
+            throw new ConfigException("--run-dir", "--resume without --config needs --run-dir to find the run");
+
+        var directory = new RunDirectory(runDir ?? RunDirectory.DefaultFor(config!.RunName));
+        using var run = resume ? ResumeCompatible(directory, config, epochs, seed, log) : TrainingRun.StartNew(config!, directory, log);
+        var last = run.Train(cancel);
+        if (cancel.IsCancellationRequested) return 130;
+        if (last is not null && last.TryGet("heldout/exact", out var exact))
+            log.LogInformation("Done: epoch {Epoch}, mean reward {Reward:F3}, held-out exact {Exact:P1}", last.Epoch, last["reward/mean"], exact);
+        log.LogInformation("Run directory: {RunDirectory}", directory.Root);
+        return Cli.Ok;
+    }
+
+    /// <summary>Resumes with the checkpoint's config; a given --config or --seed must agree with it.</summary>
+    static TrainingRun ResumeCompatible(RunDirectory directory, TrainConfig? config, int? epochs, long? seed, ILogger log)
+    {
+        var checkpoint = directory.LatestCheckpoint()
+            ?? throw new RunDirectoryException($"cannot resume: '{directory.Root}' has no checkpoint ({directory.LatestPointerPath} is missing)");
+        var saved = Checkpoint.ReadManifest(checkpoint).Config;
+        if (seed is { } s && s != saved.Seed)
+            throw new RunDirectoryException($"cannot resume with --seed {s}: the run was trained with seed {saved.Seed}");
+        if (config is not null && (config with { Epochs = saved.Epochs }).ToJson() != saved.ToJson())
+            throw new RunDirectoryException($"cannot resume: --config differs from the config saved in {checkpoint} (only --epochs may change on resume)");
+        return TrainingRun.Resume(directory, epochs, log);
+    }
+}

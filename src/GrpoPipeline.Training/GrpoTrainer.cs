@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using GrpoPipeline.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn.functional;
+
+namespace GrpoPipeline.Training;
+
+/// <summary>
+/// GRPO on the sorting task. Each epoch reads top-down:
+/// <c>Rollout → Score → Advantages → Optimize (μ inner steps)</c>; <see cref="TrainingRun"/> adds Log and Checkpoint.
+/// </summary>
+public sealed class GrpoTrainer : IDisposable
+{
+    readonly SortingTask _task;
+    readonly RewardFunction _reward;
+    readonly GreedyEvaluator _heldOut;
+    readonly Parameter[] _parameters;
+    readonly int _batch, _group, _length, _vocab;
+    readonly long[] _promptBuffer;
+    readonly long[] _responseBuffer;
+    readonly float[] _rewardBuffer;
+
+    /// <summary>Trains <paramref name="state"/> in memory; <see cref="TrainingRun"/> adds the run directory.</summary>
+    public GrpoTrainer(TrainingState state)
+    {
+        State = state;
+        var config = state.Config;
+        _task = new SortingTask(config.Task);
+        _reward = new RewardFunction(config.Rewards);
+        _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), _task.Length, _reward);
+        _parameters = state.Policy.parameters().ToArray();
+        (_batch, _group, _length, _vocab) = (_task.BatchSize, config.Grpo.GroupSize, _task.Length, _task.Vocab);
+        _promptBuffer = new long[_batch * _length];
+        _responseBuffer = new long[_batch * _group * _length];
+        _rewardBuffer = new float[_batch * _group];
+    }
+
+    public TrainingState State { get; }
+    TrainConfig Config => State.Config;
+    GrpoOptions Grpo => State.Config.Grpo;
+
+    /// <summary>One GRPO epoch without any I/O; advances <see cref="TrainingState.Epoch"/>.</summary>
+    public EpochMetrics RunEpoch()
+    {
+        var clock = Stopwatch.StartNew();
+        State.RefreshReferenceIfDue(State.Epoch);   // outside the scope: it may build a module
+        using var scope = NewDisposeScope();
+        var metrics = new EpochMetrics(State.Epoch + 1);
+
+        var rollout = Rollout();
+        var rewards = Score(rollout, metrics);
+        var deltas = GrpoMath.Deltas(rewards, Grpo.Deltas);
+        Optimize(rollout, deltas, metrics);
+
+        State.Epoch++;
+        double seconds = clock.Elapsed.TotalSeconds;
+        metrics.Add("perf/epoch_s", seconds);
+        metrics.Add("perf/samples_per_s", Config.SamplesPerEpoch / seconds);
+        return metrics;
+    }
+
+    /// <summary>The tensors of one rollout. Log-probs of sampled tokens are [B, L, G].</summary>
+    sealed record RolloutBatch(Tensor Prompts, Tensor Responses, Tensor LogpOld, Tensor? RefLogProbs, Tensor? RefLogp, double Entropy);
+
+    /// <summary>Samples G responses per prompt and records log π_old (and log π_ref) under no-grad.</summary>
+    RolloutBatch Rollout()
+    {
+        _task.SampleTrainingBatch(_promptBuffer, State.PromptSampler);
+        var prompts = tensor(_promptBuffer, [_batch, _length]);
+        using var _ = no_grad();
+        State.Policy.eval();   // dropout off while sampling
+        var logProbs = LogProbs(State.Policy, prompts);                                         // [B, L, V]
+        var responses = multinomial(logProbs.exp().view(_batch * _length, _vocab), _group, replacement: true,
+            generator: State.ResponseGenerator).view(_batch, _length, _group);                 // [B, L, G]
+        var logpOld = GrpoMath.Gather(logProbs, responses);
+        double entropy = GrpoMath.Entropy(logProbs).item<float>();
+
+        Tensor? refLogProbs = null, refLogp = null;
+        if (State.Reference is { } reference)
+        {
+            refLogProbs = LogProbs(reference, prompts);
+            refLogp = GrpoMath.Gather(refLogProbs, responses);
+        }
+        return new RolloutBatch(prompts, responses, logpOld, refLogProbs, refLogp, entropy);
+    }
+
+    /// <summary>Scores the rollout on one contiguous managed copy of the responses; returns rewards [B, G].</summary>
+    Tensor Score(RolloutBatch rollout, EpochMetrics metrics)
+    {
+        rollout.Responses.permute(0, 2, 1).contiguous().data<long>().CopyTo(_responseBuffer, 0, 0);   // [B, G, L]
+        var components = _reward.Score(_promptBuffer, _responseBuffer, _length, _group, _rewardBuffer);
+        RewardStatistics.Add(metrics, _rewardBuffer, _group, components);
+        return tensor(_rewardBuffer, [_batch, _group]);
+    }
+
+    /// <summary>μ optimizer steps on the same rollout: clipped surrogate plus β·KL(π‖π_ref).</summary>
+    void Optimize(RolloutBatch rollout, Tensor deltas, EpochMetrics metrics)
+    {
+        State.Policy.train();
+        double policyLoss = 0, kl = 0, gradNorm = double.NaN, clipLow = 0, clipHigh = 0;
+        for (int step = 0; step < Grpo.InnerSteps; step++)
+        {
+            using var scope = NewDisposeScope();
+            bool lastStep = step == Grpo.InnerSteps - 1;
+            var logProbs = LogProbs(State.Policy, rollout.Prompts);
+            var logp = GrpoMath.Gather(logProbs, rollout.Responses);
+            var loss = GrpoMath.PolicyLoss(logp, rollout.LogpOld, deltas, Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh);
+            policyLoss += loss.item<float>();
+            if (State.Reference is not null)
+            {
+                var penalty = Grpo.KlEstimator == KlEstimator.Exact
+                    ? GrpoMath.ExactKl(logProbs, rollout.RefLogProbs!)
+                    : GrpoMath.SampledKl(logp, rollout.RefLogp!, Grpo.KlEstimator);
+                kl += penalty.item<float>();
+                loss = loss + penalty * Grpo.KlCoef;
+            }
+            if (lastStep)
+            {
+                var (low, high) = GrpoMath.ClipFractions(logp, rollout.LogpOld, deltas, Grpo.ClipLow, Grpo.ClipHigh);
+                (clipLow, clipHigh) = (low.item<float>(), high.item<float>());
+            }
+
+            State.Optimizer.zero_grad();
+            loss.backward();
+            // With clipping off the norm is still measured once per epoch (a 1e30 bound never binds).
+            if (Grpo.MaxGradNorm > 0 || lastStep)
+            {
+                double norm = nn.utils.clip_grad_norm_(_parameters, Grpo.MaxGradNorm > 0 ? Grpo.MaxGradNorm : 1e30);
+                if (lastStep) gradNorm = norm;
+            }
+            State.Optimizer.step();
+        }
+        metrics.Add("loss/policy", policyLoss / Grpo.InnerSteps);
+        metrics.Add("loss/kl", State.Reference is null ? 0 : kl / Grpo.InnerSteps);
+        metrics.Add("clip/ratio_low", clipLow);
+        metrics.Add("clip/ratio_high", clipHigh);
+        metrics.Add("policy/entropy", rollout.Entropy);
+        metrics.Add("grad/norm", gradNorm);
+    }
+
+    /// <summary>log softmax(logits / T): the distribution that is sampled is the one that is trained.</summary>
+    Tensor LogProbs(nn.Module<Tensor, Tensor> policy, Tensor prompts)
+    {
+        var logits = policy.forward(prompts);
+        return log_softmax(Grpo.Temperature == 1 ? logits : logits / Grpo.Temperature, -1);
+    }
+
+    /// <summary>Greedy exact-match share and mean reward on the held-out prompts.</summary>
+    public (double Exact, double Reward) EvaluateHeldOut() => _heldOut.Evaluate(State.Policy);
+
+    public void Dispose()
+    {
+        _heldOut.Dispose();
+        State.Dispose();
+    }
+}

@@ -1,0 +1,36 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GrpoPipeline.Training;
+
+/// <summary>The shape that, with <see cref="PolicyOptions"/>, rebuilds a policy with no other input.</summary>
+public sealed record PolicyShape(PolicyOptions Options, int PromptLength, int ResponseLength, int Vocab);
+
+/// <summary>Builds policies from their options and shape. Every policy maps prompts [B,L] to logits [B,R,V].</summary>
+public static class PolicyFactory
+{
+    /// <summary>Builds a freshly initialised policy (weights drawn from torch's global generator).</summary>
+    public static nn.Module<Tensor, Tensor> Create(PolicyShape shape) => shape.Options.Kind switch
+    {
+        PolicyKind.Seed => new SeedPolicy(shape.Vocab, shape.Options.EmbeddingDim, shape.PromptLength, shape.ResponseLength),
+        _ => throw new ArgumentOutOfRangeException(nameof(shape), shape.Options.Kind, "unknown policy kind"),
+    };
+
+    /// <summary>A frozen copy of <paramref name="policy"/>: same weights, no gradients, eval mode.</summary>
+    public static nn.Module<Tensor, Tensor> FrozenCopy(nn.Module<Tensor, Tensor> policy, PolicyShape shape)
+    {
+        var copy = Create(shape);
+        CopyWeights(policy, copy);
+        foreach (var p in copy.parameters()) p.requires_grad = false;
+        copy.eval();
+        return copy;
+    }
+
+    /// <summary>Copies every parameter and buffer of <paramref name="source"/> into <paramref name="target"/>.</summary>
+    public static void CopyWeights(nn.Module<Tensor, Tensor> source, nn.Module<Tensor, Tensor> target)
+    {
+        using var _ = no_grad();
+        var from = source.state_dict();
+        foreach (var (name, tensor) in target.state_dict()) tensor.copy_(from[name]);
+    }
+}

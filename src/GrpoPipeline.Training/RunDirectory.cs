@@ -1,0 +1,55 @@
+namespace GrpoPipeline.Training;
+
+/// <summary>
+/// Layout of a run directory:
+/// <code>
+/// &lt;run&gt;/config.json                  effective config
+/// &lt;run&gt;/metrics.jsonl                one JSON line per epoch
+/// &lt;run&gt;/checkpoints/epoch-NNNNNN/    one folder per checkpoint
+/// &lt;run&gt;/checkpoints/latest           name of the newest complete checkpoint
+/// </code>
+/// </summary>
+public sealed class RunDirectory(string root)
+{
+    public string Root { get; } = Path.GetFullPath(root);
+    public string ConfigPath => Path.Combine(Root, "config.json");
+    public string MetricsPath => Path.Combine(Root, "metrics.jsonl");
+    public string CheckpointsDir => Path.Combine(Root, "checkpoints");
+    public string LatestPointerPath => Path.Combine(CheckpointsDir, "latest");
+
+    /// <summary>Default location of a run: <c>models/runs/&lt;runName&gt;</c>.</summary>
+    public static string DefaultFor(string runName) => Path.Combine("models", "runs", runName);
+
+    public static string CheckpointName(int epoch) => $"epoch-{epoch:D6}";
+
+    /// <summary>True when the directory already holds a run (a config, metrics or checkpoints).</summary>
+    public bool HasRun => File.Exists(ConfigPath) || File.Exists(MetricsPath) || Directory.Exists(CheckpointsDir);
+
+    /// <summary>The newest complete checkpoint, or null when there is none.</summary>
+    public string? LatestCheckpoint()
+    {
+        if (!File.Exists(LatestPointerPath)) return null;
+        var name = File.ReadAllText(LatestPointerPath).Trim();
+        return name.Length == 0 ? null : Path.Combine(CheckpointsDir, name);
+    }
+
+    /// <summary>Points <c>latest</c> at <paramref name="checkpointName"/>, atomically.</summary>
+    public void SetLatest(string checkpointName) => AtomicFile.WriteAllText(LatestPointerPath, checkpointName + "\n");
+}
+
+/// <summary>Writes files so that a crash leaves either the old content or the new, never a torn file.</summary>
+public static class AtomicFile
+{
+    public static void WriteAllText(string path, string text)
+    {
+        var tmp = $"{path}.tmp-{Environment.ProcessId}";
+        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(text);
+            writer.Flush();
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+}

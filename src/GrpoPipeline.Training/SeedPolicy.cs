@@ -1,0 +1,52 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GrpoPipeline.Training;
+
+/// <summary>
+/// The lecture's non-autoregressive sorter: an embedding, per-position encode weights [L,D,D] and decode weights
+/// [R,D,D] (both randn/√D), and logits from the tied embedding. Maps prompts [B,L] to logits [B,R,V].
+/// </summary>
+/// <remarks>Field names are checkpoint keys: renaming one breaks old checkpoints.</remarks>
+public sealed class SeedPolicy : nn.Module<Tensor, Tensor>
+{
+    readonly Embedding embedding;
+    readonly Parameter encode_weights;
+    readonly Parameter decode_weights;
+
+    public SeedPolicy(int vocab, int dim, int promptLength, int responseLength) : base(nameof(SeedPolicy))
+    {
+        (Vocab, Dim, PromptLength, ResponseLength) = (vocab, dim, promptLength, responseLength);
+        embedding = nn.Embedding(vocab, dim);
+        encode_weights = new Parameter(randn(promptLength, dim, dim).div_(Math.Sqrt(dim)));
+        decode_weights = new Parameter(randn(responseLength, dim, dim).div_(Math.Sqrt(dim)));
+        RegisterComponents();
+    }
+
+    public int Vocab { get; }
+    public int Dim { get; }
+    public int PromptLength { get; }
+    public int ResponseLength { get; }
+
+    /// <summary>Tied token embedding [V, D].</summary>
+    public Tensor EmbeddingWeight => embedding.weight!;
+    /// <summary>Encode weights [L, D, D].</summary>
+    public Tensor EncodeWeights => encode_weights;
+    /// <summary>Decode weights [R, D, D].</summary>
+    public Tensor DecodeWeights => decode_weights;
+
+    public override Tensor forward(Tensor prompts)
+    {
+        using var scope = NewDisposeScope();
+        long batch = prompts.shape[0];
+        var emb = embedding.forward(prompts);                                   // [B, L, D]
+        // Σ_pos emb[b,pos,:]·enc[pos] is one matmul over the flattened (pos, dim1) axis.
+        var encoded = emb.reshape(batch, PromptLength * Dim)
+            .matmul(encode_weights.reshape(PromptLength * Dim, Dim));           // [B, D]
+        // decoded[b,r,:] = encoded[b]·dec[r]: lay dec out as [D, R·D] and do one matmul.
+        var decoded = encoded.matmul(decode_weights.permute(1, 0, 2).reshape(Dim, ResponseLength * Dim))
+            .view(batch, ResponseLength, Dim);                                  // [B, R, D]
+        return decoded.matmul(embedding.weight!.t()).MoveToOuterDisposeScope(); // [B, R, V], tied embedding
+    }
+}

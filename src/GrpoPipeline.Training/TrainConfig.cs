@@ -1,0 +1,169 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using GrpoPipeline.Core;
+
+namespace GrpoPipeline.Training;
+
+/// <summary>How rewards become the per-response weights δ of the policy gradient.</summary>
+public enum DeltasMode
+{
+    /// <summary>δ = R (naive policy gradient).</summary>
+    Rewards,
+    /// <summary>δ = R − mean of the group.</summary>
+    Centered,
+    /// <summary>δ = (R − mean) / (unbiased std of the group + 1e-5), as in the lecture.</summary>
+    Normalized,
+    /// <summary>The lecture's max_rewards: δ = R where R is the group maximum, else 0.</summary>
+    Max,
+    /// <summary>δ = (R − group mean) / (unbiased std of all rewards in the batch + 1e-5).</summary>
+    BatchNormalized,
+}
+
+/// <summary>The policy-gradient surrogate.</summary>
+public enum LossMode
+{
+    /// <summary>−δ·log π.</summary>
+    Naive,
+    /// <summary>−ratio·δ with ratio = exp(log π − log π_old).</summary>
+    Unclipped,
+    /// <summary>PPO's −min(ratio·δ, clip(ratio, 1−ε_low, 1+ε_high)·δ).</summary>
+    Clipped,
+}
+
+/// <summary>Estimator of KL(π‖π_ref) per position (Schulman, "Approximating KL divergence", 2020).</summary>
+public enum KlEstimator
+{
+    /// <summary>log π − log π_ref.</summary>
+    K1,
+    /// <summary>½(log π − log π_ref)².</summary>
+    K2,
+    /// <summary>exp(log π_ref − log π) − (log π_ref − log π) − 1, the lecture's.</summary>
+    K3,
+    /// <summary>Σ_v π(v)(log π(v) − log π_ref(v)) over the whole per-position distribution.</summary>
+    Exact,
+}
+
+/// <summary>GRPO hyper-parameters.</summary>
+public sealed record GrpoOptions
+{
+    /// <summary>Responses sampled per prompt, G. Default 10.</summary>
+    public int GroupSize { get; init; } = 10;
+    /// <summary>Optimizer steps per rollout, μ. Default 10.</summary>
+    public int InnerSteps { get; init; } = 10;
+    /// <summary>How rewards become deltas. Default <c>centered</c>.</summary>
+    public DeltasMode Deltas { get; init; } = DeltasMode.Centered;
+    /// <summary>Policy-gradient surrogate. Default <c>clipped</c>.</summary>
+    public LossMode Loss { get; init; } = LossMode.Clipped;
+    /// <summary>Lower clip range ε_low: ratios below 1−ε_low are clipped. Default 0.1.</summary>
+    public double ClipLow { get; init; } = 0.1;
+    /// <summary>Upper clip range ε_high: ratios above 1+ε_high are clipped. Default 0.1.</summary>
+    public double ClipHigh { get; init; } = 0.1;
+    /// <summary>KL penalty coefficient β; 0 disables the reference policy. Default 0.01.</summary>
+    public double KlCoef { get; init; } = 0.01;
+    /// <summary>KL estimator. Default <c>k3</c>.</summary>
+    public KlEstimator KlEstimator { get; init; } = KlEstimator.K3;
+    /// <summary>Epochs between refreshes of the frozen reference; 0 keeps the initial policy. Default 10.</summary>
+    public int RefPeriod { get; init; } = 10;
+    /// <summary>Adam learning rate. Default 1e-3.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Clip the global gradient norm to this; 0 turns clipping off. Default 0.</summary>
+    public double MaxGradNorm { get; init; }
+    /// <summary>Sampling temperature; the trained distribution is softmax(logits / T). Default 1.</summary>
+    public double Temperature { get; init; } = 1;
+
+    public void Validate()
+    {
+        ConfigException.Require(GroupSize is >= 2 and <= 4096, "grpo.groupSize", GroupSize, "2..4096 (a group needs two responses for a baseline)");
+        ConfigException.Require(InnerSteps is >= 1 and <= 1000, "grpo.innerSteps", InnerSteps, "1..1000");
+        ConfigException.Require(Enum.IsDefined(Deltas), "grpo.deltas", Deltas, "rewards, centered, normalized, max, batch_normalized");
+        ConfigException.Require(Enum.IsDefined(Loss), "grpo.loss", Loss, "naive, unclipped, clipped");
+        ConfigException.Require(ClipLow is > 0 and < 1, "grpo.clipLow", ClipLow, "0 < ε_low < 1");
+        ConfigException.Require(ClipHigh is > 0 and <= 10, "grpo.clipHigh", ClipHigh, "0 < ε_high ≤ 10");
+        ConfigException.Require(KlCoef is >= 0 and <= 100, "grpo.klCoef", KlCoef, "0..100");
+        ConfigException.Require(Enum.IsDefined(KlEstimator), "grpo.klEstimator", KlEstimator, "k1, k2, k3, exact");
+        ConfigException.Require(RefPeriod >= 0, "grpo.refPeriod", RefPeriod, "0 (never refresh) or a positive number of epochs");
+        ConfigException.Require(LearningRate is > 0 and <= 1, "grpo.learningRate", LearningRate, "0 < lr ≤ 1");
+        ConfigException.Require(MaxGradNorm is >= 0 and <= 1e6, "grpo.maxGradNorm", MaxGradNorm, "0 (off) or a positive norm");
+        ConfigException.Require(Temperature is >= 0.01 and <= 100, "grpo.temperature", Temperature, "0.01..100");
+    }
+}
+
+/// <summary>Logging, evaluation and checkpoint cadence.</summary>
+public sealed record RunOptions
+{
+    /// <summary>Epochs between console progress lines. Default 100.</summary>
+    public int LogEvery { get; init; } = 100;
+    /// <summary>Epochs between greedy evaluations on the held-out prompts; 0 = only at the end. Default 100.</summary>
+    public int HeldOutEvery { get; init; } = 100;
+    /// <summary>Epochs between checkpoints; 0 = only at the end. Default 500.</summary>
+    public int CheckpointEvery { get; init; } = 500;
+
+    public void Validate()
+    {
+        ConfigException.Require(LogEvery >= 1, "run.logEvery", LogEvery, "≥ 1");
+        ConfigException.Require(HeldOutEvery >= 0, "run.heldOutEvery", HeldOutEvery, "≥ 0");
+        ConfigException.Require(CheckpointEvery >= 0, "run.checkpointEvery", CheckpointEvery, "≥ 0");
+    }
+}
+
+/// <summary>A whole training run's configuration, as stored in <c>models/configs/*.json</c> and in checkpoints.</summary>
+public sealed record TrainConfig
+{
+    /// <summary>Name of the run; the run directory defaults to <c>models/runs/&lt;runName&gt;</c>. Default "seed".</summary>
+    public string RunName { get; init; } = "seed";
+    /// <summary>Seed of the weights, the prompt sampler and the response sampler. Default 0.</summary>
+    public long Seed { get; init; }
+    /// <summary>Number of epochs (rollout + μ optimizer steps each). Default 1000.</summary>
+    public int Epochs { get; init; } = 1000;
+    public TaskOptions Task { get; init; } = new();
+    public RewardOptions Rewards { get; init; } = new();
+    public PolicyOptions Policy { get; init; } = new();
+    public GrpoOptions Grpo { get; init; } = new();
+    public RunOptions Run { get; init; } = new();
+
+    /// <summary>Responses sampled per epoch, B·G.</summary>
+    [JsonIgnore] public int SamplesPerEpoch => Task.PromptsPerBatch * Grpo.GroupSize;
+
+    public void Validate()
+    {
+        ConfigException.Require(!string.IsNullOrWhiteSpace(RunName) && RunName.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 && RunName is not ("." or ".."),
+            "runName", RunName, "a non-empty name usable as a folder name");
+        ConfigException.Require(Seed >= 0, "seed", Seed, "≥ 0");
+        ConfigException.Require(Epochs is >= 1 and <= 100_000_000, "epochs", Epochs, "1..100000000");
+        ConfigException.Require(Task is not null, "task", null, "an object");
+        ConfigException.Require(Rewards is not null, "rewards", null, "an object");
+        ConfigException.Require(Policy is not null, "policy", null, "an object");
+        ConfigException.Require(Grpo is not null, "grpo", null, "an object");
+        ConfigException.Require(Run is not null, "run", null, "an object");
+        Task!.Validate(); Rewards!.Validate(); Policy!.Validate(); Grpo!.Validate(); Run!.Validate();
+    }
+
+    /// <summary>Strict JSON: camelCase keys, snake_case enum names, unknown keys and enum values are errors.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
+        NumberHandling = JsonNumberHandling.Strict,
+    };
+
+    /// <summary>Parses and validates a config. Throws <see cref="ConfigException"/> naming the offending key.</summary>
+    public static TrainConfig Parse(string json, string source = "config")
+    {
+        TrainConfig? config;
+        try { config = JsonSerializer.Deserialize<TrainConfig>(json, Json); }
+        catch (JsonException e) { throw new ConfigException(e.Path ?? "$", $"{source}: {e.Message}"); }
+        if (config is null) throw new ConfigException("$", $"{source}: expected a JSON object, found null");
+        config.Validate();
+        return config;
+    }
+
+    /// <summary>Loads a config file. Throws <see cref="ConfigException"/> for a missing file or a bad value.</summary>
+    public static TrainConfig Load(string path)
+    {
+        ConfigException.Require(File.Exists(path), "--config", path, "an existing JSON config file");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}

@@ -1,0 +1,130 @@
+using GrpoPipeline.Core;
+using Microsoft.Extensions.Logging;
+
+namespace GrpoPipeline.Training;
+
+/// <summary>The run directory already holds a run, or cannot be resumed.</summary>
+public sealed class RunDirectoryException(string message) : Exception(message);
+
+/// <summary>
+/// A training run on disk: the GRPO epochs of <see cref="GrpoTrainer"/> plus the Log and Checkpoint phases —
+/// metrics.jsonl, console progress, atomic checkpoints and resume.
+/// </summary>
+public sealed class TrainingRun : IDisposable
+{
+    readonly ILogger _log;
+
+    TrainingRun(TrainingState state, RunDirectory run, ILogger log)
+    {
+        Trainer = new GrpoTrainer(state);
+        Directory = run;
+        _log = log;
+    }
+
+    public GrpoTrainer Trainer { get; }
+    public RunDirectory Directory { get; }
+    public TrainingState State => Trainer.State;
+    TrainConfig Config => State.Config;
+
+    /// <summary>Starts a new run. Refuses a directory that already holds one, so nothing is overwritten.</summary>
+    public static TrainingRun StartNew(TrainConfig config, RunDirectory run, ILogger log)
+    {
+        config.Validate();
+        if (run.HasRun)
+            throw new RunDirectoryException($"run directory '{run.Root}' already holds a run; pass --resume to continue it, or choose another --run-dir");
+        System.IO.Directory.CreateDirectory(run.Root);
+        AtomicFile.WriteAllText(run.ConfigPath, config.ToJson());
+        log.LogInformation("New run {Run}: {Task} task L={Length} V={Vocab}, {Policy} policy, B={Batch} G={Group} μ={Steps}, {Epochs} epochs",
+            run.Root, config.Task.Kind, config.Task.Length, config.Task.Vocab, config.Policy.Kind,
+            config.Task.PromptsPerBatch, config.Grpo.GroupSize, config.Grpo.InnerSteps, config.Epochs);
+        return new TrainingRun(TrainingState.Create(config), run, log);
+    }
+
+    /// <summary>
+    /// Continues a run from its latest checkpoint with the checkpoint's config; <paramref name="epochs"/> may extend it.
+    /// Metrics logged after that checkpoint are dropped so the file matches an uninterrupted run.
+    /// </summary>
+    public static TrainingRun Resume(RunDirectory run, int? epochs, ILogger log)
+    {
+        var checkpoint = run.LatestCheckpoint()
+            ?? throw new RunDirectoryException($"cannot resume: '{run.Root}' has no checkpoint ({run.LatestPointerPath} is missing)");
+        var state = Checkpoint.Load(checkpoint);
+        if (epochs is { } e)
+        {
+            if (e < state.Epoch)
+            {
+                state.Dispose();
+                throw new RunDirectoryException($"cannot resume to --epochs {e}: the checkpoint is already at epoch {state.Epoch}");
+            }
+            state.ExtendEpochs(e);
+            AtomicFile.WriteAllText(run.ConfigPath, state.Config.ToJson());
+        }
+        TruncateMetrics(run.MetricsPath, state.Epoch);
+        log.LogInformation("Resuming {Run} from {Checkpoint} (epoch {Epoch} of {Epochs})", run.Root, checkpoint, state.Epoch, state.Config.Epochs);
+        return new TrainingRun(state, run, log);
+    }
+
+    /// <summary>Trains to <see cref="TrainConfig.Epochs"/>; on cancellation saves a checkpoint and returns.</summary>
+    /// <returns>The last epoch's metrics, or null if there was nothing left to do.</returns>
+    public EpochMetrics? Train(CancellationToken cancel = default)
+    {
+        var schedule = Config.Run;
+        EpochMetrics? last = null;
+        double windowSeconds = 0;
+        int windowEpochs = 0;
+        using var metrics = new StreamWriter(Directory.MetricsPath, append: true) { AutoFlush = true };
+        while (State.Epoch < Config.Epochs)
+        {
+            if (cancel.IsCancellationRequested)
+            {
+                var saved = Checkpoint.Save(State, Directory);
+                _log.LogWarning("Stopped at epoch {Epoch}; saved {Checkpoint}. Continue with --resume.", State.Epoch, saved);
+                return last;
+            }
+            last = Trainer.RunEpoch();
+            int epoch = State.Epoch;
+            bool final = epoch == Config.Epochs;
+            if (final || (schedule.HeldOutEvery > 0 && epoch % schedule.HeldOutEvery == 0))
+            {
+                var (exact, reward) = Trainer.EvaluateHeldOut();
+                last.Add("heldout/exact", exact);
+                last.Add("heldout/reward", reward);
+            }
+            metrics.WriteLine(last.ToJsonLine());
+
+            windowSeconds += last["perf/epoch_s"];
+            windowEpochs++;
+            if (final || epoch % schedule.LogEvery == 0)
+            {
+                LogProgress(last, windowEpochs * Config.SamplesPerEpoch / windowSeconds);
+                (windowSeconds, windowEpochs) = (0, 0);
+            }
+            if (final || (schedule.CheckpointEvery > 0 && epoch % schedule.CheckpointEvery == 0))
+                Checkpoint.Save(State, Directory);
+        }
+        return last;
+    }
+
+    void LogProgress(EpochMetrics m, double samplesPerSecond)
+    {
+        var heldOut = m.TryGet("heldout/exact", out var exact) ? $"  held-out exact {exact:P1}" : "";
+        _log.LogInformation("epoch {Epoch,7}/{Epochs}  reward {Mean:F3} ±{Std:F3}  exact {Exact:P1}  kl {Kl:F4}  clip {Low:F3}/{High:F3}{HeldOut}  {Rate:N0} samples/s",
+            m.Epoch, Config.Epochs, m["reward/mean"], m["reward/std"], m["reward/exact"], m["loss/kl"],
+            m["clip/ratio_low"], m["clip/ratio_high"], heldOut, samplesPerSecond);
+    }
+
+    static void TruncateMetrics(string path, int epoch)
+    {
+        if (!File.Exists(path)) return;
+        var kept = File.ReadLines(path).Where(line => line.Length > 0 && EpochOf(line) <= epoch).ToList();
+        AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
+    }
+
+    static int EpochOf(string jsonLine)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(jsonLine);
+        return doc.RootElement.GetProperty("epoch").GetInt32();
+    }
+
+    public void Dispose() => Trainer.Dispose();
+}
