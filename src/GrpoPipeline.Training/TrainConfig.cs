@@ -97,12 +97,18 @@ public sealed record RunOptions
     public int HeldOutEvery { get; init; } = 100;
     /// <summary>Epochs between checkpoints; 0 = only at the end. Default 500.</summary>
     public int CheckpointEvery { get; init; } = 500;
+    /// <summary>
+    /// torch intra-op threads; 0 keeps torch's default (one per core). Default 1: the policies here are small, and
+    /// idle worker threads spinning on a busy 2-core machine cost far more than they give.
+    /// </summary>
+    public int Threads { get; init; } = 1;
 
     public void Validate()
     {
         ConfigException.Require(LogEvery >= 1, "run.logEvery", LogEvery, "≥ 1");
         ConfigException.Require(HeldOutEvery >= 0, "run.heldOutEvery", HeldOutEvery, "≥ 0");
         ConfigException.Require(CheckpointEvery >= 0, "run.checkpointEvery", CheckpointEvery, "≥ 0");
+        ConfigException.Require(Threads is >= 0 and <= 256, "run.threads", Threads, "0 (torch default) or 1..256");
     }
 }
 

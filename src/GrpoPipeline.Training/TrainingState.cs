@@ -36,14 +36,24 @@ public sealed class TrainingState : IDisposable
     /// <summary>A fresh run: weights initialised from <see cref="TrainConfig.Seed"/>.</summary>
     public static TrainingState Create(TrainConfig config)
     {
+        ApplyThreads(config);
         var shape = ShapeOf(config);
         manual_seed(config.Seed);   // module initialisers draw from the global generator
         return new TrainingState(config, shape, PolicyFactory.Create(shape));
     }
 
     /// <summary>An empty state of the given shape, for a checkpoint to fill in.</summary>
-    internal static TrainingState CreateForRestore(TrainConfig config, PolicyShape shape) =>
-        new(config, shape, PolicyFactory.Create(shape));
+    internal static TrainingState CreateForRestore(TrainConfig config, PolicyShape shape)
+    {
+        ApplyThreads(config);
+        return new(config, shape, PolicyFactory.Create(shape));
+    }
+
+    // torch's thread count is process-wide; results do not depend on it for these op sizes.
+    static void ApplyThreads(TrainConfig config)
+    {
+        if (config.Run.Threads > 0) set_num_threads(config.Run.Threads);
+    }
 
     public static PolicyShape ShapeOf(TrainConfig config) =>
         new(config.Policy, config.Task.Length, config.Task.Length, config.Task.Vocab);
