@@ -1,9 +1,10 @@
 using System.CommandLine;
 using GrpoPipeline.Cli;
 
-var root = new RootCommand("grpo: train a sorting policy with GRPO (TorchSharp), and benchmark the trainer.")
+var root = new RootCommand("grpo: train a sorting policy with GRPO (TorchSharp), export it to ONNX, and benchmark.")
 {
     TrainCommand.Create(),
+    ExportCommand.Create(),
     BenchCommand.Create(),
 };
 return await Cli.RunAsync(root, args);

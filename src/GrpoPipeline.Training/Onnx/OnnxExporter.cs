@@ -1,0 +1,122 @@
+using System.Reflection;
+using System.Text.Json;
+using Google.Protobuf;
+using GrpoPipeline.Core;
+using GrpoPipeline.Training.Onnx.Proto;
+using TorchSharp;
+using static TorchSharp.torch;
+using DataType = GrpoPipeline.Training.Onnx.Proto.TensorProto.Types.DataType;
+
+namespace GrpoPipeline.Training.Onnx;
+
+/// <summary>
+/// Exports a trained policy to an ONNX file that follows <see cref="OnnxContract"/>: input <c>prompts</c> int64
+/// [batch, L], outputs <c>logits</c> float32 [batch, L, V] and <c>response</c> int64 [batch, L] (greedy argmax).
+/// Opset 17, IR 8, built from Gather/MatMul/Reshape (ORT's CPU Einsum is much slower than MatMul).
+/// </summary>
+public static class OnnxExporter
+{
+    /// <summary>Loads the checkpoint (a run directory's latest, or a checkpoint folder) and writes the model atomically.</summary>
+    public static CheckpointManifest Export(string runOrCheckpointDir, string outputPath)
+    {
+        var checkpointDir = Checkpoint.Resolve(runOrCheckpointDir);
+        var manifest = Checkpoint.ReadManifest(checkpointDir);
+        using var state = Checkpoint.Load(checkpointDir);
+        Export(state.Policy, state.Shape, state.Config, state.Epoch, outputPath);
+        return manifest;
+    }
+
+    /// <summary>Writes <paramref name="policy"/> as an ONNX model, atomically (temp file, then rename).</summary>
+    public static void Export(nn.Module<Tensor, Tensor> policy, PolicyShape shape, TrainConfig config, int epoch, string outputPath) =>
+        Write(BuildModel(policy, shape, config, epoch), outputPath);
+
+    /// <summary>The ONNX model of <paramref name="policy"/>, with the contract's metadata.</summary>
+    internal static ModelProto BuildModel(nn.Module<Tensor, Tensor> policy, PolicyShape shape, TrainConfig config, int epoch)
+    {
+        var graph = new OnnxGraphBuilder($"grpo_{shape.Options.Kind.ToString().ToLowerInvariant()}_sorter");
+        graph.Graph.Input.Add(OnnxGraphBuilder.Value(OnnxContract.PromptsInput, DataType.Int64, OnnxContract.BatchDim, (long)shape.PromptLength));
+
+        using (no_grad())
+        {
+            string logits = policy switch
+            {
+                SeedPolicy seed => SeedGraph(graph, seed),
+                _ => throw new NotSupportedException($"ONNX export of {policy.GetType().Name} is not implemented"),
+            };
+            if (logits != OnnxContract.LogitsOutput) throw new InvalidOperationException("policy graph must end in the logits output");
+        }
+        // Greedy response: first maximal index, as torch.argmax.
+        graph.Node("ArgMax", [OnnxContract.LogitsOutput], OnnxContract.ResponseOutput,
+            OnnxGraphBuilder.Int("axis", 2), OnnxGraphBuilder.Int("keepdims", 0), OnnxGraphBuilder.Int("select_last_index", 0));
+        graph.Graph.Output.Add(OnnxGraphBuilder.Value(OnnxContract.LogitsOutput, DataType.Float, OnnxContract.BatchDim, (long)shape.ResponseLength, (long)shape.Vocab));
+        graph.Graph.Output.Add(OnnxGraphBuilder.Value(OnnxContract.ResponseOutput, DataType.Int64, OnnxContract.BatchDim, (long)shape.ResponseLength));
+
+        var model = new ModelProto
+        {
+            IrVersion = OnnxContract.IrVersion,
+            ProducerName = OnnxContract.ProducerName,
+            ProducerVersion = typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0",
+            Domain = "ai.grpopipeline",
+            ModelVersion = epoch,
+            DocString = "GRPO-trained sorter: prompts [batch, L] int64 → logits [batch, L, V] float32 and greedy response [batch, L] int64.",
+            Graph = graph.Graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxContract.Opset });
+        foreach (var (key, value) in Metadata(shape, config, epoch))
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        return model;
+    }
+
+    static IEnumerable<(string, string)> Metadata(PolicyShape shape, TrainConfig config, int epoch)
+    {
+        yield return (OnnxContract.Metadata.Task, "sort");
+        yield return (OnnxContract.Metadata.Policy, JsonNamingPolicy.SnakeCaseLower.ConvertName(shape.Options.Kind.ToString()));
+        yield return (OnnxContract.Metadata.VocabSize, shape.Vocab.ToString());
+        yield return (OnnxContract.Metadata.PromptLength, shape.PromptLength.ToString());
+        yield return (OnnxContract.Metadata.ResponseLength, shape.ResponseLength.ToString());
+        yield return (OnnxContract.Metadata.Run, config.RunName);
+        yield return (OnnxContract.Metadata.Epoch, epoch.ToString());
+        yield return (OnnxContract.Metadata.Config, config.ToJson());
+        yield return (OnnxContract.Metadata.HeldOutSplit, JsonSerializer.Serialize(config.Task, TrainConfig.Json));
+    }
+
+    /// <summary>
+    /// The lecture's model with its einsums as MatMuls on pre-reshaped weights:
+    /// Gather(emb) → [B, L·D] · enc[L·D, D] → · dec[D, R·D] → [B, R, D] · embᵀ[D, V].
+    /// </summary>
+    static string SeedGraph(OnnxGraphBuilder g, SeedPolicy p)
+    {
+        int l = p.PromptLength, r = p.ResponseLength, d = p.Dim, v = p.Vocab;
+        var embedding = g.Initializer("embedding.weight", Floats(p.EmbeddingWeight), v, d);
+        var encode = g.Initializer("encode_weights", Floats(p.EncodeWeights.reshape(l * d, d)), l * d, d);
+        var decode = g.Initializer("decode_weights", Floats(p.DecodeWeights.permute(1, 0, 2).reshape(d, r * d)), d, r * d);
+        var unembed = g.Initializer("embedding.weight.T", Floats(p.EmbeddingWeight.t()), d, v);
+
+        var tokens = g.Node("Gather", [embedding, OnnxContract.PromptsInput], "token_embeddings", OnnxGraphBuilder.Int("axis", 0));
+        var flat = g.Node("Reshape", [tokens, g.Int64Initializer("shape_b_ld", -1, l * d)], "flat_embeddings");
+        var encoded = g.Node("MatMul", [flat, encode], "encoded");
+        var decodedFlat = g.Node("MatMul", [encoded, decode], "decoded_flat");
+        var decoded = g.Node("Reshape", [decodedFlat, g.Int64Initializer("shape_b_r_d", -1, r, d)], "decoded");
+        return g.Node("MatMul", [decoded, unembed], OnnxContract.LogitsOutput);
+    }
+
+    static float[] Floats(Tensor t)
+    {
+        using var contiguous = t.detach().contiguous().to(ScalarType.Float32);
+        return contiguous.data<float>().ToArray();
+    }
+
+    /// <summary>Writes the model to a temporary file and renames it into place.</summary>
+    internal static void Write(ModelProto model, string outputPath)
+    {
+        var full = Path.GetFullPath(outputPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var tmp = $"{full}.tmp-{Environment.ProcessId}";
+        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            model.WriteTo(stream);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, full, overwrite: true);
+    }
+}

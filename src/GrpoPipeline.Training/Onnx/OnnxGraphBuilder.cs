@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using GrpoPipeline.Training.Onnx.Proto;
+
+namespace GrpoPipeline.Training.Onnx;
+
+/// <summary>Small helper over the generated ONNX classes: initializers (raw_data, little-endian), nodes, values.</summary>
+sealed class OnnxGraphBuilder(string name)
+{
+    public GraphProto Graph { get; } = new() { Name = name };
+
+    /// <summary>A float32 initializer; <paramref name="data"/> is row-major for <paramref name="dims"/>.</summary>
+    public string Initializer(string name, ReadOnlySpan<float> data, params long[] dims) =>
+        AddInitializer(name, TensorProto.Types.DataType.Float, MemoryMarshal.AsBytes(data), data.Length, dims);
+
+    /// <summary>An int64 initializer (e.g. a Reshape target shape).</summary>
+    public string Int64Initializer(string name, params long[] values) =>
+        AddInitializer(name, TensorProto.Types.DataType.Int64, MemoryMarshal.AsBytes(values.AsSpan()), values.Length, values.Length);
+
+    string AddInitializer(string name, TensorProto.Types.DataType type, ReadOnlySpan<byte> bytes, long count, params long[] dims)
+    {
+        if (dims.Aggregate(1L, (a, b) => a * b) != count)
+            throw new ArgumentException($"initializer '{name}': {count} values do not fill dims [{string.Join(",", dims)}]");
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw_data is little-endian");
+        var tensor = new TensorProto { Name = name, DataType = (int)type, RawData = ByteString.CopyFrom(bytes) };
+        tensor.Dims.AddRange(dims);
+        Graph.Initializer.Add(tensor);
+        return name;
+    }
+
+    /// <summary>Adds a node and returns its (single) output name.</summary>
+    public string Node(string opType, string[] inputs, string output, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = opType, Name = $"{opType}_{Graph.Node.Count}" };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        node.Attribute.AddRange(attributes);
+        Graph.Node.Add(node);
+        return output;
+    }
+
+    public static AttributeProto Int(string name, long value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    public static AttributeProto Float(string name, float value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
+    public static AttributeProto Ints(string name, params long[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        attribute.Ints.AddRange(values);
+        return attribute;
+    }
+
+    /// <summary>A graph input or output; a string dim is symbolic (e.g. "batch"), a long dim is fixed.</summary>
+    public static ValueInfoProto Value(string name, TensorProto.Types.DataType type, params object[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+            shape.Dim.Add(d is string symbol ? new TensorShapeProto.Types.Dimension { DimParam = symbol }
+                                             : new TensorShapeProto.Types.Dimension { DimValue = Convert.ToInt64(d) });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
+        };
+    }
+}
