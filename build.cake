@@ -1,0 +1,142 @@
+// build.cake: build, test, train and benchmark GrpoPipeline.
+//   dotnet tool restore
+//   dotnet cake --target=Test
+//   dotnet cake --target=Train --config=models/configs/seed.json --epochs=3 --seed=1 --resume
+
+using System.Xml.Linq;
+
+///////////////////////////////////////////////////////////////////////////////
+// ARGUMENTS
+///////////////////////////////////////////////////////////////////////////////
+
+var target        = Argument("target", "Train");
+var configuration = Argument("configuration", "Release");
+var config        = Argument("config", "models/configs/seed.json");
+int? epochs       = HasArgument("epochs") ? Argument<int>("epochs") : null;
+string runDir     = HasArgument("run-dir") ? Argument<string>("run-dir") : null;
+long? seed        = HasArgument("seed") ? Argument<long>("seed") : null;
+// A bare `--resume` carries no value, so its presence is the flag.
+var resume        = HasArgument("resume");
+
+///////////////////////////////////////////////////////////////////////////////
+// SETUP / HELPERS
+///////////////////////////////////////////////////////////////////////////////
+
+const string Solution = "GrpoPipeline.sln";
+var artifacts   = Directory("artifacts");
+var testResults = artifacts + Directory("test-results");
+var cliDll      = File($"src/GrpoPipeline.Cli/bin/{configuration}/net10.0/grpo.dll");
+
+// Runs `dotnet grpo.dll <args>` and turns a non-zero exit into a failure that says what it means.
+void RunGrpo(string what, ProcessArgumentBuilder args)
+{
+    if (!FileExists(cliDll))
+        throw new CakeException($"{cliDll} not found; build the CLI first (configuration '{configuration}').");
+
+    var exitCode = StartProcess("dotnet", new ProcessSettings {
+        Arguments = new ProcessArgumentBuilder().AppendQuoted(cliDll.Path.FullPath).Append(args.Render()),
+    });
+    if (exitCode != 0)
+    {
+        var meaning = exitCode == 2 ? " (bad input: config, arguments or run directory; see its message above)" : "";
+        throw new CakeException($"grpo {what} failed with exit code {exitCode}{meaning}.");
+    }
+}
+
+// Counts <UnitTestResult outcome="..."> over every TRX file. NUnit writes one flat result per test case;
+// .ci/run counts the same elements the same way, so both summaries agree.
+string TrxSummary(DirectoryPath dir)
+{
+    int passed = 0, failed = 0, skipped = 0;
+    foreach (var trx in GetFiles($"{dir.FullPath}/*.trx"))
+    {
+        var results = XDocument.Load(trx.FullPath).Descendants().Where(e => e.Name.LocalName == "UnitTestResult");
+        foreach (var outcome in results.Select(e => (string)e.Attribute("outcome")))
+        {
+            switch (outcome)
+            {
+                case "Passed": passed++; break;
+                case "NotExecuted": case "Skipped": case "Inconclusive": skipped++; break;
+                default: failed++; break; // Failed, Error, Timeout, Aborted, ...
+            }
+        }
+    }
+    return $"{passed} passed, {failed} failed" + (skipped > 0 ? $", {skipped} skipped" : "");
+}
+
+///////////////////////////////////////////////////////////////////////////////
+// TASKS
+///////////////////////////////////////////////////////////////////////////////
+
+Task("Clean")
+    .Does(() =>
+{
+    DotNetClean(Solution, new DotNetCleanSettings { Configuration = configuration });
+    EnsureDirectoryDoesNotExist(artifacts, new DeleteDirectorySettings { Recursive = true, Force = true });
+});
+
+Task("Restore")
+    .Does(() =>
+{
+    DotNetRestore(Solution);
+});
+
+Task("Build")
+    .IsDependentOn("Restore")
+    .Does(() =>
+{
+    DotNetBuild(Solution, new DotNetBuildSettings { Configuration = configuration, NoRestore = true });
+});
+
+Task("Test")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    EnsureDirectoryDoesNotExist(testResults, new DeleteDirectorySettings { Recursive = true, Force = true });
+    var exitCode = 0;
+    DotNetTest(Solution, new DotNetTestSettings {
+        Configuration = configuration,
+        NoBuild = true,
+        Loggers = new[] { "trx" },
+        ResultsDirectory = testResults,
+        // Keep going on failure so the summary is printed; the task fails just below.
+        HandleExitCode = code => { exitCode = code; return true; },
+    });
+    var summary = TrxSummary(testResults);
+    Information(summary);
+    if (exitCode != 0)
+        throw new CakeException($"dotnet test failed with exit code {exitCode} ({summary}).");
+});
+
+Task("Train")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    // Optional flags are passed only when given, so the config file's values stand otherwise.
+    var args = new ProcessArgumentBuilder().Append("train").Append("--config").AppendQuoted(config);
+    if (epochs is int n) args.Append("--epochs").Append(n.ToString());
+    if (runDir != null) args.Append("--run-dir").AppendQuoted(runDir);
+    if (seed is long s) args.Append("--seed").Append(s.ToString());
+    if (resume) args.Append("--resume");
+    RunGrpo("train", args);
+});
+
+Task("Benchmark")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    RunGrpo("bench train", new ProcessArgumentBuilder().Append("bench").Append("train"));
+});
+
+///////////////////////////////////////////////////////////////////////////////
+// TARGETS
+///////////////////////////////////////////////////////////////////////////////
+
+Task("Default")
+    .IsDependentOn("Train");
+
+///////////////////////////////////////////////////////////////////////////////
+// EXECUTION
+///////////////////////////////////////////////////////////////////////////////
+
+RunTarget(target);
