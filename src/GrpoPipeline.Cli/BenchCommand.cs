@@ -35,7 +35,16 @@ static class BenchCommand
                 Console.WriteLine(JsonSerializer.Serialize(Measure(config, parse.GetValue(warmup), parse.GetValue(seconds))));
             return Cli.Ok;
         }));
-        return new Command("bench", "Benchmarks that print figures.") { train };
+        var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "Run directory or checkpoint folder of the policy to measure.", Required = true };
+        var batch = new Option<int>("--batch") { Description = "Batch size of the throughput comparison.", DefaultValueFactory = _ => 1024 };
+        var inference = new Command("inference", "ORT vs TorchSharp batch throughput, and in-process Sort latency.") { checkpoint, batch, seconds };
+        inference.SetAction(parse => Cli.Execute(_ =>
+        {
+            foreach (var line in InferenceBenchmark.Run(parse.GetValue(checkpoint)!.FullName, parse.GetValue(batch), parse.GetValue(seconds)))
+                Console.WriteLine(JsonSerializer.Serialize(line));
+            return Cli.Ok;
+        }));
+        return new Command("bench", "Benchmarks that print figures and judge nothing.") { train, inference };
     }
 
     static object Measure(TrainConfig config, int warmup, double seconds)
