@@ -27,6 +27,7 @@ static class Cli
     {
         using var factory = LoggerFactory.Create(b => b
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Warning)   // errors on stderr, progress on stdout
             .SetMinimumLevel(LogLevel.Information));
         var log = factory.CreateLogger("grpo");
         try

@@ -62,9 +62,18 @@ public static class Checkpoint
         // The manifest goes last: a folder without one is never mistaken for a checkpoint.
         AtomicFile.WriteAllText(Path.Combine(tmp, ManifestFile), JsonSerializer.Serialize(manifest, TrainConfig.Json));
 
-        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        // Re-saving an epoch (e.g. a stop right after a scheduled checkpoint): move the old folder aside first, so
+        // `latest` never names a half-written folder; it is missing only between two renames.
+        string? old = null;
+        if (Directory.Exists(final))
+        {
+            old = Path.Combine(run.CheckpointsDir, $".{name}.old-{Environment.ProcessId}");
+            if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+            Directory.Move(final, old);
+        }
         Directory.Move(tmp, final);
         run.SetLatest(name);
+        if (old is not null) Directory.Delete(old, recursive: true);
         return final;
     }
 
@@ -87,6 +96,9 @@ public static class Checkpoint
             throw new CheckpointException($"checkpoint '{checkpointDir}' has format {manifest.FormatVersion}; this build reads format {FormatVersion}");
         try { manifest.Config.Validate(); }
         catch (ConfigException e) { throw new CheckpointException($"checkpoint '{checkpointDir}' holds an invalid config: {e.Message}", e); }
+        foreach (var required in new[] { PolicyFile, OptimizerFile })
+            if (!manifest.Sha256.ContainsKey(required))
+                throw new CheckpointException($"checkpoint '{checkpointDir}' is corrupt: {ManifestFile} lists no {required}");
         foreach (var (file, expected) in manifest.Sha256)
         {
             var full = Path.Combine(checkpointDir, file);
@@ -103,7 +115,9 @@ public static class Checkpoint
     public static TrainingState Load(string checkpointDir)
     {
         var manifest = ReadManifest(checkpointDir);
-        var state = TrainingState.CreateForRestore(manifest.Config, manifest.Shape);
+        TrainingState state;
+        try { state = TrainingState.CreateForRestore(manifest.Config, manifest.Shape); }
+        catch (Exception e) { throw new CheckpointException($"checkpoint '{checkpointDir}' describes a policy that cannot be built ({manifest.Shape}): {e.Message}", e); }
         try
         {
             state.Policy.load(Path.Combine(checkpointDir, PolicyFile));

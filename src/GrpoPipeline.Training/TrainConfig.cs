@@ -149,7 +149,8 @@ public sealed record TrainConfig
     {
         WriteIndented = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
+        RespectNullableAnnotations = true,
+        Converters = { new StrictEnumConverter() },
         NumberHandling = JsonNumberHandling.Strict,
     };
 
@@ -158,11 +159,19 @@ public sealed record TrainConfig
     {
         TrainConfig? config;
         try { config = JsonSerializer.Deserialize<TrainConfig>(json, Json); }
-        catch (JsonException e) { throw new ConfigException(e.Path ?? "$", $"{source}: {e.Message}"); }
+        catch (JsonException e)
+        {
+            // Keys are spelled as in Validate(): "grpo.groupSize", not "$.grpo.groupSize".
+            var key = e.Path is null or "$" ? "$" : e.Path.StartsWith("$.") ? e.Path[2..] : e.Path;
+            throw new ConfigException(key, $"{source}: config '{key}': {Describe(e)}");
+        }
         if (config is null) throw new ConfigException("$", $"{source}: expected a JSON object, found null");
         config.Validate();
         return config;
     }
+
+    // System.Text.Json appends "Path: … | LineNumber: …" to its own messages; the path is already in front.
+    static string Describe(JsonException e) => e.Message.Split(" Path: ")[0];
 
     /// <summary>Loads a config file. Throws <see cref="ConfigException"/> for a missing file or a bad value.</summary>
     public static TrainConfig Load(string path)

@@ -1,0 +1,141 @@
+using GrpoPipeline.Inference;
+using Microsoft.Extensions.Options;
+
+namespace GrpoPipeline.Service.Hosting;
+
+/// <summary>
+/// Owns the model being served. Requests take a <see cref="PolicyLease"/> on the current model; a reload loads and
+/// validates the new file first, then swaps it in with one atomic exchange. The old model is disposed when its last
+/// lease is released, so no request sees a disposed session and none fails during a swap.
+/// </summary>
+public sealed partial class PolicyHost : IDisposable
+{
+    readonly ServiceOptions _options;
+    readonly ILogger<PolicyHost> _logger;
+    readonly TimeProvider _time;
+    readonly Lock _reloadGate = new();
+    LoadedModel? _current;
+    int _generation;
+    int _rejections;
+    ReloadRejection? _lastRejection;
+    bool _disposed;
+
+    public PolicyHost(IOptions<ServiceOptions> options, ILogger<PolicyHost> logger, TimeProvider? time = null)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        ModelPath = _options.FullModelPath;
+    }
+
+    /// <summary>Absolute path of the model file being served and watched.</summary>
+    public string ModelPath { get; }
+    /// <summary>The model new requests get, or null before the first load and after shutdown.</summary>
+    public LoadedModel? Current => Volatile.Read(ref _current);
+    /// <summary>True when a model is loaded and requests can be served.</summary>
+    public bool IsReady => Current is not null;
+    /// <summary>Successful reloads since start (the first load is not one).</summary>
+    public int Reloads => Math.Max(0, Volatile.Read(ref _generation) - 1);
+    /// <summary>Replacement files that were rejected since start.</summary>
+    public int Rejections => Volatile.Read(ref _rejections);
+    /// <summary>The most recent rejected replacement, if any.</summary>
+    public ReloadRejection? LastRejection => Volatile.Read(ref _lastRejection);
+
+    /// <summary>Loads the model at start. Throws (and so stops the host) when the file cannot be served.</summary>
+    public void LoadInitial()
+    {
+        lock (_reloadGate)
+        {
+            if (Current is not null) return;
+            var model = Load();
+            Volatile.Write(ref _current, model);
+            LogLoaded(model.Generation, ModelPath, model.Policy.PromptLength, model.Policy.VocabSize, model.Policy.PolicyKind, model.Policy.RunName, model.Policy.Epoch);
+        }
+    }
+
+    /// <summary>
+    /// Loads the file again and swaps it in. A file that does not load or breaks the contract is rejected and
+    /// logged, and the current model keeps serving. Returns whether the new model was swapped in.
+    /// </summary>
+    public bool TryReload()
+    {
+        lock (_reloadGate)
+        {
+            if (_disposed) return false;
+            LoadedModel model;
+            try { model = Load(); }
+            catch (Exception e)
+            {
+                // Any failure of a replacement file (contract, I/O, ORT) must leave the serving model alone.
+                Interlocked.Increment(ref _rejections);
+                Volatile.Write(ref _lastRejection, new ReloadRejection(_time.GetUtcNow(), e.Message));
+                LogRejected(e, ModelPath, e.Message);
+                return false;
+            }
+            var old = Interlocked.Exchange(ref _current, model);
+            LogSwapped(model.Generation, ModelPath, model.Policy.PromptLength, model.Policy.VocabSize, model.Policy.PolicyKind, model.Policy.RunName, model.Policy.Epoch);
+            old?.RemoveHolder();
+            return true;
+        }
+    }
+
+    /// <summary>A lease on the current model, or false when none is loaded.</summary>
+    public bool TryAcquire(out PolicyLease lease)
+    {
+        while (true)
+        {
+            var model = Volatile.Read(ref _current);
+            if (model is null)
+            {
+                lease = default;
+                return false;
+            }
+            // A swap can retire this model between the read and the add; then the current one is the new model.
+            if (model.TryAddHolder())
+            {
+                lease = new PolicyLease(model);
+                return true;
+            }
+        }
+    }
+
+    // Called under _reloadGate: generations are assigned in order and only to models that loaded.
+    LoadedModel Load()
+    {
+        var policy = SorterPolicy.Load(ModelPath, new SorterPolicyOptions
+        {
+            IntraOpThreads = _options.IntraOpThreads,
+            AllowSpinning = false,
+            WarmUp = true,
+        });
+        int generation = Volatile.Read(ref _generation) + 1;
+        Volatile.Write(ref _generation, generation);
+        return new LoadedModel(policy, generation, _time.GetUtcNow());
+    }
+
+    /// <summary>Drops the host's hold on the current model; it is disposed once in-flight requests finish.</summary>
+    public void Dispose()
+    {
+        lock (_reloadGate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            Interlocked.Exchange(ref _current, null)?.RemoveHolder();
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information,
+        Message = "Model {Generation} loaded from {Path}: L={PromptLength} V={VocabSize} policy={Policy} run={Run} epoch={Epoch}")]
+    partial void LogLoaded(int generation, string path, int promptLength, int vocabSize, string policy, string run, int epoch);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information,
+        Message = "Model {Generation} swapped in from {Path}: L={PromptLength} V={VocabSize} policy={Policy} run={Run} epoch={Epoch}; the previous model is disposed after its in-flight requests")]
+    partial void LogSwapped(int generation, string path, int promptLength, int vocabSize, string policy, string run, int epoch);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error,
+        Message = "Rejected the replacement model at {Path}; still serving the previous model. {Reason}")]
+    partial void LogRejected(Exception exception, string path, string reason);
+}
+
+/// <summary>A replacement model file that was rejected: when, and why.</summary>
+public sealed record ReloadRejection(DateTimeOffset At, string Reason);

@@ -1,0 +1,34 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace GrpoPipeline.Training;
+
+/// <summary>
+/// Enums as snake_case strings (<c>batch_normalized</c>, <c>k3</c>). Anything else — an unknown name, a number —
+/// fails with a message that lists the allowed names.
+/// </summary>
+sealed class StrictEnumConverter : JsonConverterFactory
+{
+    public override bool CanConvert(Type type) => type.IsEnum;
+
+    public override JsonConverter CreateConverter(Type type, JsonSerializerOptions options) =>
+        (JsonConverter)Activator.CreateInstance(typeof(Converter<>).MakeGenericType(type))!;
+
+    sealed class Converter<T> : JsonConverter<T> where T : struct, Enum
+    {
+        static readonly Dictionary<string, T> ByName = Enum.GetValues<T>().ToDictionary(Name);
+        static readonly string Allowed = string.Join(", ", ByName.Keys);
+
+        static string Name(T value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+
+        public override T Read(ref Utf8JsonReader reader, Type type, JsonSerializerOptions options)
+        {
+            var text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            if (text is not null && ByName.TryGetValue(text, out var value)) return value;
+            var found = text is null ? $"a {reader.TokenType}" : $"\"{text}\"";
+            throw new JsonException($"{found} is not allowed; use one of {Allowed}");
+        }
+
+        public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(Name(value));
+    }
+}
