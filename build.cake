@@ -17,6 +17,9 @@ string runDir     = HasArgument("run-dir") ? Argument<string>("run-dir") : null;
 long? seed        = HasArgument("seed") ? Argument<long>("seed") : null;
 // A bare `--resume` carries no value, so its presence is the flag.
 var resume        = HasArgument("resume");
+string output     = HasArgument("output") ? Argument<string>("output") : null;
+string model      = HasArgument("model") ? Argument<string>("model") : null;
+string urls       = Argument("urls", "http://127.0.0.1:5080");
 
 ///////////////////////////////////////////////////////////////////////////////
 // SETUP / HELPERS
@@ -41,6 +44,15 @@ void RunGrpo(string what, ProcessArgumentBuilder args)
         var meaning = exitCode == 2 ? " (bad input: config, arguments or run directory; see its message above)" : "";
         throw new CakeException($"grpo {what} failed with exit code {exitCode}{meaning}.");
     }
+}
+
+// The run directory of the chosen config: --run-dir, or models/runs/<runName> (as `grpo train` picks it).
+string EffectiveRunDir()
+{
+    if (runDir != null) return runDir;
+    using var json = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText(config));
+    var name = json.RootElement.TryGetProperty("runName", out var n) ? n.GetString() : "seed";
+    return $"models/runs/{name}";
 }
 
 // Counts <UnitTestResult outcome="..."> over every TRX file. NUnit writes one flat result per test case;
@@ -119,6 +131,15 @@ Task("Train")
     if (seed is long s) args.Append("--seed").Append(s.ToString());
     if (resume) args.Append("--resume");
     RunGrpo("train", args);
+});
+
+Task("Export")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var args = new ProcessArgumentBuilder().Append("export").Append("--checkpoint").AppendQuoted(EffectiveRunDir());
+    if (output != null) args.Append("--output").AppendQuoted(output);
+    RunGrpo("export", args);
 });
 
 Task("Benchmark")
