@@ -1,0 +1,149 @@
+using GrpoPipeline.Core;
+using NUnit.Framework;
+
+namespace GrpoPipeline.Inference.Tests;
+
+/// <summary>
+/// <see cref="SorterPolicy.Load"/> refuses anything that is not a GrpoPipeline sorter, and says what it expected and
+/// what it found.
+/// </summary>
+[TestFixture]
+public sealed class ContractValidationTests
+{
+    byte[] _valid = null!;
+
+    [OneTimeSetUp]
+    public void ReadValidModel() => _valid = File.ReadAllBytes(TestModels.Random.OnnxPath);
+
+    static string Write(byte[] bytes, string name)
+    {
+        var path = TestModels.NewPath(name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    static OnnxContractException LoadFails(string path)
+    {
+        OnnxContractException? caught = null;
+        Assert.That(() =>
+        {
+            try { SorterPolicy.Load(path).Dispose(); }
+            catch (OnnxContractException e) { caught = e; throw; }
+        }, Throws.TypeOf<OnnxContractException>());
+        Assert.That(caught!.Message, Does.Contain(path), "the message names the file");
+        return caught;
+    }
+
+    [Test]
+    public void The_Unedited_Model_Loads()
+    {
+        using var policy = SorterPolicy.Load(Write(_valid, "valid.onnx"));
+        Assert.That(policy.Sort(new long[6]), Has.Length.EqualTo(6));
+    }
+
+    [Test]
+    public void Missing_File_Throws_FileNotFoundException()
+    {
+        var path = TestModels.NewPath("missing.onnx");
+        Assert.That(() => SorterPolicy.Load(path),
+            Throws.TypeOf<FileNotFoundException>().With.Property(nameof(FileNotFoundException.FileName)).EqualTo(path));
+    }
+
+    [Test]
+    public void Truncated_Model_Is_Not_Loadable()
+    {
+        var e = LoadFails(Write(_valid[..(_valid.Length / 2)], "truncated.onnx"));
+        Assert.That(e.Message, Does.Contain("not a loadable ONNX model"));
+        Assert.That(e.InnerException, Is.Not.Null, "the ONNX Runtime error is kept as the inner exception");
+    }
+
+    [Test]
+    public void Text_File_Is_Not_Loadable()
+    {
+        var e = LoadFails(Write("this is not an ONNX model\n"u8.ToArray(), "text.onnx"));
+        Assert.That(e.Message, Does.Contain("not a loadable ONNX model"));
+    }
+
+    [Test]
+    public void Empty_File_Is_Not_Loadable() =>
+        Assert.That(LoadFails(Write([], "empty.onnx")).Message, Does.Contain("not a loadable ONNX model"));
+
+    [Test]
+    public void Renamed_Input_Names_The_Expected_And_The_Found_Input()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceAll(_valid, "prompts", "promptz"), "promptz.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' Int64 [batch, 6]"));
+        Assert.That(e.Message, Does.Contain("found inputs 'promptz'"));
+    }
+
+    [Test]
+    public void Renamed_Response_Output_Names_The_Expected_And_The_Found_Outputs()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceAll(_valid, "response", "responsE"), "responsE.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.ResponseOutput}' Int64 [batch, 6]"));
+        Assert.That(e.Message, Does.Contain("'responsE'").And.Contain($"'{OnnxContract.LogitsOutput}'"));
+    }
+
+    [Test]
+    public void Missing_Vocab_Size_Metadata_Names_The_Key()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceAll(_valid, OnnxContract.Metadata.VocabSize, "grpo.vocab_sizX"), "no-vocab.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.VocabSize}'"));
+        Assert.That(e.Message, Does.Contain("found no such key"));
+    }
+
+    [Test]
+    public void Prompt_Length_Metadata_That_Disagrees_With_The_Graph_Names_Both_Lengths()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.PromptLength, "7"), "length-7.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' Int64 [batch, 7]"));
+        Assert.That(e.Message, Does.Contain("found dimension 1 = 6"));
+    }
+
+    [Test]
+    public void Vocab_Size_Metadata_That_Disagrees_With_The_Graph_Names_Both_Sizes()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.VocabSize, "13"), "vocab-13.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.LogitsOutput}' Float [batch, 6, 13]"));
+        Assert.That(e.Message, Does.Contain("found dimension 2 = 12"));
+    }
+
+    [Test]
+    public void Non_Integer_Vocab_Size_Metadata_Names_The_Value()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.VocabSize, "xy"), "vocab-xy.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.VocabSize}' to be a positive integer"));
+        Assert.That(e.Message, Does.Contain("found 'xy'"));
+    }
+
+    [Test]
+    public void A_Valid_Model_That_Is_Not_A_Sorter_Is_Refused_For_Its_Missing_Metadata()
+    {
+        // Sanity: the hand-built file is a loadable ONNX model, so the refusal below is the contract's, not ORT's.
+        var bytes = OnnxBytes.IdentityModel("x", "y", OnnxBytes.Float, 3);
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(bytes))
+            Assert.That(session.InputMetadata.Keys, Is.EqualTo(new[] { "x" }));
+
+        var e = LoadFails(Write(bytes, "identity.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.PromptLength}'"));
+        Assert.That(e.Message, Does.Contain("no such key"));
+    }
+
+    [Test]
+    public void Float_Prompts_Are_Refused_Naming_Both_Element_Types()
+    {
+        var e = LoadFails(Write(OnnxBytes.IdentityModel(OnnxContract.PromptsInput, OnnxContract.LogitsOutput, OnnxBytes.Float, 3,
+            (OnnxContract.Metadata.PromptLength, "3"), (OnnxContract.Metadata.VocabSize, "5")), "float-prompts.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' Int64 [batch, 3]"));
+        Assert.That(e.Message, Does.Contain("found ONNX_TYPE_TENSOR Float of rank 2"));
+    }
+
+    [Test]
+    public void A_Model_Without_Logits_Is_Refused_Naming_The_Outputs_It_Has()
+    {
+        var e = LoadFails(Write(OnnxBytes.IdentityModel(OnnxContract.PromptsInput, OnnxContract.ResponseOutput, OnnxBytes.Int64, 3,
+            (OnnxContract.Metadata.PromptLength, "3"), (OnnxContract.Metadata.VocabSize, "5")), "no-logits.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.LogitsOutput}' Float [batch, 3, 5]"));
+        Assert.That(e.Message, Does.Contain($"found outputs '{OnnxContract.ResponseOutput}'"));
+    }
+}
