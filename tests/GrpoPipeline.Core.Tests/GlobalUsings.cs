@@ -1,0 +1,2 @@
+global using GrpoPipeline.Core;
+global using NUnit.Framework;
