@@ -7,12 +7,13 @@ namespace GrpoPipeline.Core;
 /// <remarks>
 /// Split rule. Fixed task: every prompt of the same L and V that is not a training prompt is held out.
 /// Random task: a prompt is held out when <c>Hash(prompt, salt) &lt; fraction · 2^64</c>, where
-/// <c>h = salt; for each token t: h = SplitMix64Mix(h ^ (ulong)t + 0x9E3779B97F4A7C15)</c>. Training rejects
+/// <c>h = salt; for each token t: h = SplitMix64Mix((h ^ (ulong)t) + 0x9E3779B97F4A7C15)</c>. Training rejects
 /// held-out prompts, so the two sets are disjoint by construction, and anyone with the options can regenerate them.
 /// </remarks>
 public sealed class SortingTask
 {
     const long EnumerationLimit = 1 << 20;
+    const long SparseEnumerationLimit = 1 << 26;
     readonly HashSet<string> _fixed;
     readonly ulong _heldOutThreshold;
 
@@ -67,7 +68,9 @@ public sealed class SortingTask
     {
         var rng = new Rng(seed);
         double space = Math.Pow(Vocab, Length);
-        if (space <= EnumerationLimit)
+        // Enumerate small spaces, and mid-sized ones whose split is too sparse for random draws to find it all.
+        bool sparse = Options.Kind == TaskKind.Random && Options.HeldOutFraction * space <= 4.0 * count;
+        if (space <= EnumerationLimit || (sparse && space <= SparseEnumerationLimit))
         {
             var all = new List<long[]>();
             var p = new long[Length];
@@ -87,14 +90,18 @@ public sealed class SortingTask
             return all.GetRange(0, n);
         }
 
-        if (Options.HeldOutFraction <= 0) return [];
+        if (Options.Kind == TaskKind.Random && Options.HeldOutFraction <= 0) return [];
+        // Too many prompts to enumerate: draw at random. If the split holds fewer prompts than asked for, a long run
+        // of draws that find nothing new ends the search with what was found.
+        const int MaxMisses = 1_000_000;
         var seen = new HashSet<string>();
         var result = new List<long[]>(count);
-        while (result.Count < count)
+        for (int misses = 0; result.Count < count && misses < MaxMisses;)
         {
             var p = new long[Length];
             for (int i = 0; i < Length; i++) p[i] = rng.NextInt(Vocab);
-            if (IsHeldOut(p) && seen.Add(Key(p))) result.Add(p);
+            if (IsHeldOut(p) && seen.Add(Key(p))) { result.Add(p); misses = 0; }
+            else misses++;
         }
         return result;
     }

@@ -23,6 +23,7 @@ public sealed class SorterPolicy : IDisposable
     readonly InferenceSession _session;
     readonly SessionOptions _sessionOptions;
     readonly RunOptions _runOptions = new();
+    volatile bool _disposed;
 
     SorterPolicy(string path, InferenceSession session, SessionOptions sessionOptions, int promptLength, int vocabSize)
     {
@@ -161,6 +162,8 @@ public sealed class SorterPolicy : IDisposable
 
     IDisposableReadOnlyCollection<OrtValue> Run(long[] flatPrompts, int batch, string[] outputNames)
     {
+        // A disposed session's native handle is gone; calling into it would crash the process, not throw.
+        ObjectDisposedException.ThrowIf(_disposed, this);
         using var input = OrtValue.CreateTensorValueFromMemory(flatPrompts, [batch, PromptLength]);
         return _session.Run(_runOptions, InputNames, [input], outputNames);
     }
@@ -207,6 +210,8 @@ public sealed class SorterPolicy : IDisposable
     /// <summary>Releases the native session.</summary>
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _session.Dispose();
         _sessionOptions.Dispose();
         _runOptions.Dispose();

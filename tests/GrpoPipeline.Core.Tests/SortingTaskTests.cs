@@ -87,11 +87,7 @@ public sealed class FixedSortingTaskTests
     [Test]
     public void HeldOutPrompts_Of_A_Fixed_Task_Ignore_HeldOutFraction()
     {
-        // BUG (src/GrpoPipeline.Core/SortingTask.cs, HeldOutPrompts): above the enumeration limit the method returns
-        // [] whenever HeldOutFraction <= 0, even for a fixed task, where HeldOutFraction does not apply (it is "the
-        // share of all random prompts") and every non-training prompt is held out. Validate() does not check
-        // HeldOutFraction for a fixed task either, so a fixed L=9, V=5 task with heldOutFraction 0 silently gets an
-        // empty evaluation set. The early return should only apply to TaskKind.Random.
+        // Regression: HeldOutFraction applies to random tasks only; a fixed task holds out every non-training prompt.
         long[] training = [4, 3, 2, 1, 0, 0, 1, 2, 3];
         var task = new SortingTask(new TaskOptions { Prompts = [training], HeldOutFraction = 0 });
 
@@ -296,11 +292,8 @@ public sealed class LargeRandomSortingTaskTests
     [Test]
     public void HeldOutPrompts_Return_Fewer_When_Fewer_Exist_Even_If_The_Space_Is_Not_Enumerable()
     {
-        // BUG (src/GrpoPipeline.Core/SortingTask.cs, HeldOutPrompts): above the enumeration limit the method loops
-        // `while (result.Count < count)` with no other exit, so it never returns when fewer than `count` held-out
-        // prompts exist, although its doc promises "fewer if fewer exist". Validate() accepts such options: here
-        // L = 6, V = 11 (1,771,561 prompts > 2^20) with heldOutFraction 1e-6 holds out about 2 prompts, and the
-        // default heldOutSize is 256. The same hang hits e.g. heldOutSize 1,000,000 with fraction 0.5 on that space.
+        // Regression: above the enumeration limit, a split sparser than the request once made this loop forever
+        // (L = 6, V = 11 is 1,771,561 prompts; fraction 1e-6 holds out about 2).
         var task = new SortingTask(new TaskOptions { Kind = TaskKind.Random, PromptLength = 6, VocabSize = 11, HeldOutFraction = 1e-6 });
         int exist = PromptSpace.All(6, 11).Count(p => task.IsHeldOut(p));
 
