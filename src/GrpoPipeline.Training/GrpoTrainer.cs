@@ -99,6 +99,8 @@ public sealed class GrpoTrainer : IDisposable
     void Optimize(RolloutBatch rollout, Tensor deltas, EpochMetrics metrics)
     {
         State.Policy.train();
+        double learningRate = Grpo.LearningRateAt(State.Epoch, Config.Epochs);
+        foreach (var group in State.Optimizer.ParamGroups) group.LearningRate = learningRate;
         double policyLoss = 0, kl = 0, gradNorm = double.NaN, clipLow = 0, clipHigh = 0;
         for (int step = 0; step < Grpo.InnerSteps; step++)
         {
@@ -138,6 +140,7 @@ public sealed class GrpoTrainer : IDisposable
         metrics.Add("clip/ratio_high", clipHigh);
         metrics.Add("policy/entropy", rollout.Entropy);
         metrics.Add("grad/norm", gradNorm);
+        if (Grpo.LearningRateFinal is not null) metrics.Add("optim/lr", learningRate);
     }
 
     /// <summary>log softmax(logits / T): the distribution that is sampled is the one that is trained.</summary>

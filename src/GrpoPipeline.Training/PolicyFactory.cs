@@ -13,6 +13,8 @@ public static class PolicyFactory
     public static nn.Module<Tensor, Tensor> Create(PolicyShape shape) => shape.Options.Kind switch
     {
         PolicyKind.Seed => new SeedPolicy(shape.Vocab, shape.Options.EmbeddingDim, shape.PromptLength, shape.ResponseLength),
+        PolicyKind.Transformer => new TransformerSorterPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
+            shape.Options.Heads, shape.Options.Layers, shape.Options.MlpDim, shape.Options.Dropout),
         _ => throw new ArgumentOutOfRangeException(nameof(shape), shape.Options.Kind, "unknown policy kind"),
     };
 

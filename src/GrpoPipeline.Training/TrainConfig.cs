@@ -66,10 +66,20 @@ public sealed record GrpoOptions
     public int RefPeriod { get; init; } = 10;
     /// <summary>Adam learning rate. Default 1e-3.</summary>
     public double LearningRate { get; init; } = 1e-3;
+    /// <summary>
+    /// Learning rate reached at the last epoch by cosine decay from <see cref="LearningRate"/>; null keeps it constant.
+    /// Default null.
+    /// </summary>
+    public double? LearningRateFinal { get; init; }
     /// <summary>Clip the global gradient norm to this; 0 turns clipping off. Default 0.</summary>
     public double MaxGradNorm { get; init; }
     /// <summary>Sampling temperature; the trained distribution is softmax(logits / T). Default 1.</summary>
     public double Temperature { get; init; } = 1;
+
+    /// <summary>The learning rate for 0-based <paramref name="epochIndex"/> of <paramref name="epochs"/>.</summary>
+    public double LearningRateAt(int epochIndex, int epochs) => LearningRateFinal is not { } final || epochs <= 1
+        ? LearningRate
+        : final + 0.5 * (LearningRate - final) * (1 + Math.Cos(Math.PI * epochIndex / (epochs - 1)));   // cosine (Loshchilov & Hutter 2017)
 
     public void Validate()
     {
@@ -83,6 +93,7 @@ public sealed record GrpoOptions
         ConfigException.Require(Enum.IsDefined(KlEstimator), "grpo.klEstimator", KlEstimator, "k1, k2, k3, exact");
         ConfigException.Require(RefPeriod >= 0, "grpo.refPeriod", RefPeriod, "0 (never refresh) or a positive number of epochs");
         ConfigException.Require(LearningRate is > 0 and <= 1, "grpo.learningRate", LearningRate, "0 < lr ≤ 1");
+        ConfigException.Require(LearningRateFinal is null or (>= 0 and <= 1), "grpo.learningRateFinal", LearningRateFinal, "null (constant) or 0..1");
         ConfigException.Require(MaxGradNorm is >= 0 and <= 1e6, "grpo.maxGradNorm", MaxGradNorm, "0 (off) or a positive norm");
         ConfigException.Require(Temperature is >= 0.01 and <= 100, "grpo.temperature", Temperature, "0.01..100");
     }

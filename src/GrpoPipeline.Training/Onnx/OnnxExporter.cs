@@ -41,6 +41,7 @@ public static class OnnxExporter
             string logits = policy switch
             {
                 SeedPolicy seed => SeedGraph(graph, seed),
+                TransformerSorterPolicy transformer => TransformerGraph(graph, transformer),
                 _ => throw new NotSupportedException($"ONNX export of {policy.GetType().Name} is not implemented"),
             };
             if (logits != OnnxContract.LogitsOutput) throw new InvalidOperationException("policy graph must end in the logits output");
@@ -98,6 +99,70 @@ public static class OnnxExporter
         var decodedFlat = g.Node("MatMul", [encoded, decode], "decoded_flat");
         var decoded = g.Node("Reshape", [decodedFlat, g.Int64Initializer("shape_b_r_d", -1, r, d)], "decoded");
         return g.Node("MatMul", [decoded, unembed], OnnxContract.LogitsOutput);
+    }
+
+    /// <summary>
+    /// The transformer with opset-17 ops only: LayerNormalization, MatMul/Add for every Linear, attention as
+    /// MatMul → Softmax → MatMul over heads split by Reshape/Transpose, and exact GELU through Erf.
+    /// </summary>
+    static string TransformerGraph(OnnxGraphBuilder g, TransformerSorterPolicy p)
+    {
+        int l = p.Length, d = p.DModel, h = p.Heads, dh = d / h;
+        var tokens = g.Node("Gather", [g.Initializer("token_embedding.weight", Floats(p.TokenEmbedding), p.Vocab, d), OnnxContract.PromptsInput],
+            "token_embeddings", OnnxGraphBuilder.Int("axis", 0));
+        var x = g.Node("Add", [tokens, g.Initializer("position_embedding", Floats(p.PositionEmbedding), l, d)], "x0");
+
+        var splitShape = g.Int64Initializer("shape_b_l_3_h_dh", 0, l, 3, h, dh);   // 0 copies the batch dim
+        var mergeShape = g.Int64Initializer("shape_b_l_d", 0, l, d);
+        var scale = g.FloatScalar("attention_scale", (float)(1 / Math.Sqrt(dh)));
+        var invSqrt2 = g.FloatScalar("inv_sqrt2", (float)(1 / Math.Sqrt(2)));
+        var half = g.FloatScalar("half", 0.5f);
+        var one = g.FloatScalar("one", 1f);
+        string[] qkvIndex = [g.Int64Scalar("index_q", 0), g.Int64Scalar("index_k", 1), g.Int64Scalar("index_v", 2)];
+
+        int i = 0;
+        foreach (var block in p.Blocks)
+        {
+            string n = $"blocks.{i++}";
+            var normed = LayerNorm(g, $"{n}.attention_norm", block.AttentionNorm, x);
+            var qkv = Linear(g, $"{n}.qkv", block.Qkv, normed);
+            var heads = g.Node("Transpose", [g.Node("Reshape", [qkv, splitShape], $"{n}.qkv_split")], $"{n}.qkv_heads",
+                OnnxGraphBuilder.Ints("perm", 2, 0, 3, 1, 4));                                   // [3, B, H, L, dh]
+            var q = g.Node("Gather", [heads, qkvIndex[0]], $"{n}.q", OnnxGraphBuilder.Int("axis", 0));
+            var k = g.Node("Gather", [heads, qkvIndex[1]], $"{n}.k", OnnxGraphBuilder.Int("axis", 0));
+            var v = g.Node("Gather", [heads, qkvIndex[2]], $"{n}.v", OnnxGraphBuilder.Int("axis", 0));
+            var kT = g.Node("Transpose", [k], $"{n}.k_t", OnnxGraphBuilder.Ints("perm", 0, 1, 3, 2));
+            var scores = g.Node("Mul", [g.Node("MatMul", [q, kT], $"{n}.qk"), scale], $"{n}.scores");
+            var weights = g.Node("Softmax", [scores], $"{n}.attention", OnnxGraphBuilder.Int("axis", -1));
+            var attended = g.Node("Transpose", [g.Node("MatMul", [weights, v], $"{n}.attended_heads")], $"{n}.attended_t",
+                OnnxGraphBuilder.Ints("perm", 0, 2, 1, 3));                                      // [B, L, H, dh]
+            var merged = g.Node("Reshape", [attended, mergeShape], $"{n}.attended");
+            x = g.Node("Add", [x, Linear(g, $"{n}.attention_out", block.AttentionOut, merged)], $"{n}.x_attention");
+
+            var hidden = Linear(g, $"{n}.mlp_in", block.MlpIn, LayerNorm(g, $"{n}.mlp_norm", block.MlpNorm, x));
+            // GELU(x) = x · ½ · (1 + erf(x / √2)), torch's exact form.
+            var erf = g.Node("Erf", [g.Node("Mul", [hidden, invSqrt2], $"{n}.gelu_scaled")], $"{n}.gelu_erf");
+            var gelu = g.Node("Mul", [g.Node("Mul", [hidden, half], $"{n}.gelu_half"), g.Node("Add", [erf, one], $"{n}.gelu_gate")], $"{n}.gelu");
+            x = g.Node("Add", [x, Linear(g, $"{n}.mlp_out", block.MlpOut, gelu)], $"{n}.x_mlp");
+        }
+        var final = LayerNorm(g, "final_norm", p.FinalNorm, x);
+        return Linear(g, "head", p.Head, final, OnnxContract.LogitsOutput);
+    }
+
+    static string LayerNorm(OnnxGraphBuilder g, string name, TorchSharp.Modules.LayerNorm norm, string input)
+    {
+        long width = norm.weight!.shape[0];
+        return g.Node("LayerNormalization",
+            [input, g.Initializer($"{name}.weight", Floats(norm.weight!), width), g.Initializer($"{name}.bias", Floats(norm.bias!), width)],
+            name, OnnxGraphBuilder.Int("axis", -1), OnnxGraphBuilder.Float("epsilon", 1e-5f));
+    }
+
+    /// <summary>y = x·Wᵀ + b, with Wᵀ stored pre-transposed so the graph is one MatMul and one Add.</summary>
+    static string Linear(OnnxGraphBuilder g, string name, TorchSharp.Modules.Linear linear, string input, string? output = null)
+    {
+        long outputs = linear.weight!.shape[0], inputs = linear.weight!.shape[1];
+        var product = g.Node("MatMul", [input, g.Initializer($"{name}.weight.T", Floats(linear.weight!.t()), inputs, outputs)], $"{name}.matmul");
+        return g.Node("Add", [product, g.Initializer($"{name}.bias", Floats(linear.bias!), outputs)], output ?? name);
     }
 
     static float[] Floats(Tensor t)

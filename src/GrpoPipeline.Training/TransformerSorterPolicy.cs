@@ -1,0 +1,100 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn.functional;
+
+namespace GrpoPipeline.Training;
+
+/// <summary>
+/// A non-autoregressive transformer sorter: token + learned position embeddings, N pre-norm encoder blocks
+/// (multi-head self-attention over the whole prompt, then a GELU MLP), a final LayerNorm and a per-position head.
+/// Maps prompts [B,L] to logits [B,L,V], the same contract as <see cref="SeedPolicy"/>. Unlike the lecture's model,
+/// every output position can attend to every prompt token, which is what sorting needs.
+/// </summary>
+/// <remarks>Field names are checkpoint keys: renaming one breaks old checkpoints.</remarks>
+public sealed class TransformerSorterPolicy : nn.Module<Tensor, Tensor>
+{
+    readonly Embedding token_embedding;
+    readonly Parameter position_embedding;
+    readonly ModuleList<TransformerBlock> blocks;
+    readonly LayerNorm final_norm;
+    readonly Linear head;
+
+    public TransformerSorterPolicy(int vocab, int length, int dModel, int heads, int layers, int mlpDim, double dropout)
+        : base(nameof(TransformerSorterPolicy))
+    {
+        (Vocab, Length, DModel, Heads) = (vocab, length, dModel, heads);
+        token_embedding = nn.Embedding(vocab, dModel);
+        position_embedding = new Parameter(randn(length, dModel).mul_(0.02));
+        blocks = nn.ModuleList(Enumerable.Range(0, layers).Select(_ => new TransformerBlock(dModel, heads, mlpDim, dropout)).ToArray());
+        final_norm = nn.LayerNorm(dModel);
+        head = nn.Linear(dModel, vocab);
+        using (no_grad()) token_embedding.weight!.mul_(0.02);   // GPT-2-style small init keeps early logits flat
+        RegisterComponents();
+    }
+
+    public int Vocab { get; }
+    public int Length { get; }
+    public int DModel { get; }
+    public int Heads { get; }
+    public IEnumerable<TransformerBlock> Blocks => blocks;
+    public Tensor TokenEmbedding => token_embedding.weight!;
+    public Tensor PositionEmbedding => position_embedding;
+    public LayerNorm FinalNorm => final_norm;
+    public Linear Head => head;
+
+    public override Tensor forward(Tensor prompts)
+    {
+        using var scope = NewDisposeScope();
+        var x = token_embedding.forward(prompts) + position_embedding;    // [B, L, d]
+        foreach (var block in blocks) x = block.forward(x);
+        return head.forward(final_norm.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>One pre-norm encoder block: x + Attention(LN(x)), then x + MLP(LN(x)).</summary>
+public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
+{
+    readonly LayerNorm attention_norm;
+    readonly Linear qkv;
+    readonly Linear attention_out;
+    readonly LayerNorm mlp_norm;
+    readonly Linear mlp_in;
+    readonly Linear mlp_out;
+    readonly Dropout dropout;
+
+    public TransformerBlock(int dModel, int heads, int mlpDim, double dropoutRate) : base(nameof(TransformerBlock))
+    {
+        (DModel, Heads) = (dModel, heads);
+        attention_norm = nn.LayerNorm(dModel);
+        qkv = nn.Linear(dModel, 3 * dModel);
+        attention_out = nn.Linear(dModel, dModel);
+        mlp_norm = nn.LayerNorm(dModel);
+        mlp_in = nn.Linear(dModel, mlpDim);
+        mlp_out = nn.Linear(mlpDim, dModel);
+        dropout = nn.Dropout(dropoutRate);
+        RegisterComponents();
+    }
+
+    public int DModel { get; }
+    public int Heads { get; }
+    public LayerNorm AttentionNorm => attention_norm;
+    public Linear Qkv => qkv;
+    public Linear AttentionOut => attention_out;
+    public LayerNorm MlpNorm => mlp_norm;
+    public Linear MlpIn => mlp_in;
+    public Linear MlpOut => mlp_out;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], length = x.shape[1], headDim = DModel / Heads;
+        // [B, L, 3d] → [3, B, H, L, d/H]: one projection for queries, keys and values.
+        var parts = qkv.forward(attention_norm.forward(x)).view(batch, length, 3, Heads, headDim).permute(2, 0, 3, 1, 4);
+        var attended = scaled_dot_product_attention(parts[0], parts[1], parts[2], null, 0, false)   // no mask: every position sees the whole prompt
+            .transpose(1, 2).reshape(batch, length, DModel);
+        x = x + dropout.forward(attention_out.forward(attended));
+        x = x + dropout.forward(mlp_out.forward(gelu(mlp_in.forward(mlp_norm.forward(x)))));
+        return x.MoveToOuterDisposeScope();
+    }
+}
