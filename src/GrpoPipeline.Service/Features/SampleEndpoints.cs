@@ -14,7 +14,7 @@ public static class SampleEndpoints
         group.MapPost("", Sample)
             .WithName("Sample")
             .WithSummary("Draw n responses to a prompt at a temperature; the same seed gives the same responses")
-            .Accepts<SampleRequest>("application/json")
+            .WithJsonBody<SampleRequest>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
         return group;
     }

@@ -14,12 +14,12 @@ public static class SortEndpoints
         group.MapPost("", Sort)
             .WithName("Sort")
             .WithSummary("Sort one prompt with the model's greedy response")
-            .Accepts<SortRequest>("application/json")
+            .WithJsonBody<SortRequest>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapPost("/batch", SortBatch)
             .WithName("SortBatch")
             .WithSummary("Sort a batch of prompts in one inference")
-            .Accepts<BatchSortRequest>("application/json")
+            .WithJsonBody<BatchSortRequest>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
         return group;
     }

@@ -1,0 +1,131 @@
+using GrpoPipeline.Service.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using NUnit.Framework;
+
+namespace GrpoPipeline.Service.Tests;
+
+/// <summary>The lease and swap rules of <see cref="PolicyHost"/>, without HTTP in between.</summary>
+[TestFixture]
+public sealed class PolicyHostTests
+{
+    string _dir = null!;
+    string _model = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = TestModels.NewTempDir("host");
+        _model = TestModels.ServedCopy(_dir, TestModels.Lecture);
+    }
+
+    [TearDown]
+    public void TearDown() => TestModels.DeleteDir(_dir);
+
+    PolicyHost NewHost() =>
+        new(Options.Create(new ServiceOptions { ModelPath = _model }), NullLogger<PolicyHost>.Instance);
+
+    [Test]
+    public void Host_Is_Not_Ready_Until_The_First_Load()
+    {
+        using var host = NewHost();
+        Assert.That(host.IsReady, Is.False);
+        Assert.That(host.TryAcquire(out _), Is.False);
+
+        host.LoadInitial();
+
+        Assert.That(host.IsReady, Is.True);
+        Assert.That(host.Current!.Generation, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void A_Swapped_Out_Model_Is_Disposed_Only_After_Its_Last_Lease_Ends()
+    {
+        using var host = NewHost();
+        host.LoadInitial();
+        Assert.That(host.TryAcquire(out var inFlight), Is.True);
+        var old = inFlight.Model;
+
+        TestModels.ReplaceAtomically(_model, TestModels.Random);
+        Assert.That(host.TryReload(), Is.True);
+
+        Assert.That(host.Current!.Generation, Is.EqualTo(2));
+        Assert.That(host.Current.Policy.PromptLength, Is.EqualTo(4));
+        Assert.That(old.IsDisposed, Is.False, "the old model was disposed under an in-flight request");
+        Assert.That(inFlight.Policy.Sort([3, 1, 2]), Has.Length.EqualTo(3), "the in-flight request cannot use its model");
+
+        inFlight.Dispose();
+
+        Assert.That(old.IsDisposed, Is.True, "the old model outlived its last lease");
+        Assert.That(host.Current.IsDisposed, Is.False);
+    }
+
+    [Test]
+    public void A_Bad_Replacement_Is_Rejected_And_The_Current_Model_Stays()
+    {
+        using var host = NewHost();
+        host.LoadInitial();
+        var before = host.Current;
+
+        TestModels.ReplaceAtomically(_model, TestModels.Truncated);
+
+        Assert.That(host.TryReload(), Is.False);
+        Assert.That(host.Current, Is.SameAs(before));
+        Assert.That(before!.IsDisposed, Is.False);
+        Assert.That(host.Rejections, Is.EqualTo(1));
+        Assert.That(host.LastRejection!.Reason, Does.Contain(_model).And.Contain("not a loadable ONNX model"));
+    }
+
+    [Test]
+    public void Dispose_Waits_For_In_Flight_Leases()
+    {
+        var host = NewHost();
+        host.LoadInitial();
+        host.TryAcquire(out var inFlight);
+
+        host.Dispose();
+
+        Assert.That(host.IsReady, Is.False);
+        Assert.That(inFlight.Model.IsDisposed, Is.False);
+        inFlight.Dispose();
+        Assert.That(inFlight.Model.IsDisposed, Is.True);
+    }
+
+    [Test]
+    public async Task Concurrent_Requests_And_Swaps_Never_Touch_A_Disposed_Model()
+    {
+        using var host = NewHost();
+        host.LoadInitial();
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<LoadedModel, byte>();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+
+        var workers = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                if (!host.TryAcquire(out var lease)) { failures.Enqueue("no model"); continue; }
+                using (lease)
+                {
+                    seen.TryAdd(lease.Model, 0);
+                    try { lease.Policy.Sort(new long[lease.Policy.PromptLength]); }
+                    catch (Exception e) { failures.Enqueue(e.Message); }
+                }
+            }
+        })).ToArray();
+
+        string[] sources = [TestModels.LectureB, TestModels.Random, TestModels.Lecture];
+        for (int i = 0; i < 9; i++)
+        {
+            TestModels.ReplaceAtomically(_model, sources[i % sources.Length]);
+            Assert.That(host.TryReload(), Is.True);
+            await Task.Delay(20);
+        }
+        await stop.CancelAsync();
+        await Task.WhenAll(workers);
+
+        Assert.That(failures, Is.Empty);
+        Assert.That(host.Current!.Generation, Is.EqualTo(10));
+        Assert.That(seen.Keys.Where(m => m != host.Current), Is.All.Matches<LoadedModel>(m => m!.IsDisposed), "a retired model leaked");
+    }
+}
