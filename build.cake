@@ -142,11 +142,31 @@ Task("Export")
     RunGrpo("export", args);
 });
 
+Task("Serve")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    if (model == null) throw new CakeException("Serve needs --model=<file.onnx> (export one with --target=Export).");
+    RunGrpo("serve", new ProcessArgumentBuilder().Append("serve").Append("--model").AppendQuoted(model).Append("--urls").AppendQuoted(urls));
+});
+
+// Benchmarks print figures and judge nothing: trainer epochs/s, ORT vs TorchSharp, and HTTP load with wrk.
 Task("Benchmark")
     .IsDependentOn("Build")
     .Does(() =>
 {
     RunGrpo("bench train", new ProcessArgumentBuilder().Append("bench").Append("train"));
+    var benchRun = artifacts + Directory("bench-run");
+    EnsureDirectoryDoesNotExist(benchRun, new DeleteDirectorySettings { Recursive = true, Force = true });
+    RunGrpo("train", new ProcessArgumentBuilder().Append("train").Append("--config").AppendQuoted(config)
+        .Append("--run-dir").AppendQuoted(benchRun.Path.FullPath));
+    RunGrpo("bench inference", new ProcessArgumentBuilder().Append("bench").Append("inference").Append("--checkpoint").AppendQuoted(benchRun.Path.FullPath));
+    var onnx = artifacts + File("bench.onnx");
+    RunGrpo("export", new ProcessArgumentBuilder().Append("export").Append("--checkpoint").AppendQuoted(benchRun.Path.FullPath)
+        .Append("--output").AppendQuoted(onnx.Path.FullPath));
+    if (StartProcess("bash", new ProcessSettings { Arguments = new ProcessArgumentBuilder()
+            .AppendQuoted("tools/http-bench.sh").AppendQuoted(onnx.Path.FullPath).Append("15").Append(configuration) }) != 0)
+        throw new CakeException("tools/http-bench.sh failed.");
 });
 
 ///////////////////////////////////////////////////////////////////////////////

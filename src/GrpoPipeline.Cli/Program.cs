@@ -5,6 +5,7 @@ var root = new RootCommand("grpo: train a sorting policy with GRPO (TorchSharp),
 {
     TrainCommand.Create(),
     ExportCommand.Create(),
+    ServeCommand.Create(),
     BenchCommand.Create(),
 };
 return await Cli.RunAsync(root, args);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# HTTP load benchmark of POST /v1/sort: starts `grpo serve` on loopback, runs wrk (64 connections), stops the server.
+# Prints wrk's figures and judges nothing. Usage: tools/http-bench.sh <model.onnx> [duration_s=15] [configuration=Release]
+set -euo pipefail
+model=${1:?usage: tools/http-bench.sh <model.onnx> [duration_s] [configuration]}
+duration=${2:-15}
+configuration=${3:-Release}
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+url=http://127.0.0.1:5081
+
+if ! command -v wrk >/dev/null; then
+  echo "wrk is not installed; installing the Debian package (needs root)..." >&2
+  apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+fi
+
+dotnet "src/GrpoPipeline.Cli/bin/$configuration/net10.0/grpo.dll" serve --model "$model" --urls "$url" > /tmp/grpo-http-bench.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -sf "$url/health/ready" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -sf "$url/health/ready" >/dev/null || { echo "server did not become ready; log:" >&2; cat /tmp/grpo-http-bench.log >&2; exit 1; }
+
+# A prompt of the model's length with in-range tokens (descending, so it needs sorting).
+length=$(curl -sf "$url/v1/model" | sed -n 's/.*"promptLength":\([0-9]*\).*/\1/p')
+vocab=$(curl -sf "$url/v1/model" | sed -n 's/.*"vocabSize":\([0-9]*\).*/\1/p')
+prompt=$(for ((i = length - 1; i >= 0; i--)); do echo -n "$((i % vocab)),"; done | sed 's/,$//')
+lua=$(mktemp --suffix=.lua)
+cat > "$lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"prompt":[$prompt]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+echo "POST /v1/sort {\"prompt\":[$prompt]} for ${duration}s, 64 connections, 2 threads"
+wrk -t2 -c64 -d"${duration}s" --latency -s "$lua" "$url/v1/sort"
