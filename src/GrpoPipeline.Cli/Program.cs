@@ -7,5 +7,6 @@ var root = new RootCommand("grpo: train a sorting policy with GRPO (TorchSharp),
     ExportCommand.Create(),
     ServeCommand.Create(),
     BenchCommand.Create(),
+    EvaluateCommand.Create(), EvaluateCommand.CreateBenchmark(), PlotCommand.Create(),
 };
 return await Cli.RunAsync(root, args);

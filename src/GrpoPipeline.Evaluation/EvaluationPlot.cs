@@ -1,0 +1,65 @@
+using ScottPlot;
+
+namespace GrpoPipeline.Evaluation;
+
+/// <summary>
+/// <c>evaluation.png</c>: per-position accuracy (left) and the distribution of the inclusion + ordering reward
+/// (right), one colour per model.
+/// </summary>
+public static class EvaluationPlot
+{
+    const int Width = 1400, Height = 560;
+
+    public static void Write(EvaluationReport report, string pngPath)
+    {
+        var multiplot = new Multiplot();
+        multiplot.AddPlots(2);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        var (accuracy, rewards) = (multiplot.GetPlot(0), multiplot.GetPlot(1));
+        var palette = new ScottPlot.Palettes.Category10();
+        int models = report.Models.Count;
+        // Grouped bars: the models share each reward value's unit width.
+        double barWidth = 0.8 / models;
+
+        for (int k = 0; k < models; k++)
+        {
+            var m = report.Models[k];
+            var color = palette.GetColor(k);
+            string label = $"#{m.Rank} {Path.GetFileNameWithoutExtension(m.Model)} (epoch {m.Epoch})";
+
+            var line = accuracy.Add.Scatter(Enumerable.Range(0, m.PerPositionAccuracy.Length).Select(i => (double)i).ToArray(), m.PerPositionAccuracy, color);
+            line.LegendText = label;
+            line.LineWidth = 2;
+            line.MarkerSize = 7;
+
+            var bars = m.RewardDistribution.Select((count, reward) => new Bar
+            {
+                Position = reward - 0.4 + barWidth * (k + 0.5),
+                Value = (double)count / m.Prompts,
+                Size = barWidth,
+                FillColor = color,
+                LineWidth = 0,
+            }).ToList();
+            var barPlot = rewards.Add.Bars(bars);
+            barPlot.LegendText = label;
+        }
+
+        accuracy.Title("Per-position accuracy (greedy response vs sorted prompt)");
+        accuracy.XLabel("position");
+        accuracy.YLabel("accuracy");
+        accuracy.Axes.SetLimitsY(0, 1.05);
+        accuracy.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+        accuracy.ShowLegend(Alignment.LowerLeft);
+
+        rewards.Title("Reward distribution (inclusion + ordering)");
+        rewards.XLabel($"reward (max {string.Join("/", report.Models.Select(m => m.MaxReward).Distinct())})");
+        rewards.YLabel("share of prompts");
+        rewards.Axes.Margins(bottom: 0);
+        rewards.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+        rewards.ShowLegend(Alignment.UpperLeft);
+
+        var tmp = $"{pngPath}.tmp-{Environment.ProcessId}.png";
+        multiplot.SavePng(tmp, Width, Height);
+        File.Move(tmp, pngPath, overwrite: true);
+    }
+}

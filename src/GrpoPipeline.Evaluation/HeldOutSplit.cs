@@ -1,0 +1,96 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using GrpoPipeline.Core;
+
+namespace GrpoPipeline.Evaluation;
+
+/// <summary>
+/// Reads the split rule the exporter stores in <see cref="OnnxContract.Metadata.HeldOutSplit"/> and regenerates the
+/// held-out prompts from it, without the trainer.
+/// </summary>
+public static class HeldOutSplit
+{
+    /// <summary>
+    /// The exporter's format: camelCase keys and snake_case enum names (<c>"kind":"random"</c>). Unknown keys and enum
+    /// names are errors, so a split written by a newer trainer is refused rather than misread.
+    /// </summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new SnakeCaseEnumConverter() },
+        NumberHandling = JsonNumberHandling.Strict,
+    };
+
+    /// <summary>Parses and validates the split JSON; <paramref name="source"/> names the model in errors.</summary>
+    /// <exception cref="EvaluationException">Not valid JSON of <see cref="TaskOptions"/>, or invalid options.</exception>
+    public static TaskOptions Parse(string json, string source)
+    {
+        TaskOptions? options;
+        try { options = JsonSerializer.Deserialize<TaskOptions>(json, Json); }
+        catch (JsonException e)
+        {
+            // System.Text.Json appends "Path: … | LineNumber: …"; name the key up front instead.
+            var key = e.Path is null or "$" ? "" : $" at '{(e.Path.StartsWith("$.") ? e.Path[2..] : e.Path)}'";
+            throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is not a valid split{key}: {e.Message.Split(" Path: ")[0]}", e);
+        }
+        if (options is null)
+            throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is null");
+        try { options.Validate(); }
+        catch (ConfigException e)
+        {
+            throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is not a valid split: {e.Message}", e);
+        }
+        return options;
+    }
+
+    /// <summary>The split of a model, from its metadata.</summary>
+    /// <exception cref="EvaluationException">The model has no split metadata, or it does not parse.</exception>
+    public static TaskOptions FromMetadata(IReadOnlyDictionary<string, string> metadata, string source) =>
+        metadata.TryGetValue(OnnxContract.Metadata.HeldOutSplit, out var json)
+            ? Parse(json, source)
+            : throw new EvaluationException($"'{source}' has no metadata '{OnnxContract.Metadata.HeldOutSplit}', so its held-out prompts cannot be regenerated; pass a CSV of prompts instead");
+
+    /// <summary>
+    /// <paramref name="count"/> held-out prompts of <paramref name="split"/> picked by <paramref name="seed"/>
+    /// (fewer when the split holds fewer).
+    /// </summary>
+    /// <exception cref="EvaluationException">The split holds too few prompts to draw <paramref name="count"/> distinct ones.</exception>
+    public static IReadOnlyList<long[]> Prompts(TaskOptions split, int count, ulong seed, string source)
+    {
+        // Above 2^20 prompts SortingTask draws held-out prompts by rejection, which never ends when the split holds
+        // fewer than asked for; refuse before that, with room to spare for the coupon-collector tail.
+        double space = Math.Pow(split.Vocab, split.Length);
+        if (space > 1 << 20 && split.Kind == TaskKind.Random && count > split.HeldOutFraction * space / 2)
+            throw new EvaluationException(
+                $"'{source}': its split holds out about {split.HeldOutFraction * space:N0} prompts; ask for at most half of them, not {count}");
+        return new SortingTask(split).HeldOutPrompts(count, seed);
+    }
+}
+
+/// <summary>
+/// Enums as exact snake_case names, as the trainer writes them (<c>random</c>, not <c>Random</c> or <c>1</c>); anything
+/// else fails with the allowed names.
+/// </summary>
+sealed class SnakeCaseEnumConverter : JsonConverterFactory
+{
+    public override bool CanConvert(Type type) => type.IsEnum;
+
+    public override JsonConverter CreateConverter(Type type, JsonSerializerOptions options) =>
+        (JsonConverter)Activator.CreateInstance(typeof(Converter<>).MakeGenericType(type))!;
+
+    sealed class Converter<T> : JsonConverter<T> where T : struct, Enum
+    {
+        static readonly Dictionary<string, T> ByName = Enum.GetValues<T>().ToDictionary(Name);
+
+        static string Name(T value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+
+        public override T Read(ref Utf8JsonReader reader, Type type, JsonSerializerOptions options)
+        {
+            var text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            if (text is not null && ByName.TryGetValue(text, out var value)) return value;
+            throw new JsonException($"{(text is null ? $"a {reader.TokenType}" : $"\"{text}\"")} is not allowed; use one of {string.Join(", ", ByName.Keys)}");
+        }
+
+        public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(Name(value));
+    }
+}

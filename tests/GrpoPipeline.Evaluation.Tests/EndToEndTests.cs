@@ -1,0 +1,103 @@
+using System.Text.Json;
+using GrpoPipeline.Core;
+using GrpoPipeline.Training;
+using GrpoPipeline.Training.Onnx;
+using Microsoft.Extensions.Logging.Abstractions;
+using NUnit.Framework;
+
+namespace GrpoPipeline.Evaluation.Tests;
+
+/// <summary>Train → export → evaluate → report, and the training plot, on a tiny run.</summary>
+[TestFixture]
+public sealed class EndToEndTests
+{
+    static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+    static TrainConfig Tiny => new()
+    {
+        RunName = "e2e",
+        Seed = 1,
+        Epochs = 60,
+        Task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 4, VocabSize = 6, BatchSize = 16, HeldOutSize = 100, HeldOutSeed = 4 },
+        Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 4, LearningRate = 1e-2 },
+        Run = new RunOptions { LogEvery = 20, HeldOutEvery = 20, CheckpointEvery = 30, Threads = 1 },
+    };
+
+    string _runDir = null!;
+    string _onnx = null!;
+    EpochMetrics _last = null!;
+
+    [OneTimeSetUp]
+    public void TrainAndExport()
+    {
+        _runDir = TestModels.NewPath("run");
+        using (var run = TrainingRun.StartNew(Tiny, new RunDirectory(_runDir), NullLogger.Instance))
+            _last = run.Train()!;
+        _onnx = TestModels.NewPath("e2e.onnx");
+        OnnxExporter.Export(_runDir, _onnx);
+    }
+
+    [Test]
+    public void Evaluate_Writes_A_Sane_Report()
+    {
+        var report = PolicyEvaluator.Evaluate([_onnx, TestModels.Untrained], HeldOutSource.FromSplit(Tiny.Task.HeldOutSize));
+        var dir = TestModels.NewPath("report");
+        var files = ReportWriter.Write(report, dir);
+
+        Assert.That(files.Json, Does.Exist);
+        Assert.That(files.Markdown, Does.Exist);
+        Assert.That(files.Png, Does.Exist);
+        Assert.That(File.ReadAllBytes(files.Png).Take(8), Is.EqualTo(PngSignature));
+        Assert.That(new FileInfo(files.Png).Length, Is.GreaterThan(10_000));
+
+        var json = File.ReadAllText(files.Json);
+        using (var doc = JsonDocument.Parse(json))
+        {
+            var first = doc.RootElement.GetProperty("models")[0];
+            foreach (var key in new[] { "exactMatch", "meanReward", "normalizedReward", "sortDistance", "perPositionAccuracy", "inclusionRate", "orderingRate", "prompts", "run", "epoch", "policy", "exactMatchInterval" })
+                Assert.That(first.TryGetProperty(key, out _), Is.True, $"evaluation.json has '{key}'");
+        }
+        var parsed = EvaluationReport.FromJson(json);
+        Assert.That(parsed.Models, Has.Count.EqualTo(2));
+        var e2e = parsed.Models.Single(m => m.Run == "e2e");
+        Assert.That(e2e.Model, Is.EqualTo(Path.GetFullPath(_onnx)));
+        Assert.That((e2e.Epoch, e2e.Policy, e2e.PromptLength, e2e.VocabSize), Is.EqualTo((60, "seed", 4, 6)));
+        Assert.That(e2e.Prompts, Is.InRange(60, 100), "up to heldOutSize prompts, about 130 exist");
+        Assert.That(e2e.ExactMatch, Is.InRange(e2e.ExactMatchInterval.Low, e2e.ExactMatchInterval.High));
+        Assert.That(e2e.MeanReward, Is.InRange(0.0, 7.0));
+        Assert.That(e2e.NormalizedReward, Is.EqualTo(e2e.MeanReward / 7).Within(1e-12));
+        Assert.That(e2e.PerPositionAccuracy, Has.Length.EqualTo(4).And.All.InRange(0.0, 1.0));
+        Assert.That(e2e.SortDistance, Is.EqualTo(e2e.PerPositionAccuracy.Average()).Within(1e-12));
+
+        // The trainer scored the same held-out prompts (its heldOutSize and heldOutSeed) with TorchSharp at the last
+        // epoch; ML.NET on the exported model must agree, up to an argmax tie that float rounding may break apart.
+        Assert.That(e2e.ExactMatch, Is.EqualTo(_last["heldout/exact"]).Within(1.5 / e2e.Prompts));
+        Assert.That(e2e.MeanReward, Is.EqualTo(_last["heldout/reward"]).Within(3.0 / e2e.Prompts));
+
+        var markdown = File.ReadAllText(files.Markdown);
+        Assert.That(markdown, Does.Contain("| Rank | Model |").And.Contain("e2e.onnx").And.Contain("untrained.onnx"));
+    }
+
+    [Test]
+    public void The_Leaderboard_Is_Sorted_By_Exact_Match_Then_Mean_Reward()
+    {
+        var report = PolicyEvaluator.Evaluate([TestModels.Untrained, _onnx, TestModels.Trained], HeldOutSource.FromSplit(200));
+        Assert.That(report.Models.Select(m => m.Rank), Is.EqualTo(new[] { 1, 2, 3 }));
+        for (int i = 1; i < report.Models.Count; i++)
+        {
+            var (better, worse) = (report.Models[i - 1], report.Models[i]);
+            Assert.That(better.ExactMatch > worse.ExactMatch || (better.ExactMatch == worse.ExactMatch && better.MeanReward >= worse.MeanReward), Is.True,
+                $"rank {better.Rank} ({better.ExactMatch}, {better.MeanReward}) ahead of rank {worse.Rank} ({worse.ExactMatch}, {worse.MeanReward})");
+        }
+        Assert.That(report.Models[^1].Model, Is.EqualTo(Path.GetFullPath(TestModels.Untrained)), "training improves on the initial weights");
+    }
+
+    [Test]
+    public void TrainingPlot_Writes_A_Png_Next_To_The_Metrics()
+    {
+        var png = TrainingPlot.Write(_runDir);
+        Assert.That(png, Is.EqualTo(Path.Combine(Path.GetFullPath(_runDir), TrainingPlot.FileName)));
+        Assert.That(File.ReadAllBytes(png).Take(8), Is.EqualTo(PngSignature));
+        Assert.That(new FileInfo(png).Length, Is.GreaterThan(10_000));
+    }
+}

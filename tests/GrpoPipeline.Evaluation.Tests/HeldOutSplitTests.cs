@@ -1,0 +1,104 @@
+using System.Text.Json;
+using GrpoPipeline.Core;
+using GrpoPipeline.Inference;
+using GrpoPipeline.Training;
+using NUnit.Framework;
+
+namespace GrpoPipeline.Evaluation.Tests;
+
+/// <summary>
+/// The split rule travels in the model's metadata, parses without the trainer, and regenerates held-out prompts that
+/// the trainer never samples.
+/// </summary>
+[TestFixture]
+public sealed class HeldOutSplitTests
+{
+    static TaskOptions SplitOf(string model)
+    {
+        using var policy = SorterPolicy.Load(model);
+        return HeldOutSplit.FromMetadata(policy.Metadata, model);
+    }
+
+    [Test]
+    public void The_Split_In_The_Metadata_Parses_Back_To_The_Training_Task()
+    {
+        var split = SplitOf(TestModels.Trained);
+        var task = TestModels.RandomConfig.Task;
+        Assert.That(split.Kind, Is.EqualTo(TaskKind.Random));
+        Assert.That((split.PromptLength, split.VocabSize, split.BatchSize), Is.EqualTo((task.PromptLength, task.VocabSize, task.BatchSize)));
+        Assert.That((split.HeldOutFraction, split.SplitSalt), Is.EqualTo((task.HeldOutFraction, task.SplitSalt)));
+        Assert.That((split.HeldOutSize, split.HeldOutSeed), Is.EqualTo((task.HeldOutSize, task.HeldOutSeed)));
+        Assert.That(split.Prompts, Is.EqualTo(task.Prompts));
+    }
+
+    [Test]
+    public void The_Evaluation_Json_Options_Read_What_The_Trainer_Writes()
+    {
+        var task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 7, VocabSize = 9, HeldOutFraction = 0.2, SplitSalt = 42, HeldOutSeed = 9 };
+        var json = JsonSerializer.Serialize(task, TrainConfig.Json);
+        Assert.That(json, Does.Contain("\"kind\": \"random\"").And.Contain("\"splitSalt\": 42"));
+        var parsed = HeldOutSplit.Parse(json, "test");
+        Assert.That(new SortingTask(parsed).HeldOutPrompts(50, 1), Is.EqualTo(new SortingTask(task).HeldOutPrompts(50, 1)));
+    }
+
+    [TestCase("""{"kind":"Random"}""", "Random")]
+    [TestCase("""{"kind":1}""", "kind")]
+    [TestCase("""{"kind":"random","promptLenght":5}""", "promptLenght")]
+    [TestCase("""{"kind":"random","promptLength":1}""", "task.promptLength")]
+    [TestCase("""not json""", "not a valid split")]
+    public void A_Bad_Split_Is_Refused_With_The_Reason(string json, string reason) =>
+        Assert.That(() => HeldOutSplit.Parse(json, "m.onnx"),
+            Throws.TypeOf<EvaluationException>().With.Message.Contains("m.onnx").And.Message.Contains(reason));
+
+    [Test]
+    public void Held_Out_Prompts_Never_Appear_In_Training_Batches()
+    {
+        var split = SplitOf(TestModels.Trained);
+        var heldOut = HeldOutSplit.Prompts(split, 100_000, seed: 1, "trained.onnx");   // all of them: the space is 6^4
+        var heldOutKeys = heldOut.Select(Key).ToHashSet();
+
+        var task = new SortingTask(TestModels.RandomConfig.Task);
+        var batch = new long[task.BatchSize * task.Length];
+        var rng = new Rng(123);
+        var trained = new HashSet<string>();
+        for (int epoch = 0; epoch < 2000; epoch++)
+        {
+            task.SampleTrainingBatch(batch, rng);
+            for (int b = 0; b < task.BatchSize; b++) trained.Add(Key(batch.AsSpan(b * task.Length, task.Length).ToArray()));
+        }
+
+        int space = 1296;
+        Assert.That(heldOut, Has.Count.InRange(60, 200), "about 10% of the 1296 prompts are held out");
+        Assert.That(trained.Count + heldOutKeys.Count, Is.EqualTo(space), "2000 batches reach every training prompt, so disjointness is tested on all of them");
+        Assert.That(trained.Overlaps(heldOutKeys), Is.False);
+    }
+
+    [Test]
+    public void The_Same_Seed_Gives_The_Same_Prompts_And_Another_Seed_Another_Choice()
+    {
+        var split = SplitOf(TestModels.Trained);
+        var a = HeldOutSplit.Prompts(split, 20, 1, "m");
+        Assert.That(HeldOutSplit.Prompts(split, 20, 1, "m"), Is.EqualTo(a));
+        Assert.That(HeldOutSplit.Prompts(split, 20, 2, "m"), Is.Not.EqualTo(a));
+    }
+
+    [Test]
+    public void A_Fixed_Task_Holds_Out_Every_Other_Prompt_Of_Its_Length_And_Vocab()
+    {
+        var lecture = new TaskOptions();   // the lecture's three prompts: L=3, V=5
+        var parsed = HeldOutSplit.Parse(JsonSerializer.Serialize(lecture, TrainConfig.Json), "lecture");
+        var heldOut = HeldOutSplit.Prompts(parsed, 1000, 1, "lecture");
+        Assert.That(heldOut, Has.Count.EqualTo(5 * 5 * 5 - 3));
+        Assert.That(heldOut.Select(Key), Has.None.AnyOf(TaskOptions.LecturePrompts.Select(Key).ToArray()));
+    }
+
+    [Test]
+    public void Asking_A_Sparse_Split_For_More_Than_It_Holds_Fails_Instead_Of_Looping()
+    {
+        var sparse = new TaskOptions { Kind = TaskKind.Random, PromptLength = 3, VocabSize = 128, HeldOutFraction = 0.001 };   // ~2,097 held out
+        Assert.That(() => HeldOutSplit.Prompts(sparse, 100_000, 1, "sparse.onnx"),
+            Throws.TypeOf<EvaluationException>().With.Message.Contains("sparse.onnx").And.Message.Contains("at most half"));
+    }
+
+    static string Key(long[] prompt) => string.Join(',', prompt);
+}
