@@ -9,9 +9,9 @@ using System.Xml.Linq;
 // ARGUMENTS
 ///////////////////////////////////////////////////////////////////////////////
 
-var target        = Argument("target", "Train");
+var target        = Argument("target", "Default");
 var configuration = Argument("configuration", "Release");
-var config        = Argument("config", "models/configs/seed.json");
+var config        = Argument("config", "models/configs/transformer-l5v10.json");
 int? epochs       = HasArgument("epochs") ? Argument<int>("epochs") : null;
 string runDir     = HasArgument("run-dir") ? Argument<string>("run-dir") : null;
 long? seed        = HasArgument("seed") ? Argument<long>("seed") : null;
@@ -20,6 +20,10 @@ var resume        = HasArgument("resume");
 string output     = HasArgument("output") ? Argument<string>("output") : null;
 string model      = HasArgument("model") ? Argument<string>("model") : null;
 string urls       = Argument("urls", "http://127.0.0.1:5080");
+string reportDir  = HasArgument("report-dir") ? Argument<string>("report-dir") : null;
+int heldOut       = Argument("heldout", 1000);
+// The aggregate targets continue an existing run (a no-op when it is complete) instead of refusing it.
+var continueRuns  = target is "Pipeline" or "Default";
 
 ///////////////////////////////////////////////////////////////////////////////
 // SETUP / HELPERS
@@ -54,6 +58,10 @@ string EffectiveRunDir()
     var name = json.RootElement.TryGetProperty("runName", out var n) ? n.GetString() : "seed";
     return $"models/runs/{name}";
 }
+
+string RunNameOf(string runDirectory) => System.IO.Path.GetFileName(System.IO.Path.GetFullPath(runDirectory).TrimEnd('/'));
+string ModelPath() => model ?? output ?? $"models/{RunNameOf(EffectiveRunDir())}.onnx";
+string ReportPath() => reportDir ?? $"models/reports/{RunNameOf(EffectiveRunDir())}";
 
 // Counts <UnitTestResult outcome="..."> over every TRX file. NUnit writes one flat result per test case;
 // .ci/run counts the same elements the same way, so both summaries agree.
@@ -129,7 +137,9 @@ Task("Train")
     if (epochs is int n) args.Append("--epochs").Append(n.ToString());
     if (runDir != null) args.Append("--run-dir").AppendQuoted(runDir);
     if (seed is long s) args.Append("--seed").Append(s.ToString());
-    if (resume) args.Append("--resume");
+    var existing = FileExists($"{EffectiveRunDir()}/checkpoints/latest");
+    if (resume || (continueRuns && existing)) args.Append("--resume");
+    if (runDir == null && (resume || existing)) args.Append("--run-dir").AppendQuoted(EffectiveRunDir());
     RunGrpo("train", args);
 });
 
@@ -137,9 +147,19 @@ Task("Export")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    var args = new ProcessArgumentBuilder().Append("export").Append("--checkpoint").AppendQuoted(EffectiveRunDir());
-    if (output != null) args.Append("--output").AppendQuoted(output);
-    RunGrpo("export", args);
+    RunGrpo("export", new ProcessArgumentBuilder().Append("export").Append("--checkpoint").AppendQuoted(EffectiveRunDir())
+        .Append("--output").AppendQuoted(ModelPath()));
+});
+
+Task("Evaluate")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    RunGrpo("evaluate", new ProcessArgumentBuilder().Append("evaluate").Append("--model").AppendQuoted(ModelPath())
+        .Append("--heldout").Append(heldOut.ToString()).Append("--report").AppendQuoted(ReportPath()));
+    Information($"Run directory:  {System.IO.Path.GetFullPath(EffectiveRunDir())} (metrics.jsonl, training.png, checkpoints/)");
+    Information($"Exported model: {System.IO.Path.GetFullPath(ModelPath())}");
+    Information($"Report:         {System.IO.Path.GetFullPath(ReportPath())} (evaluation.md, evaluation.json, evaluation.png)");
 });
 
 Task("Serve")
@@ -173,8 +193,14 @@ Task("Benchmark")
 // TARGETS
 ///////////////////////////////////////////////////////////////////////////////
 
+// Train → Export → Evaluate on held-out prompts; prints the leaderboard and where the artifacts are.
+Task("Pipeline")
+    .IsDependentOn("Train")
+    .IsDependentOn("Export")
+    .IsDependentOn("Evaluate");
+
 Task("Default")
-    .IsDependentOn("Train");
+    .IsDependentOn("Pipeline");
 
 ///////////////////////////////////////////////////////////////////////////////
 // EXECUTION

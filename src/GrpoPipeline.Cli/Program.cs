@@ -6,6 +6,7 @@ var root = new RootCommand("grpo: train a sorting policy with GRPO (TorchSharp),
     TrainCommand.Create(),
     ExportCommand.Create(),
     ServeCommand.Create(),
+    ExperimentCommand.Create(),
     BenchCommand.Create(),
     EvaluateCommand.Create(), EvaluateCommand.CreateBenchmark(), PlotCommand.Create(),
 };

@@ -40,10 +40,18 @@ static class TrainCommand
         using var run = resume ? ResumeCompatible(directory, config, epochs, seed, log) : TrainingRun.StartNew(config!, directory, log);
         var last = run.Train(cancel);
         if (cancel.IsCancellationRequested) return 130;
+        WritePlot(directory, log);
         if (last is not null && last.TryGet("heldout/exact", out var exact))
             log.LogInformation("Done: epoch {Epoch}, mean reward {Reward:F3}, held-out exact {Exact:P1}", last.Epoch, last["reward/mean"], exact);
         log.LogInformation("Run directory: {RunDirectory}", directory.Root);
         return Cli.Ok;
+    }
+
+    /// <summary>training.png from metrics.jsonl; a plotting failure is logged, never fails a finished run.</summary>
+    static void WritePlot(RunDirectory directory, ILogger log)
+    {
+        try { log.LogInformation("Training curves: {Png}", GrpoPipeline.Evaluation.TrainingPlot.Write(directory.Root)); }
+        catch (Exception e) { log.LogWarning("Could not write training.png: {Message}", e.Message); }
     }
 
     /// <summary>Resumes with the checkpoint's config; a given --config or --seed must agree with it.</summary>
