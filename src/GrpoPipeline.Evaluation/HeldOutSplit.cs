@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using GrpoPipeline.Core;
 
 namespace GrpoPipeline.Evaluation;
@@ -10,16 +9,8 @@ namespace GrpoPipeline.Evaluation;
 /// </summary>
 public static class HeldOutSplit
 {
-    /// <summary>
-    /// The exporter's format: camelCase keys and snake_case enum names (<c>"kind":"random"</c>). Unknown keys and enum
-    /// names are errors, so a split written by a newer trainer is refused rather than misread.
-    /// </summary>
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        Converters = { new SnakeCaseEnumConverter() },
-        NumberHandling = JsonNumberHandling.Strict,
-    };
+    /// <summary>The exporter's format (<see cref="ConfigJson"/>): a split from a newer trainer is refused, not misread.</summary>
+    public static JsonSerializerOptions Json => ConfigJson.Options;
 
     /// <summary>Parses and validates the split JSON; <paramref name="source"/> names the model in errors.</summary>
     /// <exception cref="EvaluationException">Not valid JSON of <see cref="TaskOptions"/>, or invalid options.</exception>
@@ -29,9 +20,8 @@ public static class HeldOutSplit
         try { options = JsonSerializer.Deserialize<TaskOptions>(json, Json); }
         catch (JsonException e)
         {
-            // System.Text.Json appends "Path: … | LineNumber: …"; name the key up front instead.
-            var key = e.Path is null or "$" ? "" : $" at '{(e.Path.StartsWith("$.") ? e.Path[2..] : e.Path)}'";
-            throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is not a valid split{key}: {e.Message.Split(" Path: ")[0]}", e);
+            var key = ConfigJson.KeyOf(e) is "$" ? "" : $" at '{ConfigJson.KeyOf(e)}'";
+            throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is not a valid split{key}: {ConfigJson.Describe(e)}", e);
         }
         if (options is null)
             throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is null");
@@ -64,33 +54,5 @@ public static class HeldOutSplit
             throw new EvaluationException(
                 $"'{source}': its split holds out about {split.HeldOutFraction * space:N0} prompts; ask for at most half of them, not {count}");
         return new SortingTask(split).HeldOutPrompts(count, seed);
-    }
-}
-
-/// <summary>
-/// Enums as exact snake_case names, as the trainer writes them (<c>random</c>, not <c>Random</c> or <c>1</c>); anything
-/// else fails with the allowed names.
-/// </summary>
-sealed class SnakeCaseEnumConverter : JsonConverterFactory
-{
-    public override bool CanConvert(Type type) => type.IsEnum;
-
-    public override JsonConverter CreateConverter(Type type, JsonSerializerOptions options) =>
-        (JsonConverter)Activator.CreateInstance(typeof(Converter<>).MakeGenericType(type))!;
-
-    sealed class Converter<T> : JsonConverter<T> where T : struct, Enum
-    {
-        static readonly Dictionary<string, T> ByName = Enum.GetValues<T>().ToDictionary(Name);
-
-        static string Name(T value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
-
-        public override T Read(ref Utf8JsonReader reader, Type type, JsonSerializerOptions options)
-        {
-            var text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-            if (text is not null && ByName.TryGetValue(text, out var value)) return value;
-            throw new JsonException($"{(text is null ? $"a {reader.TokenType}" : $"\"{text}\"")} is not allowed; use one of {string.Join(", ", ByName.Keys)}");
-        }
-
-        public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(Name(value));
     }
 }

@@ -155,15 +155,8 @@ public sealed record TrainConfig
         Task!.Validate(); Rewards!.Validate(); Policy!.Validate(); Grpo!.Validate(); Run!.Validate();
     }
 
-    /// <summary>Strict JSON: camelCase keys, snake_case enum names, unknown keys and enum values are errors.</summary>
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        RespectNullableAnnotations = true,
-        Converters = { new StrictEnumConverter() },
-        NumberHandling = JsonNumberHandling.Strict,
-    };
+    /// <summary>Strict JSON (see <see cref="ConfigJson"/>).</summary>
+    public static JsonSerializerOptions Json => ConfigJson.Options;
 
     /// <summary>Parses and validates a config. Throws <see cref="ConfigException"/> naming the offending key.</summary>
     public static TrainConfig Parse(string json, string source = "config")
@@ -172,17 +165,13 @@ public sealed record TrainConfig
         try { config = JsonSerializer.Deserialize<TrainConfig>(json, Json); }
         catch (JsonException e)
         {
-            // Keys are spelled as in Validate(): "grpo.groupSize", not "$.grpo.groupSize".
-            var key = e.Path is null or "$" ? "$" : e.Path.StartsWith("$.") ? e.Path[2..] : e.Path;
-            throw new ConfigException(key, $"{source}: config '{key}': {Describe(e)}");
+            var key = ConfigJson.KeyOf(e);
+            throw new ConfigException(key, $"{source}: config '{key}': {ConfigJson.Describe(e)}");
         }
         if (config is null) throw new ConfigException("$", $"{source}: expected a JSON object, found null");
         config.Validate();
         return config;
     }
-
-    // System.Text.Json appends "Path: … | LineNumber: …" to its own messages; the path is already in front.
-    static string Describe(JsonException e) => e.Message.Split(" Path: ")[0];
 
     /// <summary>Loads a config file. Throws <see cref="ConfigException"/> for a missing file or a bad value.</summary>
     public static TrainConfig Load(string path)

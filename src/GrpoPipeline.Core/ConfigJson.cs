@@ -1,7 +1,30 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace GrpoPipeline.Training;
+namespace GrpoPipeline.Core;
+
+/// <summary>
+/// The JSON format of configs, checkpoints and the held-out split in exported models: camelCase keys, snake_case enum
+/// names, and strictness — unknown keys, unknown enum names, numbers as strings and nulls for non-nullable members are
+/// errors, so a typo or a file from a newer version is refused rather than misread.
+/// </summary>
+public static class ConfigJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        RespectNullableAnnotations = true,
+        Converters = { new StrictEnumConverter() },
+        NumberHandling = JsonNumberHandling.Strict,
+    };
+
+    /// <summary>A <see cref="JsonException"/>'s message without the "Path: … | LineNumber: …" tail System.Text.Json adds.</summary>
+    public static string Describe(JsonException e) => e.Message.Split(" Path: ")[0];
+
+    /// <summary>The key a <see cref="JsonException"/> points at, spelled like config keys ("grpo.groupSize"), or "$".</summary>
+    public static string KeyOf(JsonException e) => e.Path is null or "$" ? "$" : e.Path.StartsWith("$.") ? e.Path[2..] : e.Path;
+}
 
 /// <summary>
 /// Enums as snake_case strings (<c>batch_normalized</c>, <c>k3</c>). Anything else — an unknown name, a number —
