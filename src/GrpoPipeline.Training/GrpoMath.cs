@@ -3,9 +3,27 @@ using static TorchSharp.torch;
 namespace GrpoPipeline.Training;
 
 /// <summary>
+/// What the loss needs from a rollout, per (prompt b, position l, token v), summed over the G responses that put
+/// token v at (b, l): the positive and negative parts of their deltas and how many there were. Built once per rollout
+/// under no-grad; every tensor is [B, L, V].
+/// </summary>
+/// <remarks>
+/// Every per-token term of the GRPO loss depends on a sample only through (b, l, v) and its delta, so summing over the
+/// samples first is exact: PPO's min(r·A, clip(r)·A) is A·min(r, 1+ε_high) for A &gt; 0 and A·max(r, 1−ε_low) for
+/// A &lt; 0. The μ inner steps then work on [B, L, V] with no gather, no scatter in backward and no [B, G, L, V].
+/// </remarks>
+public sealed record TokenStatistics(Tensor PositiveDeltas, Tensor NegativeDeltas, Tensor PositiveCounts, Tensor NegativeCounts, Tensor Counts, long Tokens, long Responses)
+{
+    /// <summary>Σ δ over the samples at each (b, l, v).</summary>
+    public Tensor Deltas => PositiveDeltas + NegativeDeltas;
+}
+
+/// <summary>
 /// The pure math of GRPO: tensors in, fresh tensors out, no model. Shapes use B prompts, G responses per prompt,
 /// L positions and V tokens. Per-response log-probs are laid out [B, L, G] because that is what a gather from the
-/// policy's [B, L, V] log-probs produces without expanding to [B, G, L, V].
+/// policy's [B, L, V] log-probs produces without expanding to [B, G, L, V]. The per-sample functions are the
+/// definitions; the <see cref="TokenStatistics"/> overloads compute the same values on [B, L, V] and are what the
+/// trainer runs.
 /// </summary>
 public static class GrpoMath
 {
@@ -104,5 +122,71 @@ public static class GrpoMath
     {
         using var scope = NewDisposeScope();
         return (-(logProbs.exp() * logProbs).sum(-1)).mean().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Sums a rollout's deltas and sample counts per (b, l, v). <paramref name="responses"/> is [B, L, G].</summary>
+    public static TokenStatistics Aggregate(Tensor responses, Tensor deltas, long vocab)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        long batch = responses.shape[0], length = responses.shape[1], group = responses.shape[2];
+        var d = deltas.unsqueeze(1).expand(batch, length, group);            // a view, no copy
+        Tensor Sum(Tensor values) => zeros(batch, length, vocab, dtype: values.dtype).scatter_add_(2, responses, values.contiguous());
+        var positive = d.clamp_min(0);
+        var stats = new TokenStatistics(Sum(positive), Sum(d.clamp_max(0)), Sum((d > 0).to(d.dtype)), Sum((d < 0).to(d.dtype)),
+            Sum(ones_like(positive)), batch * length * group, batch * group);
+        foreach (var t in new[] { stats.PositiveDeltas, stats.NegativeDeltas, stats.PositiveCounts, stats.NegativeCounts, stats.Counts })
+            t.MoveToOuterDisposeScope();
+        return stats;
+    }
+
+    /// <summary>
+    /// <see cref="PolicyLoss(Tensor, Tensor, Tensor, LossMode, double, double)"/> from full log-probs [B, L, V] and
+    /// the rollout's <see cref="TokenStatistics"/>: the same value and gradient.
+    /// </summary>
+    public static Tensor PolicyLoss(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, LossMode mode, double clipLow, double clipHigh)
+    {
+        using var scope = NewDisposeScope();
+        Tensor total;
+        if (mode == LossMode.Naive)
+            total = (logProbs * s.Deltas).sum();
+        else
+        {
+            var ratio = (logProbs - logProbsOld).exp();
+            total = mode == LossMode.Unclipped
+                ? (ratio * s.Deltas).sum()
+                : (ratio.clamp_max(1 + clipHigh) * s.PositiveDeltas + ratio.clamp_min(1 - clipLow) * s.NegativeDeltas).sum();
+        }
+        return (total * (-1.0 / s.Tokens)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="SampledKl(Tensor, Tensor, KlEstimator)"/> from full log-probs [B, L, V]: each (b, l, v) term counted
+    /// as often as it was sampled, divided by the B·G responses.
+    /// </summary>
+    public static Tensor SampledKl(Tensor logProbs, Tensor refLogProbs, TokenStatistics s, KlEstimator estimator)
+    {
+        using var scope = NewDisposeScope();
+        // Unsampled tokens have weight 0, but exp of a huge log-ratio there would be inf and inf·0 = NaN (also in the
+        // gradient). A sampled token never has log(π_ref/π) near 50: π would be below e^-50.
+        var logRatio = (refLogProbs - logProbs).clamp_max(50);
+        var perToken = estimator switch
+        {
+            KlEstimator.K1 => -logRatio,
+            KlEstimator.K2 => logRatio.square() * 0.5,
+            KlEstimator.K3 => logRatio.exp() - logRatio - 1,
+            _ => throw new ArgumentOutOfRangeException(nameof(estimator), estimator, "use ExactKl for the exact estimator"),
+        };
+        return ((perToken * s.Counts).sum() * (1.0 / s.Responses)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="ClipFractions(Tensor, Tensor, Tensor, double, double)"/> from full log-probs [B, L, V].</summary>
+    public static (Tensor Low, Tensor High) ClipFractions(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, double clipLow, double clipHigh)
+    {
+        using var scope = NewDisposeScope();
+        var ratio = (logProbs - logProbsOld).exp();
+        var low = ((ratio < 1 - clipLow).to(s.Counts.dtype) * s.NegativeCounts).sum() / s.Tokens;
+        var high = ((ratio > 1 + clipHigh).to(s.Counts.dtype) * s.PositiveCounts).sum() / s.Tokens;
+        return (low.MoveToOuterDisposeScope(), high.MoveToOuterDisposeScope());
     }
 }

@@ -61,8 +61,8 @@ public sealed class GrpoTrainer : IDisposable
         return metrics;
     }
 
-    /// <summary>The tensors of one rollout. Log-probs of sampled tokens are [B, L, G].</summary>
-    sealed record RolloutBatch(Tensor Prompts, Tensor Responses, Tensor LogpOld, Tensor? RefLogProbs, Tensor? RefLogp, double Entropy);
+    /// <summary>The tensors of one rollout: responses [B, L, G]; log π_old and log π_ref over the vocab, [B, L, V].</summary>
+    sealed record RolloutBatch(Tensor Prompts, Tensor Responses, Tensor LogProbsOld, Tensor? RefLogProbs, double Entropy);
 
     /// <summary>Samples G responses per prompt and records log π_old (and log π_ref) under no-grad.</summary>
     RolloutBatch Rollout()
@@ -74,16 +74,9 @@ public sealed class GrpoTrainer : IDisposable
         var logProbs = LogProbs(State.Policy, prompts);                                         // [B, L, V]
         var responses = multinomial(logProbs.exp().view(_batch * _length, _vocab), _group, replacement: true,
             generator: State.ResponseGenerator).view(_batch, _length, _group);                 // [B, L, G]
-        var logpOld = GrpoMath.Gather(logProbs, responses);
         double entropy = GrpoMath.Entropy(logProbs).item<float>();
-
-        Tensor? refLogProbs = null, refLogp = null;
-        if (State.Reference is { } reference)
-        {
-            refLogProbs = LogProbs(reference, prompts);
-            refLogp = GrpoMath.Gather(refLogProbs, responses);
-        }
-        return new RolloutBatch(prompts, responses, logpOld, refLogProbs, refLogp, entropy);
+        var refLogProbs = State.Reference is { } reference ? LogProbs(reference, prompts) : null;
+        return new RolloutBatch(prompts, responses, logProbs, refLogProbs, entropy);
     }
 
     /// <summary>Scores the rollout on one contiguous managed copy of the responses; returns rewards [B, G].</summary>
@@ -95,9 +88,13 @@ public sealed class GrpoTrainer : IDisposable
         return tensor(_rewardBuffer, [_batch, _group]);
     }
 
-    /// <summary>μ optimizer steps on the same rollout: clipped surrogate plus β·KL(π‖π_ref).</summary>
+    /// <summary>
+    /// μ optimizer steps on the same rollout: clipped surrogate plus β·KL(π‖π_ref), computed on [B, L, V] from the
+    /// rollout's <see cref="TokenStatistics"/> (the same values as per-sample terms, without a gather per step).
+    /// </summary>
     void Optimize(RolloutBatch rollout, Tensor deltas, EpochMetrics metrics)
     {
+        var stats = GrpoMath.Aggregate(rollout.Responses, deltas, _vocab);
         State.Policy.train();
         double learningRate = Grpo.LearningRateAt(State.Epoch, Config.Epochs);
         foreach (var group in State.Optimizer.ParamGroups) group.LearningRate = learningRate;
@@ -107,20 +104,19 @@ public sealed class GrpoTrainer : IDisposable
             using var scope = NewDisposeScope();
             bool lastStep = step == Grpo.InnerSteps - 1;
             var logProbs = LogProbs(State.Policy, rollout.Prompts);
-            var logp = GrpoMath.Gather(logProbs, rollout.Responses);
-            var loss = GrpoMath.PolicyLoss(logp, rollout.LogpOld, deltas, Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh);
+            var loss = GrpoMath.PolicyLoss(logProbs, rollout.LogProbsOld, stats, Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh);
             policyLoss += loss.item<float>();
             if (State.Reference is not null)
             {
                 var penalty = Grpo.KlEstimator == KlEstimator.Exact
                     ? GrpoMath.ExactKl(logProbs, rollout.RefLogProbs!)
-                    : GrpoMath.SampledKl(logp, rollout.RefLogp!, Grpo.KlEstimator);
+                    : GrpoMath.SampledKl(logProbs, rollout.RefLogProbs!, stats, Grpo.KlEstimator);
                 kl += penalty.item<float>();
                 loss = loss + penalty * Grpo.KlCoef;
             }
             if (lastStep)
             {
-                var (low, high) = GrpoMath.ClipFractions(logp, rollout.LogpOld, deltas, Grpo.ClipLow, Grpo.ClipHigh);
+                var (low, high) = GrpoMath.ClipFractions(logProbs, rollout.LogProbsOld, stats, Grpo.ClipLow, Grpo.ClipHigh);
                 (clipLow, clipHigh) = (low.item<float>(), high.item<float>());
             }
 

@@ -1,0 +1,128 @@
+using GrpoPipeline.Training;
+using NUnit.Framework;
+using static TorchSharp.torch;
+
+namespace GrpoPipeline.Training.Tests;
+
+/// <summary>
+/// The trainer computes the loss from per-(b, l, v) sums of the rollout (<see cref="TokenStatistics"/>). These tests
+/// hold it to the per-sample definitions: same values, same gradients.
+/// </summary>
+[TestFixture]
+public sealed class TokenStatisticsTests
+{
+    const long B = 3, L = 4, G = 6, V = 5;
+
+    static (Tensor Logits, Tensor LogProbsOld, Tensor RefLogProbs, Tensor Responses, Tensor Deltas) Rollout(int seed)
+    {
+        var generator = new Generator((ulong)seed);
+        var logits = (randn([B, L, V], generator: generator) * 0.5).requires_grad_(true);
+        using var _ = no_grad();
+        var old = nn.functional.log_softmax(logits.detach() + randn([B, L, V], generator: generator) * 0.3, -1);
+        var reference = nn.functional.log_softmax(randn([B, L, V], generator: generator), -1);
+        var responses = randint(0, V, [B, L, G], generator: generator, dtype: ScalarType.Int64);
+        var deltas = randn([B, G], generator: generator);
+        return (logits, old, reference, responses, deltas);
+    }
+
+    static (float Value, float[] Gradient) ValueAndGradient(Tensor logits, Func<Tensor, Tensor> loss)
+    {
+        logits.grad?.zero_();
+        var value = loss(nn.functional.log_softmax(logits, -1));
+        value.backward();
+        return (value.item<float>(), logits.grad!.data<float>().ToArray());
+    }
+
+    [TestCase(LossMode.Naive)]
+    [TestCase(LossMode.Unclipped)]
+    [TestCase(LossMode.Clipped)]
+    public void Aggregated_Policy_Loss_Equals_The_Per_Sample_Loss_In_Value_And_Gradient(LossMode mode)
+    {
+        using var scope = NewDisposeScope();
+        var (logits, old, _, responses, deltas) = Rollout(seed: 1);
+        var stats = GrpoMath.Aggregate(responses, deltas, V);
+        var oldSampled = GrpoMath.Gather(old, responses);
+
+        var perSample = ValueAndGradient(logits, lp => GrpoMath.PolicyLoss(GrpoMath.Gather(lp, responses), oldSampled, deltas, mode, 0.1, 0.2));
+        var aggregated = ValueAndGradient(logits, lp => GrpoMath.PolicyLoss(lp, old, stats, mode, 0.1, 0.2));
+
+        Assert.That(aggregated.Value, Is.EqualTo(perSample.Value).Within(1e-5));
+        Assert.That(aggregated.Gradient, Is.EqualTo(perSample.Gradient).Within(1e-5));
+        Assert.That(perSample.Gradient.Max(MathF.Abs), Is.GreaterThan(1e-3f), "the comparison is not between two zero gradients");
+    }
+
+    [Test]
+    public void The_Rollout_Has_Ratios_Outside_The_Clip_Range_So_The_Clipped_Case_Is_Exercised()
+    {
+        using var scope = NewDisposeScope();
+        var (logits, old, _, responses, deltas) = Rollout(seed: 1);
+        using var _ = no_grad();
+        var ratio = (GrpoMath.Gather(nn.functional.log_softmax(logits, -1), responses) - GrpoMath.Gather(old, responses)).exp();
+        Assert.That(((ratio > 1.2) | (ratio < 0.9)).sum().item<long>(), Is.GreaterThan(5));
+    }
+
+    [TestCase(KlEstimator.K1)]
+    [TestCase(KlEstimator.K2)]
+    [TestCase(KlEstimator.K3)]
+    public void Aggregated_Sampled_Kl_Equals_The_Per_Sample_Estimate_In_Value_And_Gradient(KlEstimator estimator)
+    {
+        using var scope = NewDisposeScope();
+        var (logits, _, reference, responses, deltas) = Rollout(seed: 2);
+        var stats = GrpoMath.Aggregate(responses, deltas, V);
+        var refSampled = GrpoMath.Gather(reference, responses);
+
+        var perSample = ValueAndGradient(logits, lp => GrpoMath.SampledKl(GrpoMath.Gather(lp, responses), refSampled, estimator));
+        var aggregated = ValueAndGradient(logits, lp => GrpoMath.SampledKl(lp, reference, stats, estimator));
+
+        Assert.That(aggregated.Value, Is.EqualTo(perSample.Value).Within(1e-5));
+        Assert.That(aggregated.Gradient, Is.EqualTo(perSample.Gradient).Within(1e-5));
+    }
+
+    [Test]
+    public void Aggregated_Clip_Fractions_Equal_The_Per_Sample_Fractions()
+    {
+        using var scope = NewDisposeScope();
+        var (logits, old, _, responses, deltas) = Rollout(seed: 3);
+        var stats = GrpoMath.Aggregate(responses, deltas, V);
+        using var _ = no_grad();
+        var logProbs = nn.functional.log_softmax(logits, -1);
+        var (low, high) = GrpoMath.ClipFractions(GrpoMath.Gather(logProbs, responses), GrpoMath.Gather(old, responses), deltas, 0.1, 0.1);
+        var (aggLow, aggHigh) = GrpoMath.ClipFractions(logProbs, old, stats, 0.1, 0.1);
+
+        Assert.That(aggLow.item<float>(), Is.EqualTo(low.item<float>()).Within(1e-6));
+        Assert.That(aggHigh.item<float>(), Is.EqualTo(high.item<float>()).Within(1e-6));
+        Assert.That(low.item<float>() + high.item<float>(), Is.GreaterThan(0f), "some clips bind in this rollout");
+    }
+
+    [Test]
+    public void Aggregate_Sums_Deltas_And_Counts_Per_Position_And_Token()
+    {
+        using var scope = NewDisposeScope();
+        // One prompt, one position, three responses: tokens 2, 2, 0 with deltas +1, -3, +2.
+        var responses = tensor(new long[] { 2, 2, 0 }, [1, 1, 3]);
+        var deltas = tensor(new float[] { 1, -3, 2 }, [1, 3]);
+        var s = GrpoMath.Aggregate(responses, deltas, vocab: 3);
+
+        Assert.That(s.PositiveDeltas.data<float>().ToArray(), Is.EqualTo(new float[] { 2, 0, 1 }));
+        Assert.That(s.NegativeDeltas.data<float>().ToArray(), Is.EqualTo(new float[] { 0, 0, -3 }));
+        Assert.That(s.PositiveCounts.data<float>().ToArray(), Is.EqualTo(new float[] { 1, 0, 1 }));
+        Assert.That(s.NegativeCounts.data<float>().ToArray(), Is.EqualTo(new float[] { 0, 0, 1 }));
+        Assert.That(s.Counts.data<float>().ToArray(), Is.EqualTo(new float[] { 1, 0, 2 }));
+        Assert.That((s.Tokens, s.Responses), Is.EqualTo((3L, 3L)));
+    }
+
+    [Test]
+    public void Sampled_Kl_Stays_Finite_When_An_Unsampled_Token_Has_A_Huge_Reference_Ratio()
+    {
+        using var scope = NewDisposeScope();
+        // Token 1 is never sampled; the policy gives it e^-200 while the reference gives it about 1/2.
+        var logits = tensor(new float[] { 0, -200 }, [1, 1, 2]).requires_grad_(true);
+        var reference = tensor(new float[] { MathF.Log(0.5f), MathF.Log(0.5f) }, [1, 1, 2]);
+        var s = GrpoMath.Aggregate(tensor(new long[] { 0, 0 }, [1, 1, 2]), tensor(new float[] { 1, -1 }, [1, 2]), vocab: 2);
+
+        var kl = GrpoMath.SampledKl(nn.functional.log_softmax(logits, -1), reference, s, KlEstimator.K3);
+        kl.backward();
+        Assert.That(float.IsFinite(kl.item<float>()), Is.True);
+        Assert.That(logits.grad!.data<float>().ToArray(), Is.All.Matches<float>(float.IsFinite));
+    }
+}
