@@ -12,10 +12,17 @@ namespace GrpoPipeline.Training;
 /// samples first is exact: PPO's min(r·A, clip(r)·A) is A·min(r, 1+ε_high) for A &gt; 0 and A·max(r, 1−ε_low) for
 /// A &lt; 0. The μ inner steps then work on [B, L, V] with no gather, no scatter in backward and no [B, G, L, V].
 /// </remarks>
-public sealed record TokenStatistics(Tensor PositiveDeltas, Tensor NegativeDeltas, Tensor PositiveCounts, Tensor NegativeCounts, Tensor Counts, long Tokens, long Responses)
+public sealed record TokenStatistics(Tensor PositiveDeltas, Tensor NegativeDeltas, Tensor PositiveCounts, Tensor NegativeCounts, Tensor Counts, Tensor Unsampled, long Tokens, long Responses)
 {
     /// <summary>Σ δ over the samples at each (b, l, v).</summary>
     public Tensor Deltas => PositiveDeltas + NegativeDeltas;
+
+    /// <summary>
+    /// <paramref name="logProbs"/> − <paramref name="other"/> where a token was sampled, 0 elsewhere. Unsampled
+    /// tokens carry zero weight, but their log-probs can move by more than 88 nats between rollout and update (a
+    /// confident policy's e^-150 becoming e^-40); exp of that is inf, and inf·0 is NaN in the loss and its gradient.
+    /// </summary>
+    public Tensor LogRatio(Tensor logProbs, Tensor other) => (logProbs - other).masked_fill(Unsampled, 0);
 }
 
 /// <summary>
@@ -133,9 +140,10 @@ public static class GrpoMath
         var d = deltas.unsqueeze(1).expand(batch, length, group);            // a view, no copy
         Tensor Sum(Tensor values) => zeros(batch, length, vocab, dtype: values.dtype).scatter_add_(2, responses, values.contiguous());
         var positive = d.clamp_min(0);
+        var counts = Sum(ones_like(positive));
         var stats = new TokenStatistics(Sum(positive), Sum(d.clamp_max(0)), Sum((d > 0).to(d.dtype)), Sum((d < 0).to(d.dtype)),
-            Sum(ones_like(positive)), batch * length * group, batch * group);
-        foreach (var t in new[] { stats.PositiveDeltas, stats.NegativeDeltas, stats.PositiveCounts, stats.NegativeCounts, stats.Counts })
+            counts, counts == 0, batch * length * group, batch * group);
+        foreach (var t in new[] { stats.PositiveDeltas, stats.NegativeDeltas, stats.PositiveCounts, stats.NegativeCounts, stats.Counts, stats.Unsampled })
             t.MoveToOuterDisposeScope();
         return stats;
     }
@@ -152,7 +160,7 @@ public static class GrpoMath
             total = (logProbs * s.Deltas).sum();
         else
         {
-            var ratio = (logProbs - logProbsOld).exp();
+            var ratio = s.LogRatio(logProbs, logProbsOld).exp();
             total = mode == LossMode.Unclipped
                 ? (ratio * s.Deltas).sum()
                 : (ratio.clamp_max(1 + clipHigh) * s.PositiveDeltas + ratio.clamp_min(1 - clipLow) * s.NegativeDeltas).sum();
@@ -167,9 +175,7 @@ public static class GrpoMath
     public static Tensor SampledKl(Tensor logProbs, Tensor refLogProbs, TokenStatistics s, KlEstimator estimator)
     {
         using var scope = NewDisposeScope();
-        // Unsampled tokens have weight 0, but exp of a huge log-ratio there would be inf and inf·0 = NaN (also in the
-        // gradient). A sampled token never has log(π_ref/π) near 50: π would be below e^-50.
-        var logRatio = (refLogProbs - logProbs).clamp_max(50);
+        var logRatio = s.LogRatio(refLogProbs, logProbs);
         var perToken = estimator switch
         {
             KlEstimator.K1 => -logRatio,
@@ -184,7 +190,7 @@ public static class GrpoMath
     public static (Tensor Low, Tensor High) ClipFractions(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, double clipLow, double clipHigh)
     {
         using var scope = NewDisposeScope();
-        var ratio = (logProbs - logProbsOld).exp();
+        var ratio = s.LogRatio(logProbs, logProbsOld).exp();
         var low = ((ratio < 1 - clipLow).to(s.Counts.dtype) * s.NegativeCounts).sum() / s.Tokens;
         var high = ((ratio > 1 + clipHigh).to(s.Counts.dtype) * s.PositiveCounts).sum() / s.Tokens;
         return (low.MoveToOuterDisposeScope(), high.MoveToOuterDisposeScope());

@@ -125,4 +125,21 @@ public sealed class TokenStatisticsTests
         Assert.That(float.IsFinite(kl.item<float>()), Is.True);
         Assert.That(logits.grad!.data<float>().ToArray(), Is.All.Matches<float>(float.IsFinite));
     }
+
+    [TestCase(LossMode.Naive)]
+    [TestCase(LossMode.Unclipped)]
+    [TestCase(LossMode.Clipped)]
+    public void Policy_Loss_Stays_Finite_When_An_Unsampled_Token_Moved_By_More_Than_88_Nats(LossMode mode)
+    {
+        using var scope = NewDisposeScope();
+        // Token 1 is never sampled; its log-prob went from about -150 at the rollout to about -40 now: e^110 is inf in float32.
+        var logits = tensor(new float[] { 0, -40 }, [1, 1, 2]).requires_grad_(true);
+        var old = tensor(new float[] { 0, -150 }, [1, 1, 2]);
+        var s = GrpoMath.Aggregate(tensor(new long[] { 0, 0 }, [1, 1, 2]), tensor(new float[] { 1, -1 }, [1, 2]), vocab: 2);
+
+        var loss = GrpoMath.PolicyLoss(nn.functional.log_softmax(logits, -1), old, s, mode, 0.1, 0.1);
+        loss.backward();
+        Assert.That(float.IsFinite(loss.item<float>()), Is.True);
+        Assert.That(logits.grad!.data<float>().ToArray(), Is.All.Matches<float>(float.IsFinite));
+    }
 }
