@@ -33,7 +33,8 @@ static class InferenceBenchmark
                 state.Policy.eval();
                 state.Policy.forward(tensor(flat, [batch, ort.PromptLength])).argmax(-1).data<long>().ToArray();
             });
-            double ortRate = Rate(seconds, () => ort.SortBatch(prompts));
+            var responses = new long[flat.Length];
+            double ortRate = Rate(seconds, () => ort.SortBatch(flat, responses));
             yield return new
             {
                 benchmark = "batch_throughput",

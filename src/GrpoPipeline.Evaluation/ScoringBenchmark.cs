@@ -27,7 +27,7 @@ public sealed record PerRowCost(double Total, double OrtRun, double Cursor, doub
 public sealed record BenchmarkResult(int DistinctPrompts, IReadOnlyList<BenchmarkLine> Lines, PerRowCost PerRow);
 
 /// <summary>
-/// ML.NET evaluation vs raw <see cref="SorterPolicy.SortBatch"/> on the same held-out prompts, plus the pieces of
+/// ML.NET evaluation vs raw <see cref="SorterPolicy.SortBatch(IReadOnlyList{long[]})"/> on the same held-out prompts, plus the pieces of
 /// ML.NET's one-prompt-per-row cost. Prints figures, judges nothing.
 /// </summary>
 public static class ScoringBenchmark

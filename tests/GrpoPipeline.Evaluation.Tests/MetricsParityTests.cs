@@ -6,7 +6,7 @@ namespace GrpoPipeline.Evaluation.Tests;
 
 /// <summary>
 /// The ML.NET pipeline gives the same responses, and so the same metrics, as GrpoPipeline.Inference
-/// (<see cref="SorterPolicy.SortBatch"/> + <see cref="SortingRewards"/>) on the same prompts.
+/// (<see cref="SorterPolicy.SortBatch(IReadOnlyList{long[]})"/> + <see cref="SortingRewards"/>) on the same prompts.
 /// </summary>
 [TestFixture]
 public sealed class MetricsParityTests
