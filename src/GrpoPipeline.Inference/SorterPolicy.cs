@@ -198,15 +198,25 @@ public sealed class SorterPolicy : IDisposable
         return flat;
     }
 
-    /// <summary>Checks length and token range; the message names the offending index and value.</summary>
+    /// <summary>
+    /// What is wrong with <paramref name="prompt"/> for this model — its length, or the first token out of range,
+    /// naming the index and value — or null when it is fine. The methods that take prompts throw an
+    /// <see cref="ArgumentException"/> with this text; callers that must not throw (a service) can ask first.
+    /// </summary>
+    public string? PromptProblem(ReadOnlySpan<long> prompt)
+    {
+        if (prompt.Length != PromptLength)
+            return $"prompt has length {prompt.Length}; this model takes prompts of length {PromptLength}";
+        for (int i = 0; i < prompt.Length; i++)
+            if ((ulong)prompt[i] >= (ulong)VocabSize)
+                return $"token at index {i} is {prompt[i]}; tokens must be in 0..{VocabSize - 1}";
+        return null;
+    }
+
     void Validate(ReadOnlySpan<long> prompt, int row, bool inBatch = false)
     {
-        string where = inBatch ? $"prompt {row}: " : "";
-        if (prompt.Length != PromptLength)
-            throw new ArgumentException($"{where}prompt has length {prompt.Length}; this model takes prompts of length {PromptLength}", "prompt");
-        for (int i = 0; i < prompt.Length; i++)
-            if (prompt[i] < 0 || prompt[i] >= VocabSize)
-                throw new ArgumentException($"{where}token at index {i} is {prompt[i]}; tokens must be in 0..{VocabSize - 1}", "prompt");
+        if (PromptProblem(prompt) is { } problem)
+            throw new ArgumentException(inBatch ? $"prompt {row}: {problem}" : problem, "prompt");
     }
 
     static void Softmax(ReadOnlySpan<float> logits, double temperature, Span<double> probabilities)

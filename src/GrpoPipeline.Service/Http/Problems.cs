@@ -17,16 +17,9 @@ public static class Problems
         TypedResults.Problem("no model is loaded yet", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready");
 
     /// <summary>
-    /// Checks a prompt against the leased model, as <see cref="SorterPolicy"/> would, without the cost of an
-    /// exception. Returns the problem's detail, or null when the prompt is fine.
+    /// The leased model's verdict on a prompt (<see cref="SorterPolicy.PromptProblem"/>) as a detail naming the JSON
+    /// field, or null when the prompt is fine; asked before inference so bad input costs no exception.
     /// </summary>
-    public static string? PromptProblem(ReadOnlySpan<long> prompt, SorterPolicy policy, string field)
-    {
-        if (prompt.Length != policy.PromptLength)
-            return $"'{field}' has length {prompt.Length}; this model takes prompts of length {policy.PromptLength}";
-        for (int i = 0; i < prompt.Length; i++)
-            if ((ulong)prompt[i] >= (ulong)policy.VocabSize)
-                return $"'{field}': token at index {i} is {prompt[i]}; tokens must be in 0..{policy.VocabSize - 1}";
-        return null;
-    }
+    public static string? PromptProblem(ReadOnlySpan<long> prompt, SorterPolicy policy, string field) =>
+        policy.PromptProblem(prompt) is { } problem ? $"'{field}': {problem}" : null;
 }
