@@ -41,8 +41,8 @@ static class TrainCommand
         var last = run.Train(cancel);
         if (cancel.IsCancellationRequested) return 130;
         WritePlot(directory, log);
-        if (last is not null && last.TryGet("heldout/exact", out var exact))
-            log.LogInformation("Done: epoch {Epoch}, mean reward {Reward:F3}, held-out exact {Exact:P1}", last.Epoch, last["reward/mean"], exact);
+        if (last is not null && last.TryGet(MetricKeys.HeldOutExact, out var exact))
+            log.LogInformation("Done: epoch {Epoch}, mean reward {Reward:F3}, held-out exact {Exact:P1}", last.Epoch, last[MetricKeys.RewardMean], exact);
         log.LogInformation("Run directory: {RunDirectory}", directory.Root);
         return Cli.Ok;
     }

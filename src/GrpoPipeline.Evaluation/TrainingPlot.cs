@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GrpoPipeline.Core;
 using ScottPlot;
 
 namespace GrpoPipeline.Evaluation;
@@ -14,9 +15,6 @@ public static class TrainingPlot
     /// <summary>Longer runs are averaged into this many points per curve, which also smooths the noisy rollouts.</summary>
     const int MaxPoints = 2000;
 
-    // The trainer's metric keys (GrpoPipeline.Training.EpochMetrics); Evaluation must not reference Training.
-    const string RewardMean = "reward/mean", RewardStd = "reward/std", RewardExact = "reward/exact", HeldOutExact = "heldout/exact",
-        Kl = "loss/kl", ClipLow = "clip/ratio_low", ClipHigh = "clip/ratio_high";
 
     /// <summary>Writes the plot and returns its path (default <c>&lt;runDir&gt;/training.png</c>).</summary>
     /// <exception cref="EvaluationException">No metrics file, an unreadable line, or no epochs.</exception>
@@ -33,8 +31,8 @@ public static class TrainingPlot
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Grid(2, 2);
         RewardPanel(multiplot.GetPlot(0), epochs);
         ExactPanel(multiplot.GetPlot(1), epochs);
-        Panel(multiplot.GetPlot(2), "KL penalty (loss/kl)", "KL", epochs, (Kl, "KL(π‖π_ref)"));
-        Panel(multiplot.GetPlot(3), "PPO clip ratios", "share of clipped ratios", epochs, (ClipLow, "ratio < 1−ε_low"), (ClipHigh, "ratio > 1+ε_high"));
+        Panel(multiplot.GetPlot(2), "KL penalty (loss/kl)", "KL", epochs, (MetricKeys.LossKl, "KL(π‖π_ref)"));
+        Panel(multiplot.GetPlot(3), "PPO clip ratios", "share of clipped ratios", epochs, (MetricKeys.ClipRatioLow, "ratio < 1−ε_low"), (MetricKeys.ClipRatioHigh, "ratio > 1+ε_high"));
         multiplot.SharedAxes.ShareX(multiplot.GetPlots());
 
         var tmp = $"{pngPath}.tmp-{Environment.ProcessId}.png";
@@ -59,7 +57,7 @@ public static class TrainingPlot
                 int? epoch = null;
                 foreach (var property in doc.RootElement.EnumerateObject())
                 {
-                    if (property.Name == "epoch") epoch = property.Value.GetInt32();
+                    if (property.Name == MetricKeys.Epoch) epoch = property.Value.GetInt32();
                     else values[property.Name] = property.Value.ValueKind == JsonValueKind.Number ? property.Value.GetDouble() : double.NaN;
                 }
                 rows.Add((epoch ?? throw new EvaluationException($"{path}:{line}: no \"epoch\" key"), values));
@@ -74,8 +72,8 @@ public static class TrainingPlot
 
     static void RewardPanel(Plot plot, List<(int Epoch, Dictionary<string, double> Values)> epochs)
     {
-        var points = epochs.Where(e => Finite(e.Values, RewardMean) && Finite(e.Values, RewardStd))
-            .Select(e => (X: (double)e.Epoch, Mean: e.Values[RewardMean], Std: e.Values[RewardStd])).ToList();
+        var points = epochs.Where(e => Finite(e.Values, MetricKeys.RewardMean) && Finite(e.Values, MetricKeys.RewardStd))
+            .Select(e => (X: (double)e.Epoch, Mean: e.Values[MetricKeys.RewardMean], Std: e.Values[MetricKeys.RewardStd])).ToList();
         var (xs, means) = Downsample(points.Select(p => p.X).ToArray(), points.Select(p => p.Mean).ToArray());
         var (_, stds) = Downsample(points.Select(p => p.X).ToArray(), points.Select(p => p.Std).ToArray());
         if (xs.Length > 0)
@@ -94,14 +92,14 @@ public static class TrainingPlot
     static void ExactPanel(Plot plot, List<(int Epoch, Dictionary<string, double> Values)> epochs)
     {
         bool any = false;
-        var (tx, ty) = Series(epochs, RewardExact);
+        var (tx, ty) = Series(epochs, MetricKeys.RewardExact);
         if (tx.Length > 0)
         {
             var train = plot.Add.ScatterLine(tx, ty, Colors.Gray);
             train.LegendText = "training samples exact";
             any = true;
         }
-        var (hx, hy) = Series(epochs, HeldOutExact);
+        var (hx, hy) = Series(epochs, MetricKeys.HeldOutExact);
         if (hx.Length > 0)
         {
             var heldOut = plot.Add.Scatter(hx, hy, Colors.OrangeRed);

@@ -1,3 +1,4 @@
+using GrpoPipeline.Core;
 namespace GrpoPipeline.Training;
 
 /// <summary>One training run of a <see cref="DeltasExperiment"/>.</summary>
@@ -30,7 +31,7 @@ public static class DeltasExperiment
                 var variant = config with { Seed = config.Seed + s, Grpo = config.Grpo with { Deltas = mode } };
                 using var trainer = new GrpoTrainer(TrainingState.Create(variant));
                 var curve = new double[variant.Epochs];
-                for (int e = 0; e < variant.Epochs; e++) curve[e] = trainer.RunEpoch()["reward/mean"];
+                for (int e = 0; e < variant.Epochs; e++) curve[e] = trainer.RunEpoch()[MetricKeys.RewardMean];
                 int tail = Math.Max(1, variant.Epochs / 10);
                 var run = new ExperimentRun(mode, variant.Seed, curve, curve[^tail..].Average(), trainer.EvaluateHeldOut().Exact);
                 runs.Add(run);

@@ -1,4 +1,5 @@
 using System.Text;
+using GrpoPipeline.Core;
 using System.Text.Json;
 
 namespace GrpoPipeline.Training;
@@ -29,7 +30,7 @@ public sealed class EpochMetrics(int epoch)
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteNumber("epoch", Epoch);
+            json.WriteNumber(MetricKeys.Epoch, Epoch);
             foreach (var (key, value) in _values)
             {
                 if (double.IsFinite(value)) json.WriteNumber(key, value);

@@ -56,8 +56,8 @@ public sealed class GrpoTrainer : IDisposable
 
         State.Epoch++;
         double seconds = clock.Elapsed.TotalSeconds;
-        metrics.Add("perf/epoch_s", seconds);
-        metrics.Add("perf/samples_per_s", Config.SamplesPerEpoch / seconds);
+        metrics.Add(MetricKeys.EpochSeconds, seconds);
+        metrics.Add(MetricKeys.SamplesPerSecond, Config.SamplesPerEpoch / seconds);
         return metrics;
     }
 
@@ -130,13 +130,13 @@ public sealed class GrpoTrainer : IDisposable
             }
             State.Optimizer.step();
         }
-        metrics.Add("loss/policy", policyLoss / Grpo.InnerSteps);
-        metrics.Add("loss/kl", State.Reference is null ? 0 : kl / Grpo.InnerSteps);
-        metrics.Add("clip/ratio_low", clipLow);
-        metrics.Add("clip/ratio_high", clipHigh);
-        metrics.Add("policy/entropy", rollout.Entropy);
-        metrics.Add("grad/norm", gradNorm);
-        if (Grpo.LearningRateFinal is not null) metrics.Add("optim/lr", learningRate);
+        metrics.Add(MetricKeys.LossPolicy, policyLoss / Grpo.InnerSteps);
+        metrics.Add(MetricKeys.LossKl, State.Reference is null ? 0 : kl / Grpo.InnerSteps);
+        metrics.Add(MetricKeys.ClipRatioLow, clipLow);
+        metrics.Add(MetricKeys.ClipRatioHigh, clipHigh);
+        metrics.Add(MetricKeys.PolicyEntropy, rollout.Entropy);
+        metrics.Add(MetricKeys.GradNorm, gradNorm);
+        if (Grpo.LearningRateFinal is not null) metrics.Add(MetricKeys.LearningRate, learningRate);
     }
 
     /// <summary>log softmax(logits / T): the distribution that is sampled is the one that is trained.</summary>

@@ -21,14 +21,14 @@ static class RewardStatistics
             if (allEqual) flat++;
         }
 
-        metrics.Add("reward/mean", mean);
-        metrics.Add("reward/std", Math.Sqrt(squares / rewards.Length));
-        metrics.Add("reward/min", min);
-        metrics.Add("reward/max", max);
-        metrics.Add("reward/inclusion_ordering", components.InclusionOrdering);
-        metrics.Add("reward/sort_distance", components.SortDistance);
-        metrics.Add("reward/exact", components.Exact);
+        metrics.Add(MetricKeys.RewardMean, mean);
+        metrics.Add(MetricKeys.RewardStd, Math.Sqrt(squares / rewards.Length));
+        metrics.Add(MetricKeys.RewardMin, min);
+        metrics.Add(MetricKeys.RewardMax, max);
+        metrics.Add(MetricKeys.RewardInclusionOrdering, components.InclusionOrdering);
+        metrics.Add(MetricKeys.RewardSortDistance, components.SortDistance);
+        metrics.Add(MetricKeys.RewardExact, components.Exact);
         // Groups whose rewards are all equal give zero centered deltas: no learning signal (lecture §5.1).
-        metrics.Add("reward/frac_zero_std", (double)flat / groups);
+        metrics.Add(MetricKeys.RewardFracZeroStd, (double)flat / groups);
     }
 }

@@ -87,12 +87,12 @@ public sealed class TrainingRun : IDisposable
             if (final || (schedule.HeldOutEvery > 0 && epoch % schedule.HeldOutEvery == 0))
             {
                 var (exact, reward) = Trainer.EvaluateHeldOut();
-                last.Add("heldout/exact", exact);
-                last.Add("heldout/reward", reward);
+                last.Add(MetricKeys.HeldOutExact, exact);
+                last.Add(MetricKeys.HeldOutReward, reward);
             }
             metrics.WriteLine(last.ToJsonLine());
 
-            windowSeconds += last["perf/epoch_s"];
+            windowSeconds += last[MetricKeys.EpochSeconds];
             windowEpochs++;
             if (final || epoch % schedule.LogEvery == 0)
             {
@@ -107,10 +107,10 @@ public sealed class TrainingRun : IDisposable
 
     void LogProgress(EpochMetrics m, double samplesPerSecond)
     {
-        var heldOut = m.TryGet("heldout/exact", out var exact) ? $"  held-out exact {exact:P1}" : "";
+        var heldOut = m.TryGet(MetricKeys.HeldOutExact, out var exact) ? $"  held-out exact {exact:P1}" : "";
         _log.LogInformation("epoch {Epoch,7}/{Epochs}  reward {Mean:F3} ±{Std:F3}  exact {Exact:P1}  kl {Kl:F4}  clip {Low:F3}/{High:F3}{HeldOut}  {Rate:N0} samples/s",
-            m.Epoch, Config.Epochs, m["reward/mean"], m["reward/std"], m["reward/exact"], m["loss/kl"],
-            m["clip/ratio_low"], m["clip/ratio_high"], heldOut, samplesPerSecond);
+            m.Epoch, Config.Epochs, m[MetricKeys.RewardMean], m[MetricKeys.RewardStd], m[MetricKeys.RewardExact], m[MetricKeys.LossKl],
+            m[MetricKeys.ClipRatioLow], m[MetricKeys.ClipRatioHigh], heldOut, samplesPerSecond);
     }
 
     static void TruncateMetrics(string path, int epoch)
@@ -123,7 +123,7 @@ public sealed class TrainingRun : IDisposable
     static int EpochOf(string jsonLine)
     {
         using var doc = System.Text.Json.JsonDocument.Parse(jsonLine);
-        return doc.RootElement.GetProperty("epoch").GetInt32();
+        return doc.RootElement.GetProperty(MetricKeys.Epoch).GetInt32();
     }
 
     public void Dispose() => Trainer.Dispose();
