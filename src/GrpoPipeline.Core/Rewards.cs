@@ -53,6 +53,10 @@ public sealed record RewardOptions
     /// <summary>Weight of the exact-match reward. Default 0.</summary>
     public double Exact { get; init; }
 
+    /// <summary>The largest weighted reward a response to a prompt of length L can earn.</summary>
+    public double MaxReward(int length) =>
+        InclusionOrdering * SortingRewards.MaxInclusionOrdering(length) + SortDistance * length + Exact;
+
     public void Validate()
     {
         foreach (var (key, w) in new[] { ("inclusionOrdering", InclusionOrdering), ("sortDistance", SortDistance), ("exact", Exact) })

@@ -47,8 +47,8 @@ public static class HeldOutSplit
     /// <exception cref="EvaluationException">The split holds too few prompts to draw <paramref name="count"/> distinct ones.</exception>
     public static IReadOnlyList<long[]> Prompts(TaskOptions split, int count, ulong seed, string source)
     {
-        // Above 2^20 prompts SortingTask draws held-out prompts by rejection, which never ends when the split holds
-        // fewer than asked for; refuse before that, with room to spare for the coupon-collector tail.
+        // Above 2^20 prompts SortingTask draws held-out prompts by rejection, which slows to a crawl (and then returns
+        // fewer) as the request nears the split's size; refuse early, with room for the coupon-collector tail.
         double space = Math.Pow(split.Vocab, split.Length);
         if (space > 1 << 20 && split.Kind == TaskKind.Random && count > split.HeldOutFraction * space / 2)
             throw new EvaluationException(

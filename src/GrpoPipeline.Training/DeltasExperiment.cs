@@ -51,16 +51,13 @@ public static class DeltasExperiment
     {
         var lines = new List<string>
         {
-            $"| deltas | seeds | final mean reward (max {MaxReward(config):0.##}) | held-out exact |",
+            $"| deltas | seeds | final mean reward (max {config.Rewards.MaxReward(config.Task.Length):0.##}) | held-out exact |",
             "| --- | --- | --- | --- |",
         };
         lines.AddRange(rows.Select(r => $"| {System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(r.Mode.ToString())} | {r.Seeds} | " +
             $"{r.FinalRewardMean:F3} ± {r.FinalRewardStd:F3} | {r.HeldOutExactMean:P1} ± {r.HeldOutExactStd:P1} |"));
         return string.Join('\n', lines) + "\n";
     }
-
-    static double MaxReward(TrainConfig c) =>
-        c.Rewards.InclusionOrdering * (2 * c.Task.Length - 1) + c.Rewards.SortDistance * c.Task.Length + c.Rewards.Exact;
 
     static double Std(IEnumerable<double> values)
     {
