@@ -57,8 +57,7 @@ static class TrainCommand
     /// <summary>Resumes with the checkpoint's config; a given --config or --seed must agree with it.</summary>
     static TrainingRun ResumeCompatible(RunDirectory directory, TrainConfig? config, int? epochs, long? seed, ILogger log)
     {
-        var checkpoint = directory.LatestCheckpoint()
-            ?? throw new RunDirectoryException($"cannot resume: '{directory.Root}' has no checkpoint ({directory.LatestPointerPath} is missing)");
+        var checkpoint = directory.RequireLatestCheckpoint();
         var saved = Checkpoint.ReadManifest(checkpoint).Config;
         if (seed is { } s && s != saved.Seed)
             throw new RunDirectoryException($"cannot resume with --seed {s}: the run was trained with seed {saved.Seed}");

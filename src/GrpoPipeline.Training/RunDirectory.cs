@@ -33,6 +33,10 @@ public sealed class RunDirectory(string root)
         return name.Length == 0 ? null : Path.Combine(CheckpointsDir, name);
     }
 
+    /// <summary>The newest complete checkpoint; throws <see cref="RunDirectoryException"/> when there is none.</summary>
+    public string RequireLatestCheckpoint() => LatestCheckpoint()
+        ?? throw new RunDirectoryException($"cannot resume: '{Root}' has no checkpoint ({LatestPointerPath} is missing)");
+
     /// <summary>Points <c>latest</c> at <paramref name="checkpointName"/>, atomically.</summary>
     public void SetLatest(string checkpointName) => AtomicFile.WriteAllText(LatestPointerPath, checkpointName + "\n");
 }

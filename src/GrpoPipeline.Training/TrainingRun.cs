@@ -46,8 +46,7 @@ public sealed class TrainingRun : IDisposable
     /// </summary>
     public static TrainingRun Resume(RunDirectory run, int? epochs, ILogger log)
     {
-        var checkpoint = run.LatestCheckpoint()
-            ?? throw new RunDirectoryException($"cannot resume: '{run.Root}' has no checkpoint ({run.LatestPointerPath} is missing)");
+        var checkpoint = run.RequireLatestCheckpoint();
         var state = Checkpoint.Load(checkpoint);
         if (epochs is { } e)
         {
