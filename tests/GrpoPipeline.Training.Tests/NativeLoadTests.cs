@@ -26,4 +26,49 @@ public sealed class NativeLoadTests
         // [[1,2],[3,4]]·[[5,6],[7,8]] = [[19,22],[43,50]]
         Assert.That(a.matmul(b).data<float>().ToArray(), Is.EqualTo(new float[] { 19, 22, 43, 50 }));
     }
+
+    /// <summary>
+    /// The build fix patches the copy in this test's bin folder and never the NuGet cache, even though bin files are
+    /// hard links into the cache (Directory.Build.props). When the system libstdc++ lacks GLIBCXX_3.4.32, the two copies
+    /// differ only in the two-byte vna_flags field; when it has the version, they are identical.
+    /// </summary>
+    [Test]
+    public void The_Fix_Patches_The_Output_Copy_And_Never_The_NuGet_Cache()
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Ignore("The native fix only runs on Linux.");
+        var output = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        var cache = NuGetCacheCopy();
+        if (cache is null) Assert.Ignore("TorchSharp's package folder is not in the default NuGet cache.");
+
+        byte[] patched = File.ReadAllBytes(output), original = File.ReadAllBytes(cache!);
+        Assert.That(patched, Has.Length.EqualTo(original.Length));
+        var differing = Enumerable.Range(0, patched.Length).Where(i => patched[i] != original[i]).ToArray();
+
+        if (SystemLibStdCxxHas("GLIBCXX_3.4.32"))
+            Assert.That(differing, Is.Empty, "the system provides the version, so nothing is patched");
+        else
+        {
+            Assert.That(differing, Has.Length.EqualTo(1), "only the WEAK bit of one vna_flags field changes");
+            Assert.That(patched[differing[0]] ^ original[differing[0]], Is.EqualTo(0x2), "VER_FLG_WEAK");
+        }
+    }
+
+    static string? NuGetCacheCopy()
+    {
+        var root = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                   ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var version = typeof(TorchSharp.torch).Assembly.GetName().Version!;
+        var path = Path.Combine(root, "torchsharp", $"{version.Major}.{version.Minor}.{version.Build}",
+            "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        return File.Exists(path) ? path : null;
+    }
+
+    static bool SystemLibStdCxxHas(string versionName)
+    {
+        var lib = new[] { "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/lib64/libstdc++.so.6" }
+            .FirstOrDefault(File.Exists);
+        if (lib is null) return false;
+        var needle = System.Text.Encoding.ASCII.GetBytes(versionName + "\0");
+        return File.ReadAllBytes(lib).AsSpan().IndexOf(needle) >= 0;
+    }
 }
