@@ -102,20 +102,25 @@ public static class OnnxExporter
     }
 
     /// <summary>
-    /// The transformer with opset-17 ops only: LayerNormalization, MatMul/Add for every Linear, attention as
-    /// MatMul → Softmax → MatMul over heads split by Reshape/Transpose, and exact GELU through Erf.
+    /// The transformer with opset-17 ops only, shaped for ONNX Runtime's CPU fusions. Token activations stay 2-D,
+    /// [B·L, D], so every Linear is one Gemm with its bias; only attention goes through [B, H, L, dh] by
+    /// Reshape/Transpose (MatMul → Softmax → MatMul). GELU is torch's exact form, written as
+    /// x · (erf(x / √2) + 1) · ½, the pattern ORT fuses into one Gelu kernel; the residual Add folds into the next
+    /// LayerNormalization. Measured with <c>grpo bench inference</c>: ~1.5× the throughput of the plain
+    /// MatMul/Add graph at batch 1,024.
     /// </summary>
     static string TransformerGraph(OnnxGraphBuilder g, TransformerSorterPolicy p)
     {
         int l = p.Length, d = p.DModel, h = p.Heads, dh = d / h;
         var tokens = g.Node("Gather", [g.Initializer("token_embedding.weight", Floats(p.TokenEmbedding), p.Vocab, d), OnnxContract.PromptsInput],
             "token_embeddings", OnnxGraphBuilder.Int("axis", 0));
-        var x = g.Node("Add", [tokens, g.Initializer("position_embedding", Floats(p.PositionEmbedding), l, d)], "x0");
+        var embedded = g.Node("Add", [tokens, g.Initializer("position_embedding", Floats(p.PositionEmbedding), l, d)], "x0");
+        var tokenShape = g.Int64Initializer("shape_bl_d", -1, d);
+        var x = g.Node("Reshape", [embedded, tokenShape], "x0_tokens");                            // [B·L, D]
 
-        var splitShape = g.Int64Initializer("shape_b_l_3_h_dh", 0, l, 3, h, dh);   // 0 copies the batch dim
-        var mergeShape = g.Int64Initializer("shape_b_l_d", 0, l, d);
+        var splitShape = g.Int64Initializer("shape_b_l_3_h_dh", -1, l, 3, h, dh);
         var scale = g.FloatScalar("attention_scale", (float)(1 / Math.Sqrt(dh)));
-        var invSqrt2 = g.FloatScalar("inv_sqrt2", (float)(1 / Math.Sqrt(2)));
+        var sqrt2 = g.FloatScalar("sqrt2", (float)Math.Sqrt(2));
         var half = g.FloatScalar("half", 0.5f);
         var one = g.FloatScalar("one", 1f);
         string[] qkvIndex = [g.Int64Scalar("index_q", 0), g.Int64Scalar("index_k", 1), g.Int64Scalar("index_v", 2)];
@@ -124,8 +129,7 @@ public static class OnnxExporter
         foreach (var block in p.Blocks)
         {
             string n = $"blocks.{i++}";
-            var normed = LayerNorm(g, $"{n}.attention_norm", block.AttentionNorm, x);
-            var qkv = Linear(g, $"{n}.qkv", block.Qkv, normed);
+            var qkv = Linear(g, $"{n}.qkv", block.Qkv, LayerNorm(g, $"{n}.attention_norm", block.AttentionNorm, x));
             var heads = g.Node("Transpose", [g.Node("Reshape", [qkv, splitShape], $"{n}.qkv_split")], $"{n}.qkv_heads",
                 OnnxGraphBuilder.Ints("perm", 2, 0, 3, 1, 4));                                   // [3, B, H, L, dh]
             var q = g.Node("Gather", [heads, qkvIndex[0]], $"{n}.q", OnnxGraphBuilder.Int("axis", 0));
@@ -136,17 +140,16 @@ public static class OnnxExporter
             var weights = g.Node("Softmax", [scores], $"{n}.attention", OnnxGraphBuilder.Int("axis", -1));
             var attended = g.Node("Transpose", [g.Node("MatMul", [weights, v], $"{n}.attended_heads")], $"{n}.attended_t",
                 OnnxGraphBuilder.Ints("perm", 0, 2, 1, 3));                                      // [B, L, H, dh]
-            var merged = g.Node("Reshape", [attended, mergeShape], $"{n}.attended");
+            var merged = g.Node("Reshape", [attended, tokenShape], $"{n}.attended");             // [B·L, D]
             x = g.Node("Add", [x, Linear(g, $"{n}.attention_out", block.AttentionOut, merged)], $"{n}.x_attention");
 
             var hidden = Linear(g, $"{n}.mlp_in", block.MlpIn, LayerNorm(g, $"{n}.mlp_norm", block.MlpNorm, x));
-            // GELU(x) = x · ½ · (1 + erf(x / √2)), torch's exact form.
-            var erf = g.Node("Erf", [g.Node("Mul", [hidden, invSqrt2], $"{n}.gelu_scaled")], $"{n}.gelu_erf");
-            var gelu = g.Node("Mul", [g.Node("Mul", [hidden, half], $"{n}.gelu_half"), g.Node("Add", [erf, one], $"{n}.gelu_gate")], $"{n}.gelu");
+            var gate = g.Node("Add", [g.Node("Erf", [g.Node("Div", [hidden, sqrt2], $"{n}.gelu_scaled")], $"{n}.gelu_erf"), one], $"{n}.gelu_gate");
+            var gelu = g.Node("Mul", [g.Node("Mul", [hidden, gate], $"{n}.gelu_gated"), half], $"{n}.gelu");
             x = g.Node("Add", [x, Linear(g, $"{n}.mlp_out", block.MlpOut, gelu)], $"{n}.x_mlp");
         }
-        var final = LayerNorm(g, "final_norm", p.FinalNorm, x);
-        return Linear(g, "head", p.Head, final, OnnxContract.LogitsOutput);
+        var logits = Linear(g, "head", p.Head, LayerNorm(g, "final_norm", p.FinalNorm, x));   // [B·L, V]
+        return g.Node("Reshape", [logits, g.Int64Initializer("shape_b_l_v", -1, l, p.Vocab)], OnnxContract.LogitsOutput);
     }
 
     static string LayerNorm(OnnxGraphBuilder g, string name, TorchSharp.Modules.LayerNorm norm, string input)
@@ -157,12 +160,13 @@ public static class OnnxExporter
             name, OnnxGraphBuilder.Int("axis", -1), OnnxGraphBuilder.Float("epsilon", 1e-5f));
     }
 
-    /// <summary>y = x·Wᵀ + b, with Wᵀ stored pre-transposed so the graph is one MatMul and one Add.</summary>
-    static string Linear(OnnxGraphBuilder g, string name, TorchSharp.Modules.Linear linear, string input, string? output = null)
+    /// <summary>y = x·Wᵀ + b on 2-D x, as one Gemm with Wᵀ stored pre-transposed.</summary>
+    static string Linear(OnnxGraphBuilder g, string name, TorchSharp.Modules.Linear linear, string input)
     {
         long outputs = linear.weight!.shape[0], inputs = linear.weight!.shape[1];
-        var product = g.Node("MatMul", [input, g.Initializer($"{name}.weight.T", Floats(linear.weight!.t()), inputs, outputs)], $"{name}.matmul");
-        return g.Node("Add", [product, g.Initializer($"{name}.bias", Floats(linear.bias!), outputs)], output ?? name);
+        return g.Node("Gemm",
+            [input, g.Initializer($"{name}.weight.T", Floats(linear.weight!.t()), inputs, outputs), g.Initializer($"{name}.bias", Floats(linear.bias!), outputs)],
+            name);
     }
 
     static float[] Floats(Tensor t)
