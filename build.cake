@@ -176,6 +176,8 @@ Task("Benchmark")
     .Does(() =>
 {
     RunGrpo("bench train", new ProcessArgumentBuilder().Append("bench").Append("train"));
+    if (StartProcess("bash", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted("tools/pytorch-bench.sh") }) != 0)
+        throw new CakeException("tools/pytorch-bench.sh failed.");
     var benchRun = artifacts + Directory("bench-run");
     EnsureDirectoryDoesNotExist(benchRun, new DeleteDirectorySettings { Recursive = true, Force = true });
     RunGrpo("train", new ProcessArgumentBuilder().Append("train").Append("--config").AppendQuoted(config)

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""PyTorch baseline for `grpo bench train`: the same GRPO epoch on the same two configs, written the way a PyTorch
+user would write it (the lecture's einsum model, log-probs gathered from the expanded logits, rewards in Python).
+
+Prints one JSON line per config with the keys `grpo bench train` prints. Figures only; it judges nothing.
+Each epoch does what GrpoTrainer.RunEpoch does: sample a batch of prompts, G responses per prompt under no-grad,
+log pi_old and log pi_ref once per rollout, inclusion+ordering rewards, centered deltas, then mu Adam steps on the
+clipped surrogate + beta * k3 KL, with the entropy, the clip fractions and the grad norm measured as the trainer does.
+"""
+import argparse
+import copy
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+class SeedPolicy(torch.nn.Module):
+    """Embedding(V, D); encode [L, D, D] and decode [R, D, D] initialised randn / sqrt(D); tied output embedding."""
+
+    def __init__(self, vocab, dim, length):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab, dim)
+        self.encode_weights = torch.nn.Parameter(torch.randn(length, dim, dim) / dim ** 0.5)
+        self.decode_weights = torch.nn.Parameter(torch.randn(length, dim, dim) / dim ** 0.5)
+
+    def forward(self, prompts):                                                # [B, L] -> [B, R, V]
+        embedded = self.embedding(prompts)                                     # [B, L, D]
+        encoded = torch.einsum("bld,lde->be", embedded, self.encode_weights)   # [B, D]
+        decoded = torch.einsum("bd,rde->bre", encoded, self.decode_weights)    # [B, R, D]
+        return decoded @ self.embedding.weight.T
+
+
+def inclusion_ordering(prompt, response):
+    """+1 per prompt token found in the response, +1 per adjacent pair in order (the lecture's reward)."""
+    included = sum(1 for token in prompt if token in response)
+    ordered = sum(1 for a, b in zip(response, response[1:]) if a <= b)
+    return included + ordered
+
+
+CONFIGS = {
+    # 3 fixed prompts, G=10, mu=10, clipped (eps 0.1), k3 with beta=0.01, refPeriod=10, D=10, lr=1e-3.
+    "seed": dict(prompts=[[1, 0, 2], [3, 2, 4], [1, 2, 3]], batch=3, length=3, vocab=5, group=10, dim=10),
+    # The same with random prompts B=256, G=16, L=8, V=16, D=32.
+    "scale": dict(prompts=None, batch=256, length=8, vocab=16, group=16, dim=32),
+}
+INNER_STEPS, CLIP, KL_COEF, REF_PERIOD, LEARNING_RATE = 10, 0.1, 0.01, 10, 1e-3
+
+
+class Trainer:
+    def __init__(self, config, seed):
+        torch.manual_seed(seed)
+        self.config = config
+        self.policy = SeedPolicy(config["vocab"], config["dim"], config["length"])
+        self.reference = None
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=LEARNING_RATE)
+        self.fixed = torch.tensor(config["prompts"]) if config["prompts"] else None
+        self.epoch = 0
+
+    def sample_prompts(self):
+        c = self.config
+        return self.fixed if self.fixed is not None else torch.randint(0, c["vocab"], (c["batch"], c["length"]))
+
+    def log_probs(self, model, prompts, responses):                            # -> [B, G, L]
+        log_probs = F.log_softmax(model(prompts), dim=-1)                      # [B, L, V]
+        batch, group, length = responses.shape
+        expanded = log_probs.unsqueeze(1).expand(batch, group, length, log_probs.shape[-1])
+        return expanded.gather(-1, responses.unsqueeze(-1)).squeeze(-1), log_probs
+
+    def run_epoch(self):
+        c = self.config
+        if self.epoch % REF_PERIOD == 0:
+            self.reference = copy.deepcopy(self.policy).requires_grad_(False)
+
+        # Rollout: G responses per prompt, log pi_old and log pi_ref under no-grad.
+        prompts = self.sample_prompts()
+        batch, length, vocab, group = prompts.shape[0], c["length"], c["vocab"], c["group"]
+        with torch.no_grad():
+            probs = F.softmax(self.policy(prompts), dim=-1)                    # [B, L, V]
+            responses = torch.multinomial(probs.reshape(-1, vocab), group, replacement=True)
+            responses = responses.reshape(batch, length, group).permute(0, 2, 1).contiguous()   # [B, G, L]
+            logp_old, old_distribution = self.log_probs(self.policy, prompts, responses)
+            entropy = -(old_distribution.exp() * old_distribution).sum(-1).mean().item()
+            logp_ref, _ = self.log_probs(self.reference, prompts, responses)
+
+        # Score and centre within each group.
+        prompt_lists, response_lists = prompts.tolist(), responses.tolist()
+        rewards = torch.tensor([[inclusion_ordering(prompt_lists[b], response_lists[b][g]) for g in range(group)]
+                                for b in range(batch)], dtype=torch.float32)   # [B, G]
+        deltas = (rewards - rewards.mean(dim=1, keepdim=True)).unsqueeze(-1)   # [B, G, 1]
+
+        # mu optimizer steps on the same rollout.
+        for step in range(INNER_STEPS):
+            logp, _ = self.log_probs(self.policy, prompts, responses)
+            ratio = torch.exp(logp - logp_old)
+            surrogate = torch.minimum(ratio * deltas, torch.clamp(ratio, 1 - CLIP, 1 + CLIP) * deltas)
+            policy_loss = -surrogate.sum(-1).mean()
+            log_ref_ratio = logp_ref - logp
+            kl = (torch.exp(log_ref_ratio) - log_ref_ratio - 1).sum(-1).mean()
+            loss = policy_loss + KL_COEF * kl
+            self.optimizer.zero_grad()
+            loss.backward()
+            if step == INNER_STEPS - 1:
+                with torch.no_grad():
+                    clip_low = (ratio < 1 - CLIP).float().mean().item()
+                    clip_high = (ratio > 1 + CLIP).float().mean().item()
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1e30).item()
+            self.optimizer.step()
+        self.epoch += 1
+        return rewards.mean().item(), entropy, clip_low, clip_high
+
+
+def measure(name, warmup, seconds, seed):
+    config = CONFIGS[name]
+    trainer = Trainer(config, seed)
+    for _ in range(warmup):
+        trainer.run_epoch()
+    epochs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        trainer.run_epoch()
+        epochs += 1
+    elapsed = time.perf_counter() - start
+    return {
+        "config": name,
+        "epochs": epochs,
+        "epochsPerSecond": round(epochs / elapsed, 2),
+        "samplesPerSecond": round(epochs * config["batch"] * config["group"] / elapsed),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10, help="measured time per config, after warm-up")
+    parser.add_argument("--warmup", type=int, default=50, help="warm-up epochs per config")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the trainer's run.threads default is 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    for name in CONFIGS:
+        print(json.dumps(measure(name, args.warmup, args.seconds, args.seed)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
