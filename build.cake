@@ -176,8 +176,9 @@ Task("Benchmark")
     .Does(() =>
 {
     RunGrpo("bench train", new ProcessArgumentBuilder().Append("bench").Append("train"));
+    // The PyTorch baseline is optional: without root or Debian's python3-torch, say so and go on.
     if (StartProcess("bash", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted("tools/pytorch-bench.sh") }) != 0)
-        throw new CakeException("tools/pytorch-bench.sh failed.");
+        Warning("PyTorch baseline skipped: tools/pytorch-bench.sh failed (it needs Debian's python3-torch, or root to install it).");
     var benchRun = artifacts + Directory("bench-run");
     EnsureDirectoryDoesNotExist(benchRun, new DeleteDirectorySettings { Recursive = true, Force = true });
     RunGrpo("train", new ProcessArgumentBuilder().Append("train").Append("--config").AppendQuoted(config)
