@@ -90,7 +90,8 @@ public sealed class GrpoTrainer : IDisposable
 
     /// <summary>
     /// μ optimizer steps on the same rollout: clipped surrogate plus β·KL(π‖π_ref), computed on [B, L, V] from the
-    /// rollout's <see cref="TokenStatistics"/> (the same values as per-sample terms, without a gather per step).
+    /// rollout's <see cref="TokenStatistics"/> (the same values as per-sample terms, without a gather per step), with
+    /// the objective's gradient w.r.t. the log-probs in closed form (<see cref="GrpoMath.LossAndGradient"/>).
     /// </summary>
     void Optimize(RolloutBatch rollout, Tensor deltas, EpochMetrics metrics)
     {
@@ -104,24 +105,18 @@ public sealed class GrpoTrainer : IDisposable
             using var scope = NewDisposeScope();
             bool lastStep = step == Grpo.InnerSteps - 1;
             var logProbs = LogProbs(State.Policy, rollout.Prompts);
-            var loss = GrpoMath.PolicyLoss(logProbs, rollout.LogProbsOld, stats, Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh);
-            policyLoss += loss.item<float>();
-            if (State.Reference is not null)
-            {
-                var penalty = Grpo.KlEstimator == KlEstimator.Exact
-                    ? GrpoMath.ExactKl(logProbs, rollout.RefLogProbs!)
-                    : GrpoMath.SampledKl(logProbs, rollout.RefLogProbs!, stats, Grpo.KlEstimator);
-                kl += penalty.item<float>();
-                loss = loss + penalty * Grpo.KlCoef;
-            }
+            var objective = GrpoMath.LossAndGradient(logProbs.detach(), rollout.LogProbsOld, rollout.RefLogProbs,
+                stats, Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh, Grpo.KlEstimator, Grpo.KlCoef);
+            policyLoss += objective.PolicyLoss.item<float>();
+            kl += objective.Kl.item<float>();
             if (lastStep)
             {
-                var (low, high) = GrpoMath.ClipFractions(logProbs, rollout.LogProbsOld, stats, Grpo.ClipLow, Grpo.ClipHigh);
+                var (low, high) = GrpoMath.ClipFractions(logProbs.detach(), rollout.LogProbsOld, stats, Grpo.ClipLow, Grpo.ClipHigh);
                 (clipLow, clipHigh) = (low.item<float>(), high.item<float>());
             }
 
             State.Optimizer.zero_grad();
-            loss.backward();
+            (logProbs * objective.Gradient).sum().backward();   // its gradient w.r.t. the log-probs is objective.Gradient
             // With clipping off the norm is still measured once per epoch (a 1e30 bound never binds).
             if (Grpo.MaxGradNorm > 0 || lastStep)
             {

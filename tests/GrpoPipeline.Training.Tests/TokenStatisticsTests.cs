@@ -78,6 +78,67 @@ public sealed class TokenStatisticsTests
         Assert.That(aggregated.Gradient, Is.EqualTo(perSample.Gradient).Within(1e-5));
     }
 
+    static IEnumerable<TestCaseData> ObjectiveCases()
+    {
+        foreach (var mode in new[] { LossMode.Naive, LossMode.Unclipped, LossMode.Clipped })
+        {
+            yield return new TestCaseData(mode, null, 0.0);
+            foreach (var estimator in new[] { KlEstimator.K1, KlEstimator.K2, KlEstimator.K3, KlEstimator.Exact })
+                yield return new TestCaseData(mode, estimator, 0.5);
+        }
+    }
+
+    /// <summary>
+    /// The trainer backpropagates (log-probs · Gradient).sum(): its gradient must be autograd's gradient of
+    /// PolicyLoss + β·KL, through the log-softmax down to the logits, and the values must be the definitions'.
+    /// </summary>
+    [TestCaseSource(nameof(ObjectiveCases))]
+    public void Closed_Form_Objective_Gradient_Equals_Autograd_Through_The_Loss(LossMode mode, KlEstimator? estimator, double klCoef)
+    {
+        using var scope = NewDisposeScope();
+        var (logits, old, reference, responses, deltas) = Rollout(seed: 4);
+        var stats = GrpoMath.Aggregate(responses, deltas, V);
+        Tensor Kl(Tensor lp) => estimator == KlEstimator.Exact
+            ? GrpoMath.ExactKl(lp, reference)
+            : GrpoMath.SampledKl(lp, reference, stats, estimator!.Value);
+
+        var autograd = ValueAndGradient(logits, lp =>
+        {
+            var policy = GrpoMath.PolicyLoss(lp, old, stats, mode, 0.1, 0.2);
+            return estimator is null ? policy : policy + Kl(lp) * klCoef;
+        });
+        var closedForm = ValueAndGradient(logits, lp =>
+        {
+            var objective = GrpoMath.LossAndGradient(lp.detach(), old, estimator is null ? null : reference, stats,
+                mode, 0.1, 0.2, estimator ?? KlEstimator.K3, klCoef);
+            using (no_grad())
+            {
+                Assert.That(objective.PolicyLoss.item<float>(), Is.EqualTo(GrpoMath.PolicyLoss(lp, old, stats, mode, 0.1, 0.2).item<float>()).Within(1e-6));
+                Assert.That(objective.Kl.item<float>(), Is.EqualTo(estimator is null ? 0f : Kl(lp).item<float>()).Within(1e-6));
+            }
+            return (lp * objective.Gradient).sum();
+        });
+
+        Assert.That(closedForm.Gradient, Is.EqualTo(autograd.Gradient).Within(1e-5));
+        Assert.That(autograd.Gradient.Max(MathF.Abs), Is.GreaterThan(1e-3f), "the comparison is not between two zero gradients");
+    }
+
+    [Test]
+    public void Closed_Form_Clipped_Gradient_Is_Zero_Where_The_Clip_Binds_And_Ratio_Times_Delta_Elsewhere()
+    {
+        using var scope = NewDisposeScope();
+        // One position, tokens 0 and 1 sampled once each with deltas +1 and -1; token 2 unsampled.
+        // Token 0: ratio e^0.5 ≈ 1.65 > 1.2 with a positive delta: the clip binds, gradient 0.
+        // Token 1: ratio e^-0.05 ≈ 0.951 ≥ 0.9 with a negative delta: gradient −r·(−1)/T = 0.951/2.
+        var logProbs = tensor(new float[] { -1.0f, -1.05f, -2f }, [1, 1, 3]);
+        var old = tensor(new float[] { -1.5f, -1.0f, -9f }, [1, 1, 3]);
+        var stats = GrpoMath.Aggregate(tensor(new long[] { 0, 1 }, [1, 1, 2]), tensor(new float[] { 1, -1 }, [1, 2]), vocab: 3);
+
+        var gradient = GrpoMath.LossAndGradient(logProbs, old, null, stats, LossMode.Clipped, 0.1, 0.2, KlEstimator.K3, 0).Gradient;
+
+        Assert.That(gradient.data<float>().ToArray(), Is.EqualTo(new[] { 0f, MathF.Exp(-0.05f) / 2, 0f }).Within(1e-6));
+    }
+
     [Test]
     public void Aggregated_Clip_Fractions_Equal_The_Per_Sample_Fractions()
     {
