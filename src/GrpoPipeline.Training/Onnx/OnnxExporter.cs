@@ -118,12 +118,11 @@ public static class OnnxExporter
         var tokenShape = g.Int64Initializer("shape_bl_d", -1, d);
         var x = g.Node("Reshape", [embedded, tokenShape], "x0_tokens");                            // [B·L, D]
 
-        var splitShape = g.Int64Initializer("shape_b_l_3_h_dh", -1, l, 3, h, dh);
+        var splitShape = g.Int64Initializer("shape_b_l_3h_dh", -1, l, 3 * h, dh);
         var scale = g.FloatScalar("attention_scale", (float)(1 / Math.Sqrt(dh)));
         var sqrt2 = g.FloatScalar("sqrt2", (float)Math.Sqrt(2));
         var half = g.FloatScalar("half", 0.5f);
         var one = g.FloatScalar("one", 1f);
-        string[] qkvIndex = [g.Int64Scalar("index_q", 0), g.Int64Scalar("index_k", 1), g.Int64Scalar("index_v", 2)];
 
         int i = 0;
         foreach (var block in p.Blocks)
@@ -131,10 +130,9 @@ public static class OnnxExporter
             string n = $"blocks.{i++}";
             var qkv = Linear(g, $"{n}.qkv", block.Qkv, LayerNorm(g, $"{n}.attention_norm", block.AttentionNorm, x));
             var heads = g.Node("Transpose", [g.Node("Reshape", [qkv, splitShape], $"{n}.qkv_split")], $"{n}.qkv_heads",
-                OnnxGraphBuilder.Ints("perm", 2, 0, 3, 1, 4));                                   // [3, B, H, L, dh]
-            var q = g.Node("Gather", [heads, qkvIndex[0]], $"{n}.q", OnnxGraphBuilder.Int("axis", 0));
-            var k = g.Node("Gather", [heads, qkvIndex[1]], $"{n}.k", OnnxGraphBuilder.Int("axis", 0));
-            var v = g.Node("Gather", [heads, qkvIndex[2]], $"{n}.v", OnnxGraphBuilder.Int("axis", 0));
+                OnnxGraphBuilder.Ints("perm", 0, 2, 1, 3));                                      // [B, 3H, L, dh]
+            string q = $"{n}.q", k = $"{n}.k", v = $"{n}.v";                                    // [B, H, L, dh] each
+            g.Node("Split", [heads], [q, k, v], OnnxGraphBuilder.Int("axis", 1));
             var kT = g.Node("Transpose", [k], $"{n}.k_t", OnnxGraphBuilder.Ints("perm", 0, 1, 3, 2));
             var scores = g.Node("Mul", [g.Node("MatMul", [q, kT], $"{n}.qk"), scale], $"{n}.scores");
             var weights = g.Node("Softmax", [scores], $"{n}.attention", OnnxGraphBuilder.Int("axis", -1));

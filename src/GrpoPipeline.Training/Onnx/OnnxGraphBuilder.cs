@@ -39,12 +39,18 @@ sealed class OnnxGraphBuilder(string name)
     /// <summary>Adds a node and returns its (single) output name.</summary>
     public string Node(string opType, string[] inputs, string output, params AttributeProto[] attributes)
     {
+        Node(opType, inputs, [output], attributes);
+        return output;
+    }
+
+    /// <summary>Adds a node with several outputs (e.g. Split).</summary>
+    public void Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
+    {
         var node = new NodeProto { OpType = opType, Name = $"{opType}_{Graph.Node.Count}" };
         node.Input.AddRange(inputs);
-        node.Output.Add(output);
+        node.Output.AddRange(outputs);
         node.Attribute.AddRange(attributes);
         Graph.Node.Add(node);
-        return output;
     }
 
     public static AttributeProto Int(string name, long value) =>
