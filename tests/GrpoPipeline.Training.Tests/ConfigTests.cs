@@ -17,6 +17,17 @@ public sealed class ConfigTests
 
     static string SeedConfigPath => Path.Combine(RepoRoot(), "models", "configs", "seed.json");
 
+    static IEnumerable<string> CommittedConfigs() =>
+        Directory.GetFiles(Path.Combine(RepoRoot(), "models", "configs"), "*.json").Select(Path.GetFileName).Order()!;
+
+    /// <summary>Every config the repo ships loads, validates, and names its run after its file.</summary>
+    [TestCaseSource(nameof(CommittedConfigs))]
+    public void Every_Committed_Config_Loads_And_Validates(string file)
+    {
+        var config = TrainConfig.Load(Path.Combine(RepoRoot(), "models", "configs", file));
+        Assert.That(config.RunName, Is.EqualTo(Path.GetFileNameWithoutExtension(file)));
+    }
+
     /// <summary>The seed config with one value replaced, e.g. <c>("grpo", "groupSize", 1)</c>.</summary>
     static string SeedWith(string section, string key, JsonNode? value)
     {
