@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using GrpoPipeline.Core;
 using GrpoPipeline.Evaluation;
 using GrpoPipeline.Training;
 using Microsoft.Extensions.Logging;
@@ -37,8 +38,8 @@ static class ExperimentCommand
             var table = DeltasExperiment.ToMarkdown(rows, baseConfig);
             var configPath = Path.GetRelativePath(Environment.CurrentDirectory, parse.GetValue(config)!.FullName);
             var command = $"grpo experiment deltas --config {configPath} --seeds {n} --epochs {baseConfig.Epochs}";
-            File.WriteAllText(Path.Combine(dir, "deltas.md"), $"# Deltas modes on `{baseConfig.RunName}`\n\nProduced by `{command}`.\n\n{table}");
-            File.WriteAllText(Path.Combine(dir, "deltas.json"), JsonSerializer.Serialize(new { command, config = baseConfig, rows, runs }, TrainConfig.Json));
+            AtomicFile.WriteAllText(Path.Combine(dir, "deltas.md"), $"# Deltas modes on `{baseConfig.RunName}`\n\nProduced by `{command}`.\n\n{table}");
+            AtomicFile.WriteAllText(Path.Combine(dir, "deltas.json"), JsonSerializer.Serialize(new { command, config = baseConfig, rows, runs }, TrainConfig.Json));
             ExperimentPlot.Write(Path.Combine(dir, "deltas.png"), $"Deltas modes: {baseConfig.RunName}",
                 runs.GroupBy(r => r.Mode).Select(g => (JsonNamingPolicy.SnakeCaseLower.ConvertName(g.Key.ToString()), g.Select(r => r.RewardCurve).ToArray())).ToList());
             Console.WriteLine(table);

@@ -5,14 +5,19 @@ namespace GrpoPipeline.Core;
 
 /// <summary>
 /// The JSON format of configs, checkpoints and the held-out split in exported models: camelCase keys, snake_case enum
-/// names, and strictness — unknown keys, unknown enum names, numbers as strings and nulls for non-nullable members are
-/// errors, so a typo or a file from a newer version is refused rather than misread.
+/// names, and strictness — unknown keys (matched case-sensitively, so <c>Epochs</c> is not <c>epochs</c>), a key that
+/// appears twice, unknown enum names, numbers as strings and nulls for non-nullable members are errors, so a typo or a
+/// file from a newer version is refused rather than misread.
 /// </summary>
 public static class ConfigJson
 {
+    /// <summary>The strict options; use them for every config-like document.</summary>
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
+        // Web defaults match names case-insensitively: {"epochs": -5, "Epochs": 3} would train 3 epochs without a word.
+        PropertyNameCaseInsensitive = false,
+        AllowDuplicateProperties = false,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         RespectNullableAnnotations = true,
         Converters = { new StrictEnumConverter() },

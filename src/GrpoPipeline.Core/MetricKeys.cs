@@ -6,15 +6,44 @@ namespace GrpoPipeline.Core;
 /// </summary>
 public static class MetricKeys
 {
+    /// <summary>The 1-based epoch a line describes.</summary>
     public const string Epoch = "epoch";
-    public const string RewardMean = "reward/mean", RewardStd = "reward/std", RewardMin = "reward/min", RewardMax = "reward/max";
-    public const string RewardInclusionOrdering = "reward/inclusion_ordering", RewardSortDistance = "reward/sort_distance", RewardExact = "reward/exact";
+    /// <summary>Mean training reward of the rollout's responses.</summary>
+    public const string RewardMean = "reward/mean";
+    /// <summary>Population std of the rollout's rewards.</summary>
+    public const string RewardStd = "reward/std";
+    /// <summary>Smallest reward in the rollout.</summary>
+    public const string RewardMin = "reward/min";
+    /// <summary>Largest reward in the rollout.</summary>
+    public const string RewardMax = "reward/max";
+    /// <summary>Mean of the lecture's inclusion + ordering component.</summary>
+    public const string RewardInclusionOrdering = "reward/inclusion_ordering";
+    /// <summary>Mean of the sort-distance component.</summary>
+    public const string RewardSortDistance = "reward/sort_distance";
+    /// <summary>Share of sampled responses that sort their prompt exactly.</summary>
+    public const string RewardExact = "reward/exact";
     /// <summary>Share of groups whose rewards are all equal: no learning signal under centered deltas.</summary>
     public const string RewardFracZeroStd = "reward/frac_zero_std";
-    public const string LossPolicy = "loss/policy", LossKl = "loss/kl";
-    public const string ClipRatioLow = "clip/ratio_low", ClipRatioHigh = "clip/ratio_high";
-    public const string PolicyEntropy = "policy/entropy", GradNorm = "grad/norm", LearningRate = "optim/lr";
-    public const string HeldOutExact = "heldout/exact", HeldOutReward = "heldout/reward";
-    /// <summary>Wall-clock keys: the only ones that differ between two runs of the same config and seed.</summary>
-    public const string EpochSeconds = "perf/epoch_s", SamplesPerSecond = "perf/samples_per_s";
+    /// <summary>The policy-gradient loss, mean over the μ inner steps.</summary>
+    public const string LossPolicy = "loss/policy";
+    /// <summary>The KL(π‖π_ref) estimate, mean over the μ inner steps (0 without a reference).</summary>
+    public const string LossKl = "loss/kl";
+    /// <summary>Share of sampled tokens whose ratio fell below 1−ε_low with a negative advantage, at the last step.</summary>
+    public const string ClipRatioLow = "clip/ratio_low";
+    /// <summary>Share of sampled tokens whose ratio rose above 1+ε_high with a positive advantage, at the last step.</summary>
+    public const string ClipRatioHigh = "clip/ratio_high";
+    /// <summary>Mean per-position entropy of the rollout distribution.</summary>
+    public const string PolicyEntropy = "policy/entropy";
+    /// <summary>Global gradient norm of the last inner step, before clipping.</summary>
+    public const string GradNorm = "grad/norm";
+    /// <summary>The learning rate of the epoch (logged with a schedule only).</summary>
+    public const string LearningRate = "optim/lr";
+    /// <summary>Greedy exact-match share on the held-out prompts.</summary>
+    public const string HeldOutExact = "heldout/exact";
+    /// <summary>Mean training reward of the greedy responses on the held-out prompts.</summary>
+    public const string HeldOutReward = "heldout/reward";
+    /// <summary>Wall time of the epoch, in seconds; differs between two runs of the same config and seed.</summary>
+    public const string EpochSeconds = "perf/epoch_s";
+    /// <summary>Responses sampled per second in the epoch; differs between two runs of the same config and seed.</summary>
+    public const string SamplesPerSecond = "perf/samples_per_s";
 }

@@ -57,6 +57,7 @@ public sealed record RewardOptions
     public double MaxReward(int length) =>
         InclusionOrdering * SortingRewards.MaxInclusionOrdering(length) + SortDistance * length + Exact;
 
+    /// <summary>Throws <see cref="ConfigException"/> naming the first bad weight.</summary>
     public void Validate()
     {
         foreach (var (key, w) in new[] { ("inclusionOrdering", InclusionOrdering), ("sortDistance", SortDistance), ("exact", Exact) })
@@ -71,6 +72,7 @@ public readonly record struct RewardComponents(double InclusionOrdering, double 
 /// <summary>Scores a whole rollout in one pass over contiguous managed buffers.</summary>
 public sealed class RewardFunction(RewardOptions options)
 {
+    /// <summary>The weights of the components.</summary>
     public RewardOptions Options { get; } = options;
 
     /// <summary>

@@ -8,6 +8,7 @@ public sealed class Rng
 {
     ulong _s0, _s1, _s2, _s3;
 
+    /// <summary>A generator whose state is expanded from <paramref name="seed"/> by SplitMix64.</summary>
     public Rng(ulong seed)
     {
         ulong x = seed;
@@ -26,6 +27,7 @@ public sealed class Rng
         }
     }
 
+    /// <summary>The next 64 uniformly random bits.</summary>
     public ulong NextUInt64()
     {
         ulong result = ulong.RotateLeft(_s1 * 5, 7) * 9;

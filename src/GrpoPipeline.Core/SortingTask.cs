@@ -17,6 +17,7 @@ public sealed class SortingTask
     readonly HashSet<string> _fixed;
     readonly ulong _heldOutThreshold;
 
+    /// <summary>The task of <paramref name="options"/>, validated.</summary>
     public SortingTask(TaskOptions options)
     {
         options.Validate();
@@ -27,6 +28,7 @@ public sealed class SortingTask
         _heldOutThreshold = options.HeldOutFraction >= 1 ? ulong.MaxValue : (ulong)(options.HeldOutFraction * 18446744073709551616.0);
     }
 
+    /// <summary>The options the task was built from.</summary>
     public TaskOptions Options { get; }
     /// <summary>Prompt and response length L.</summary>
     public int Length { get; }

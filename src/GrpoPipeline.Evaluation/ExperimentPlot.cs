@@ -1,3 +1,4 @@
+using GrpoPipeline.Core;
 using ScottPlot;
 
 namespace GrpoPipeline.Evaluation;
@@ -41,6 +42,6 @@ public static class ExperimentPlot
         plot.YLabel("mean reward (band: ± std over seeds)");
         plot.ShowLegend(Alignment.LowerRight);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        plot.SavePng(pngPath, 1200, 700);
+        AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, 1200, 700));
     }
 }

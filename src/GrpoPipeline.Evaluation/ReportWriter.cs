@@ -1,3 +1,5 @@
+using GrpoPipeline.Core;
+
 namespace GrpoPipeline.Evaluation;
 
 /// <summary>Paths of the files <see cref="ReportWriter.Write"/> wrote.</summary>
@@ -6,7 +8,12 @@ public sealed record ReportFiles(string Json, string Markdown, string Png);
 /// <summary>Writes an <see cref="EvaluationReport"/> into a directory.</summary>
 public static class ReportWriter
 {
-    public const string JsonFile = "evaluation.json", MarkdownFile = "evaluation.md", PngFile = "evaluation.png";
+    /// <summary>The machine-readable report.</summary>
+    public const string JsonFile = "evaluation.json";
+    /// <summary>The leaderboard and tables.</summary>
+    public const string MarkdownFile = "evaluation.md";
+    /// <summary>The chart.</summary>
+    public const string PngFile = "evaluation.png";
 
     /// <summary>
     /// Writes <c>evaluation.json</c> (machine-readable), <c>evaluation.md</c> (the leaderboard) and
@@ -19,17 +26,9 @@ public static class ReportWriter
             Path.GetFullPath(Path.Combine(directory, JsonFile)),
             Path.GetFullPath(Path.Combine(directory, MarkdownFile)),
             Path.GetFullPath(Path.Combine(directory, PngFile)));
-        WriteAtomically(files.Json, report.ToJson() + "\n");
-        WriteAtomically(files.Markdown, report.ToMarkdown());
+        AtomicFile.WriteAllText(files.Json, report.ToJson() + "\n");
+        AtomicFile.WriteAllText(files.Markdown, report.ToMarkdown());
         EvaluationPlot.Write(report, files.Png);
         return files;
-    }
-
-    /// <summary>Temp file then rename, so a reader never sees half a report.</summary>
-    internal static void WriteAtomically(string path, string text)
-    {
-        var tmp = $"{path}.tmp-{Environment.ProcessId}";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
     }
 }

@@ -10,7 +10,10 @@ namespace GrpoPipeline.Evaluation;
 /// </summary>
 public static class TrainingPlot
 {
-    public const string MetricsFile = "metrics.jsonl", FileName = "training.png";
+    /// <summary>The metrics file the plot reads, in a run directory.</summary>
+    public const string MetricsFile = "metrics.jsonl";
+    /// <summary>The plot's file name, in a run directory.</summary>
+    public const string FileName = "training.png";
     const int Width = 1400, Height = 900;
     /// <summary>Longer runs are averaged into this many points per curve, which also smooths the noisy rollouts.</summary>
     const int MaxPoints = 2000;
@@ -35,9 +38,7 @@ public static class TrainingPlot
         Panel(multiplot.GetPlot(3), "PPO clip ratios", "share of clipped ratios", epochs, (MetricKeys.ClipRatioLow, "ratio < 1−ε_low"), (MetricKeys.ClipRatioHigh, "ratio > 1+ε_high"));
         multiplot.SharedAxes.ShareX(multiplot.GetPlots());
 
-        var tmp = $"{pngPath}.tmp-{Environment.ProcessId}.png";
-        multiplot.SavePng(tmp, Width, Height);
-        File.Move(tmp, pngPath, overwrite: true);
+        AtomicFile.WriteVia(pngPath, tmp => multiplot.SavePng(tmp, Width, Height));
         return pngPath;
     }
 

@@ -1,3 +1,5 @@
+using GrpoPipeline.Core;
+
 namespace GrpoPipeline.Training;
 
 /// <summary>
@@ -39,21 +41,4 @@ public sealed class RunDirectory(string root)
 
     /// <summary>Points <c>latest</c> at <paramref name="checkpointName"/>, atomically.</summary>
     public void SetLatest(string checkpointName) => AtomicFile.WriteAllText(LatestPointerPath, checkpointName + "\n");
-}
-
-/// <summary>Writes files so that a crash leaves either the old content or the new, never a torn file.</summary>
-public static class AtomicFile
-{
-    public static void WriteAllText(string path, string text)
-    {
-        var tmp = $"{path}.tmp-{Environment.ProcessId}";
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.Write(text);
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
-    }
 }

@@ -94,6 +94,25 @@ public sealed class ConfigTests
         Assert.That(e.Message, Does.Contain(path));
     }
 
+    [Test]
+    public void Keys_Are_Case_Sensitive_So_A_Misspelled_Case_Is_An_Unknown_Key()
+    {
+        // With case-insensitive keys this trained 3 epochs without a word.
+        var e = Assert.Throws<ConfigException>(() => TrainConfig.Parse("""{"epochs": -5, "Epochs": 3}"""));
+        Assert.That(e!.Key, Is.EqualTo("Epochs"));
+        Assert.That(e.Message, Does.Contain("'Epochs'"));
+        Assert.That(() => TrainConfig.Parse("""{"grpo": {"GroupSize": 8}}"""), Throws.TypeOf<ConfigException>().With.Message.Contains("grpo.GroupSize"));
+    }
+
+    [TestCase("""{"epochs": 5, "epochs": 3}""", "epochs")]
+    [TestCase("""{"grpo": {"groupSize": 8, "innerSteps": 2, "groupSize": 4}}""", "grpo.groupSize")]
+    public void A_Key_That_Appears_Twice_Is_An_Error_Naming_It(string json, string key)
+    {
+        var e = Assert.Throws<ConfigException>(() => TrainConfig.Parse(json));
+        Assert.That(e!.Key, Is.EqualTo(key));
+        Assert.That(e.Message, Does.Contain($"'{key}'").And.Contain("Duplicate"));
+    }
+
     [TestCase("deltas", "bogus")]
     [TestCase("loss", "Clipped_")]
     [TestCase("klEstimator", "k4")]

@@ -5,7 +5,6 @@ using GrpoPipeline.Core;
 using GrpoPipeline.Training.Onnx.Proto;
 using TorchSharp;
 using static TorchSharp.torch;
-using DataType = GrpoPipeline.Training.Onnx.Proto.TensorProto.Types.DataType;
 
 namespace GrpoPipeline.Training.Onnx;
 
@@ -33,8 +32,12 @@ public static class OnnxExporter
     /// <summary>The ONNX model of <paramref name="policy"/>, with the contract's metadata.</summary>
     internal static ModelProto BuildModel(nn.Module<Tensor, Tensor> policy, PolicyShape shape, TrainConfig config, int epoch)
     {
+        if (shape.ResponseLength != shape.PromptLength)
+            throw new NotSupportedException($"the {OnnxContract.Sorter.Version} contract answers with one token per prompt token; this policy has L={shape.PromptLength}, R={shape.ResponseLength}");
+        var contract = OnnxContract.Sorter;
+        var sizes = OnnxContract.SorterSizes(shape.PromptLength, shape.Vocab);
         var graph = new OnnxGraphBuilder($"grpo_{shape.Options.Kind.ToString().ToLowerInvariant()}_sorter");
-        graph.Graph.Input.Add(OnnxGraphBuilder.Value(OnnxContract.PromptsInput, DataType.Int64, OnnxContract.BatchDim, (long)shape.PromptLength));
+        foreach (var input in contract.Inputs) graph.Graph.Input.Add(OnnxGraphBuilder.Value(input, sizes));
 
         using (no_grad())
         {
@@ -49,14 +52,13 @@ public static class OnnxExporter
         // Greedy response: first maximal index, as torch.argmax.
         graph.Node("ArgMax", [OnnxContract.LogitsOutput], OnnxContract.ResponseOutput,
             OnnxGraphBuilder.Int("axis", 2), OnnxGraphBuilder.Int("keepdims", 0), OnnxGraphBuilder.Int("select_last_index", 0));
-        graph.Graph.Output.Add(OnnxGraphBuilder.Value(OnnxContract.LogitsOutput, DataType.Float, OnnxContract.BatchDim, (long)shape.ResponseLength, (long)shape.Vocab));
-        graph.Graph.Output.Add(OnnxGraphBuilder.Value(OnnxContract.ResponseOutput, DataType.Int64, OnnxContract.BatchDim, (long)shape.ResponseLength));
+        foreach (var output in contract.Outputs) graph.Graph.Output.Add(OnnxGraphBuilder.Value(output, sizes));
 
         var model = new ModelProto
         {
             IrVersion = OnnxContract.IrVersion,
             ProducerName = OnnxContract.ProducerName,
-            ProducerVersion = typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0",
+            ProducerVersion = ProducerVersion,
             Domain = "ai.grpopipeline",
             ModelVersion = epoch,
             DocString = "GRPO-trained sorter: prompts [batch, L] int64 → logits [batch, L, V] float32 and greedy response [batch, L] int64.",
@@ -68,8 +70,16 @@ public static class OnnxExporter
         return model;
     }
 
+    /// <summary>
+    /// This build's version without the source-control suffix (<c>0.2.0</c>, not <c>0.2.0+3f2a…</c>), so the same
+    /// policy exports to the same bytes from any commit of one version.
+    /// </summary>
+    static string ProducerVersion =>
+        (typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0").Split('+')[0];
+
     static IEnumerable<(string, string)> Metadata(PolicyShape shape, TrainConfig config, int epoch)
     {
+        yield return (OnnxContract.Metadata.Contract, OnnxContract.Sorter.Version);
         yield return (OnnxContract.Metadata.Task, "sort");
         yield return (OnnxContract.Metadata.Policy, JsonNamingPolicy.SnakeCaseLower.ConvertName(shape.Options.Kind.ToString()));
         yield return (OnnxContract.Metadata.VocabSize, shape.Vocab.ToString());
@@ -174,16 +184,5 @@ public static class OnnxExporter
     }
 
     /// <summary>Writes the model to a temporary file and renames it into place.</summary>
-    internal static void Write(ModelProto model, string outputPath)
-    {
-        var full = Path.GetFullPath(outputPath);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = $"{full}.tmp-{Environment.ProcessId}";
-        using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        {
-            model.WriteTo(stream);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, full, overwrite: true);
-    }
+    internal static void Write(ModelProto model, string outputPath) => AtomicFile.Write(outputPath, model.WriteTo);
 }

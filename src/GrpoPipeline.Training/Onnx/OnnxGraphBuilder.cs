@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
+using GrpoPipeline.Core;
 using GrpoPipeline.Training.Onnx.Proto;
 
 namespace GrpoPipeline.Training.Onnx;
@@ -62,16 +63,26 @@ sealed class OnnxGraphBuilder(string name)
         return attribute;
     }
 
-    /// <summary>A graph input or output; a string dim is symbolic (e.g. "batch"), a long dim is fixed.</summary>
-    public static ValueInfoProto Value(string name, TensorProto.Types.DataType type, params object[] dims)
+    /// <summary>
+    /// A graph input or output written from its contract description: dimensions fixed by <paramref name="sizes"/>
+    /// become numbers, the others (the batch) stay symbolic under their contract name.
+    /// </summary>
+    public static ValueInfoProto Value(TensorSpec spec, IReadOnlyDictionary<string, long> sizes)
     {
         var shape = new TensorShapeProto();
-        foreach (var d in dims)
-            shape.Dim.Add(d is string symbol ? new TensorShapeProto.Types.Dimension { DimParam = symbol }
-                                             : new TensorShapeProto.Types.Dimension { DimValue = Convert.ToInt64(d) });
+        var resolved = spec.Resolve(sizes);
+        for (int i = 0; i < resolved.Length; i++)
+            shape.Dim.Add(resolved[i] is { } size ? new TensorShapeProto.Types.Dimension { DimValue = size }
+                                                  : new TensorShapeProto.Types.Dimension { DimParam = spec.Dimensions[i] });
+        var type = spec.ElementType switch
+        {
+            TensorElementType.Int64 => TensorProto.Types.DataType.Int64,
+            TensorElementType.Float32 => TensorProto.Types.DataType.Float,
+            _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.ElementType, "no ONNX data type for this element type"),
+        };
         return new ValueInfoProto
         {
-            Name = name,
+            Name = spec.Name,
             Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
         };
     }

@@ -1,0 +1,54 @@
+namespace GrpoPipeline.Core;
+
+/// <summary>
+/// Writes files so that a reader, or a crash, sees either the old content or the new, never a torn file: the content
+/// goes to a temporary file beside the target, is flushed to disk, and is renamed over the target. The one way every
+/// project writes checkpoints, exported models, reports and plots.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>Writes <paramref name="text"/> (UTF-8, no BOM) to <paramref name="path"/> atomically.</summary>
+    public static void WriteAllText(string path, string text) =>
+        Write(path, stream =>
+        {
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            writer.Write(text);
+        });
+
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    {
+        var copy = bytes.ToArray();
+        Write(path, stream => stream.Write(copy));
+    }
+
+    /// <summary>Lets <paramref name="write"/> fill a stream, then puts it in place at <paramref name="path"/>.</summary>
+    public static void Write(string path, Action<Stream> write) =>
+        WriteVia(path, tmp =>
+        {
+            using var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write);
+            write(stream);
+            stream.Flush(flushToDisk: true);
+        });
+
+    /// <summary>
+    /// For libraries that only write to a path (a plot's <c>SavePng</c>): <paramref name="writeFile"/> writes the
+    /// temporary path it is given, which keeps the target's extension, and the file is renamed into place.
+    /// The folder of <paramref name="path"/> is created if needed; a failed write leaves no temporary file behind.
+    /// </summary>
+    public static void WriteVia(string path, Action<string> writeFile)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var tmp = $"{full}.tmp-{Environment.ProcessId}-{Environment.CurrentManagedThreadId}{Path.GetExtension(full)}";
+        try
+        {
+            writeFile(tmp);
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+}
