@@ -23,7 +23,7 @@ done
 curl -sf "$url/health/ready" >/dev/null || { echo "server did not become ready; log:" >&2; cat /tmp/grpo-http-bench.log >&2; exit 1; }
 
 # A prompt of the model's length with in-range tokens (descending, so it needs sorting).
-length=$(curl -sf "$url/v1/model" | sed -n 's/.*"promptLength":\([0-9]*\).*/\1/p')
+length=$(curl -sf "$url/v1/model" | sed -n 's/.*"maxPromptLength":\([0-9]*\).*/\1/p')
 vocab=$(curl -sf "$url/v1/model" | sed -n 's/.*"vocabSize":\([0-9]*\).*/\1/p')
 prompt=$(for ((i = length - 1; i >= 0; i--)); do echo -n "$((i % vocab)),"; done | sed 's/,$//')
 lua=$(mktemp --suffix=.lua)

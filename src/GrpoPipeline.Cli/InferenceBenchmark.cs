@@ -51,7 +51,7 @@ static class InferenceBenchmark
                 yield return new
                 {
                     benchmark = "batch_throughput",
-                    policy = threaded.PolicyKind,
+                    policy = threaded.Contract.PolicyKind,
                     batch,
                     threads,
                     torchSharpPromptsPerSecond = Math.Round(torchRate * batch),

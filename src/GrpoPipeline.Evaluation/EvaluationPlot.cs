@@ -1,3 +1,4 @@
+using GrpoPipeline.Core;
 using ScottPlot;
 
 namespace GrpoPipeline.Evaluation;
@@ -10,6 +11,7 @@ public static class EvaluationPlot
 {
     const int Width = 1400, Height = 560;
 
+    /// <summary>Draws <paramref name="report"/> into <paramref name="pngPath"/>, atomically.</summary>
     public static void Write(EvaluationReport report, string pngPath)
     {
         var multiplot = new Multiplot();
@@ -32,7 +34,7 @@ public static class EvaluationPlot
             line.LineWidth = 2;
             line.MarkerSize = 7;
 
-            var bars = m.RewardDistribution.Select((count, reward) => new Bar
+            var bars = m.InclusionOrderingDistribution.Select((count, reward) => new Bar
             {
                 Position = reward - 0.4 + barWidth * (k + 0.5),
                 Value = (double)count / m.Prompts,
@@ -51,15 +53,13 @@ public static class EvaluationPlot
         accuracy.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
         accuracy.ShowLegend(Alignment.LowerLeft);
 
-        rewards.Title("Reward distribution (inclusion + ordering)");
-        rewards.XLabel($"reward (max {string.Join("/", report.Models.Select(m => m.MaxReward).Distinct())})");
+        rewards.Title("Inclusion + ordering reward distribution");
+        rewards.XLabel($"inclusion + ordering (max {string.Join("/", report.Models.Select(m => m.MaxInclusionOrdering).Distinct())})");
         rewards.YLabel("share of prompts");
         rewards.Axes.Margins(bottom: 0);
         rewards.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
         rewards.ShowLegend(Alignment.UpperLeft);
 
-        var tmp = $"{pngPath}.tmp-{Environment.ProcessId}.png";
-        multiplot.SavePng(tmp, Width, Height);
-        File.Move(tmp, pngPath, overwrite: true);
+        AtomicFile.WriteVia(pngPath, tmp => multiplot.SavePng(tmp, Width, Height));
     }
 }

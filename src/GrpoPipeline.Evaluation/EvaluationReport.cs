@@ -38,22 +38,24 @@ public sealed record ModelEvaluation
     public double ExactMatch { get; init; }
     /// <summary>95% Wilson interval of <see cref="ExactMatch"/>.</summary>
     public ConfidenceInterval ExactMatchInterval { get; init; }
-    /// <summary>Mean inclusion + ordering reward.</summary>
-    public double MeanReward { get; init; }
-    /// <summary>Largest possible reward, 2L−1.</summary>
-    public int MaxReward { get; init; }
-    /// <summary><see cref="MeanReward"/> ÷ <see cref="MaxReward"/>.</summary>
-    public double NormalizedReward { get; init; }
-    /// <summary>Mean per-position accuracy.</summary>
-    public double SortDistance { get; init; }
+    /// <summary>Mean of the lecture's inclusion + ordering reward.</summary>
+    public double MeanInclusionOrdering { get; init; }
+    /// <summary>Largest possible inclusion + ordering reward, 2L−1.</summary>
+    public int MaxInclusionOrdering { get; init; }
+    /// <summary><see cref="MeanInclusionOrdering"/> ÷ <see cref="MaxInclusionOrdering"/>.</summary>
+    public double NormalizedInclusionOrdering { get; init; }
+    /// <summary>Mean sort-distance reward: positions equal to the sorted prompt, of L.</summary>
+    public double MeanSortDistance { get; init; }
+    /// <summary><see cref="MeanSortDistance"/> ÷ L: the share of positions right.</summary>
+    public double PositionAccuracy { get; init; }
     /// <summary>Accuracy at each response position.</summary>
     public required double[] PerPositionAccuracy { get; init; }
     /// <summary>Share of prompt tokens found in the response.</summary>
     public double InclusionRate { get; init; }
     /// <summary>Share of adjacent response pairs in order.</summary>
     public double OrderingRate { get; init; }
-    /// <summary>Prompts per reward value 0..2L−1.</summary>
-    public required int[] RewardDistribution { get; init; }
+    /// <summary>Prompts per inclusion + ordering value 0..2L−1.</summary>
+    public required int[] InclusionOrderingDistribution { get; init; }
 
     /// <summary>Prompts the model cannot take (wrong length, token out of range).</summary>
     public int InvalidPrompts { get; init; }
@@ -65,9 +67,10 @@ public sealed record ModelEvaluation
         Model = model.Path, Run = model.Run, Epoch = model.Epoch, Policy = model.Policy,
         PromptLength = model.PromptLength, VocabSize = model.VocabSize, PromptSource = source,
         Prompts = s.Prompts, ExactMatches = s.ExactMatches, ExactMatch = s.ExactMatch, ExactMatchInterval = s.ExactMatchInterval,
-        MeanReward = s.MeanReward, MaxReward = s.MaxReward, NormalizedReward = s.NormalizedReward,
-        SortDistance = s.SortDistance, PerPositionAccuracy = s.PerPositionAccuracy,
-        InclusionRate = s.InclusionRate, OrderingRate = s.OrderingRate, RewardDistribution = s.RewardDistribution,
+        MeanInclusionOrdering = s.MeanInclusionOrdering, MaxInclusionOrdering = s.MaxInclusionOrdering,
+        NormalizedInclusionOrdering = s.NormalizedInclusionOrdering, MeanSortDistance = s.MeanSortDistance,
+        PositionAccuracy = s.PositionAccuracy, PerPositionAccuracy = s.PerPositionAccuracy,
+        InclusionRate = s.InclusionRate, OrderingRate = s.OrderingRate, InclusionOrderingDistribution = s.InclusionOrderingDistribution,
         InvalidPrompts = invalid.Count, Invalid = invalid,
     };
 }
@@ -75,7 +78,7 @@ public sealed record ModelEvaluation
 /// <summary>The model facts an evaluation reports, read from the ONNX metadata.</summary>
 sealed record ModelInfo(string Path, string Run, int Epoch, string Policy, int PromptLength, int VocabSize);
 
-/// <summary>The evaluation of one or more models: a leaderboard sorted by exact match, then mean reward.</summary>
+/// <summary>The evaluation of one or more models: a leaderboard sorted by exact match, then position accuracy.</summary>
 public sealed record EvaluationReport
 {
     /// <summary>The prompts every model was asked to sort.</summary>
@@ -86,17 +89,21 @@ public sealed record EvaluationReport
     /// <summary>camelCase, indented.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    /// <summary>Orders <paramref name="models"/> by exact match, then mean reward (both descending; ties keep their
-    /// input order) and numbers their ranks.</summary>
+    /// <summary>
+    /// Orders <paramref name="models"/> by exact match, then by position accuracy (the sort-distance reward ÷ L, which
+    /// compares models of any length; both descending; ties keep their input order) and numbers their ranks.
+    /// </summary>
     public static EvaluationReport Rank(string source, IEnumerable<ModelEvaluation> models) => new()
     {
         Source = source,
-        Models = models.OrderByDescending(m => m.ExactMatch).ThenByDescending(m => m.MeanReward)
+        Models = models.OrderByDescending(m => m.ExactMatch).ThenByDescending(m => m.PositionAccuracy)
             .Select((m, i) => m with { Rank = i + 1 }).ToList(),
     };
 
+    /// <summary>The report as indented camelCase JSON (<c>evaluation.json</c>).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>Reads a report written by <see cref="ToJson"/>.</summary>
     public static EvaluationReport FromJson(string json) =>
         JsonSerializer.Deserialize<EvaluationReport>(json, Json) ?? throw new JsonException("the report is null");
 
@@ -104,12 +111,12 @@ public sealed record EvaluationReport
     public string LeaderboardMarkdown()
     {
         var md = new StringBuilder();
-        md.AppendLine("| Rank | Model | Run | Epoch | Policy | Prompts | Exact match [95% CI] | Mean reward | Normalized | Sort distance | Inclusion | Ordering | Invalid |");
+        md.AppendLine("| Rank | Model | Run | Epoch | Policy | Prompts | Exact match [95% CI] | Sort distance | Position accuracy | Inclusion + ordering | Inclusion | Ordering | Invalid |");
         md.AppendLine("|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|");
         foreach (var m in Models)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {m.Rank} | {Cell(Path.GetFileName(m.Model))} | {Cell(m.Run)} | {m.Epoch} | {Cell(m.Policy)} | {m.Prompts} | " +
-                $"{Percent(m.ExactMatch)} [{Percent(m.ExactMatchInterval.Low)}, {Percent(m.ExactMatchInterval.High)}] | {m.MeanReward:F2} / {m.MaxReward} | " +
-                $"{m.NormalizedReward:F3} | {m.SortDistance:F3} | {m.InclusionRate:F3} | {m.OrderingRate:F3} | {m.InvalidPrompts} |"));
+                $"{Percent(m.ExactMatch)} [{Percent(m.ExactMatchInterval.Low)}, {Percent(m.ExactMatchInterval.High)}] | {m.MeanSortDistance:F2} / {m.PromptLength} | " +
+                $"{m.PositionAccuracy:F3} | {m.MeanInclusionOrdering:F2} / {m.MaxInclusionOrdering} | {m.InclusionRate:F3} | {m.OrderingRate:F3} | {m.InvalidPrompts} |"));
         return md.ToString();
     }
 
@@ -118,8 +125,9 @@ public sealed record EvaluationReport
     {
         var md = new StringBuilder();
         md.AppendLine("# Evaluation").AppendLine();
-        md.AppendLine($"Prompts: {Source}. Greedy responses scored through ML.NET; exact match with a 95% Wilson interval; " +
-            "mean reward is inclusion + ordering out of 2L−1.").AppendLine();
+        md.AppendLine($"Prompts: {Source}. Greedy responses scored through ML.NET. Each reward component is reported under its own " +
+            "name: exact match (with a 95% Wilson interval), sort distance (positions equal to the sorted prompt, of L) and the " +
+            "lecture's inclusion + ordering (of 2L−1).").AppendLine();
         md.Append(LeaderboardMarkdown()).AppendLine();
         md.AppendLine("## Per-position accuracy").AppendLine();
         int positions = Models.Max(m => m.PerPositionAccuracy.Length);

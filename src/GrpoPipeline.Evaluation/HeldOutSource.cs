@@ -30,12 +30,14 @@ public abstract record HeldOutSource
     /// <summary>Prompts regenerated from each model's split rule.</summary>
     public sealed record Split(int Count, ulong? Seed) : HeldOutSource
     {
+        /// <summary>How the report names the source.</summary>
         public override string ToString() => $"held-out split, {Count} prompts, seed {(Seed is { } s ? s.ToString() : "from the model")}";
     }
 
     /// <summary>Prompts read from a CSV file.</summary>
     public sealed record Csv(string Path) : HeldOutSource
     {
+        /// <summary>How the report names the source.</summary>
         public override string ToString() => $"CSV {Path}";
     }
 }

@@ -72,9 +72,10 @@ public sealed class MlNetScorer : IDisposable
 
     /// <summary>
     /// Scores <paramref name="prompts"/> (each of length L, tokens in range) and calls <paramref name="onResponse"/>
-    /// once per prompt, in order, while the cursor walks the rows.
+    /// once per prompt, in order, while the cursor walks the rows; <paramref name="onRow"/> gets the prompts scored so
+    /// far after each row, and <paramref name="cancellationToken"/> is checked before each row.
     /// </summary>
-    public void Score(IReadOnlyList<long[]> prompts, ResponseHandler onResponse)
+    public void Score(IReadOnlyList<long[]> prompts, ResponseHandler onResponse, Action<int>? onRow = null, CancellationToken cancellationToken = default)
     {
         for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length != PromptLength)
@@ -85,8 +86,10 @@ public sealed class MlNetScorer : IDisposable
         var getter = cursor.GetGetter<VBuffer<long>>(column);
         VBuffer<long> response = default, dense = default;
         int next = 0, rowSize = PromptsPerRow * PromptLength;
-        while (cursor.MoveNext())
+        while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!cursor.MoveNext()) break;
             getter(ref response);
             response.CopyToDense(ref dense);
             var values = dense.GetValues();
@@ -95,6 +98,7 @@ public sealed class MlNetScorer : IDisposable
             int inRow = Math.Min(PromptsPerRow, prompts.Count - next);
             for (int j = 0; j < inRow; j++) onResponse(next + j, values.Slice(j * PromptLength, PromptLength));
             next += inRow;
+            onRow?.Invoke(next);
         }
         if (next != prompts.Count) throw new InvalidOperationException($"ML.NET scored {next} of {prompts.Count} prompts");
     }

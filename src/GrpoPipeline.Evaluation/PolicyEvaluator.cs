@@ -11,12 +11,21 @@ public sealed record EvaluatorOptions
     /// <summary>ONNX Runtime intra-op threads per model. Default 1, as <see cref="SorterPolicyOptions"/>.</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>Throws <see cref="ConfigException"/> naming the first bad option.</summary>
     public void Validate()
     {
         ConfigException.Require(PromptsPerRow is >= 1 and <= 65536, "promptsPerRow", PromptsPerRow, "1..65536");
         ConfigException.Require(Threads is >= 1 and <= 256, "threads", Threads, "1..256");
     }
 }
+
+/// <summary>How far an evaluation has come: reported once per model as it starts, then after each ML.NET row.</summary>
+/// <param name="Model">1-based index of the model being evaluated.</param>
+/// <param name="Models">Models in the evaluation.</param>
+/// <param name="ModelPath">The model being evaluated.</param>
+/// <param name="PromptsScored">Prompts of this model scored so far.</param>
+/// <param name="Prompts">Prompts this model will score.</param>
+public readonly record struct EvaluationProgress(int Model, int Models, string ModelPath, int PromptsScored, int Prompts);
 
 /// <summary>
 /// Evaluates exported sorter policies on held-out prompts with ML.NET and ranks them.
@@ -34,7 +43,9 @@ public static class PolicyEvaluator
     /// <exception cref="OnnxContractException">A file is not a GrpoPipeline sorter, or its split disagrees with its
     /// own input shape.</exception>
     /// <exception cref="EvaluationException">A bad CSV line, a model without a split, or no prompt a model can take.</exception>
-    public static EvaluationReport Evaluate(IReadOnlyList<string> modelPaths, HeldOutSource heldOut, EvaluatorOptions? options = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; checked between ML.NET rows.</exception>
+    public static EvaluationReport Evaluate(IReadOnlyList<string> modelPaths, HeldOutSource heldOut, EvaluatorOptions? options = null,
+        IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(modelPaths);
         ArgumentNullException.ThrowIfNull(heldOut);
@@ -45,17 +56,28 @@ public static class PolicyEvaluator
         foreach (var path in modelPaths)
             if (!File.Exists(path)) throw new FileNotFoundException($"no ONNX model at '{path}'", path);
         var csv = heldOut is HeldOutSource.Csv file ? PromptCsv.Read(file.Path) : null;
-        return EvaluationReport.Rank(heldOut.ToString()!, modelPaths.Select(path => EvaluateModel(Path.GetFullPath(path), heldOut, csv, options)).ToList());
+        var results = new List<ModelEvaluation>(modelPaths.Count);
+        for (int k = 0; k < modelPaths.Count; k++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var path = Path.GetFullPath(modelPaths[k]);
+            int index = k + 1;
+            results.Add(EvaluateModel(path, heldOut, csv, options,
+                (scored, total) => progress?.Report(new EvaluationProgress(index, modelPaths.Count, path, scored, total)), cancellationToken));
+        }
+        return EvaluationReport.Rank(heldOut.ToString()!, results);
     }
 
-    static ModelEvaluation EvaluateModel(string path, HeldOutSource heldOut, IReadOnlyList<CsvPrompt>? csv, EvaluatorOptions options)
+    static ModelEvaluation EvaluateModel(string path, HeldOutSource heldOut, IReadOnlyList<CsvPrompt>? csv, EvaluatorOptions options,
+        Action<int, int> onProgress, CancellationToken cancellationToken)
     {
         var (model, prompts, invalid, source) = Prepare(path, heldOut, csv);
         if (prompts.Count == 0)
             throw new EvaluationException($"'{path}' can take none of the {invalid.Count} prompts (L={model.PromptLength}, V={model.VocabSize}); first: line {invalid[0].Line}: {invalid[0].Reason}");
         var metrics = new SortMetrics(model.PromptLength);
+        onProgress(0, prompts.Count);
         using (var scorer = new MlNetScorer(path, model.PromptLength, options.PromptsPerRow, options.Threads))
-            scorer.Score(prompts, (i, response) => metrics.Add(prompts[i], response));
+            scorer.Score(prompts, (i, response) => metrics.Add(prompts[i], response), scored => onProgress(scored, prompts.Count), cancellationToken);
         return ModelEvaluation.From(model, source, metrics.Summary(), invalid);
     }
 
@@ -63,14 +85,15 @@ public static class PolicyEvaluator
     internal static (ModelInfo Model, IReadOnlyList<long[]> Prompts, IReadOnlyList<InvalidPrompt> Invalid, string Source) Prepare(
         string path, HeldOutSource heldOut, IReadOnlyList<CsvPrompt>? csv)
     {
-        // SorterPolicy.Load is the contract check: names, element types, ranks, and the L and V metadata.
+        // SorterPolicy.Load is the contract check: names, element types, dimensions, and the metadata that fixes them.
         using var policy = SorterPolicy.Load(path, new SorterPolicyOptions { WarmUp = false });
-        var model = new ModelInfo(path, policy.RunName, policy.Epoch, policy.PolicyKind, policy.PromptLength, policy.VocabSize);
+        var contract = policy.Contract;
+        var model = new ModelInfo(path, contract.RunName, contract.Epoch, contract.PolicyKind, policy.PromptLength, contract.VocabSize);
         switch (heldOut)
         {
             case HeldOutSource.Split split:
             {
-                var task = HeldOutSplit.FromMetadata(policy.Metadata, path);
+                var task = HeldOutSplit.FromMetadata(contract.Metadata, path);
                 if (task.Length != model.PromptLength || task.Vocab != model.VocabSize)
                     throw new OnnxContractException(
                         $"'{path}' does not follow the GrpoPipeline sorter contract: expected its held-out split to have L={model.PromptLength}, V={model.VocabSize} like its input, found L={task.Length}, V={task.Vocab}");
@@ -85,7 +108,7 @@ public static class PolicyEvaluator
                 var invalid = new List<InvalidPrompt>();
                 foreach (var p in csv)
                 {
-                    if (Misfit(p.Tokens, model) is { } reason) invalid.Add(new InvalidPrompt(p.Line, string.Join(' ', p.Tokens), reason));
+                    if (contract.Prompts.Problem(p.Tokens) is { } reason) invalid.Add(new InvalidPrompt(p.Line, string.Join(' ', p.Tokens), reason));
                     else prompts.Add(p.Tokens);
                 }
                 return (model, prompts, invalid, $"CSV {Path.GetFullPath(file.Path)}");
@@ -93,16 +116,5 @@ public static class PolicyEvaluator
             default:
                 throw new ArgumentException($"unknown held-out source {heldOut.GetType().Name}", nameof(heldOut));
         }
-    }
-
-    /// <summary>Why <paramref name="prompt"/> does not fit the model, or null when it does.</summary>
-    static string? Misfit(long[] prompt, ModelInfo model)
-    {
-        if (prompt.Length != model.PromptLength)
-            return $"length {prompt.Length}; the model takes prompts of length {model.PromptLength}";
-        for (int i = 0; i < prompt.Length; i++)
-            if (prompt[i] < 0 || prompt[i] >= model.VocabSize)
-                return $"token {prompt[i]} at position {i} is outside the vocabulary 0..{model.VocabSize - 1}";
-        return null;
     }
 }

@@ -40,7 +40,7 @@ public static class ScoringBenchmark
     public static BenchmarkResult Run(string modelPath, int count, int batch, int repeats)
     {
         using var policy = SorterPolicy.Load(modelPath);
-        var split = HeldOutSplit.FromMetadata(policy.Metadata, modelPath);
+        var split = HeldOutSplit.FromMetadata(policy.Contract.Metadata, modelPath);
         // Rejection sampling needs headroom above 2^20 prompts; ask for what the split can give and cycle it.
         double space = Math.Pow(split.Vocab, split.Length);
         int available = space > 1 << 20 ? (int)Math.Min(count, split.HeldOutFraction * space / 2) : count;

@@ -60,21 +60,22 @@ public sealed class SortMetrics
     public SortSummary Summary()
     {
         double n = _prompts;
-        int maxReward = SortingRewards.MaxInclusionOrdering(_length);
-        double meanReward = _reward / n;
+        int maxInclusionOrdering = SortingRewards.MaxInclusionOrdering(_length);
+        double meanInclusionOrdering = _reward / n;
         return new SortSummary(
             Prompts: _prompts,
             ExactMatches: _exact,
             ExactMatch: _exact / n,
             ExactMatchInterval: ConfidenceInterval.Wilson(_exact, _prompts),
-            MeanReward: meanReward,
-            MaxReward: maxReward,
-            NormalizedReward: meanReward / maxReward,
-            SortDistance: _matchingPositions / (n * _length),
+            MeanInclusionOrdering: meanInclusionOrdering,
+            MaxInclusionOrdering: maxInclusionOrdering,
+            NormalizedInclusionOrdering: meanInclusionOrdering / maxInclusionOrdering,
+            MeanSortDistance: _matchingPositions / n,
+            PositionAccuracy: _matchingPositions / (n * _length),
             PerPositionAccuracy: _positionHits.Select(h => h / n).ToArray(),
             InclusionRate: _inclusions / (n * _length),
             OrderingRate: _orderedPairs / (n * (_length - 1)),
-            RewardDistribution: (int[])_rewardCounts.Clone());
+            InclusionOrderingDistribution: (int[])_rewardCounts.Clone());
     }
 }
 
@@ -83,24 +84,26 @@ public sealed class SortMetrics
 /// <param name="ExactMatches">Prompts whose response is exactly the sorted prompt.</param>
 /// <param name="ExactMatch">Share of exact matches.</param>
 /// <param name="ExactMatchInterval">95% Wilson interval of <paramref name="ExactMatch"/>.</param>
-/// <param name="MeanReward">Mean inclusion + ordering reward (<see cref="SortingRewards.InclusionOrdering"/>).</param>
-/// <param name="MaxReward">Largest possible reward, 2L−1.</param>
-/// <param name="NormalizedReward"><paramref name="MeanReward"/> ÷ <paramref name="MaxReward"/>.</param>
-/// <param name="SortDistance">Mean per-position accuracy against the sorted prompt.</param>
+/// <param name="MeanInclusionOrdering">Mean inclusion + ordering reward (<see cref="SortingRewards.InclusionOrdering"/>).</param>
+/// <param name="MaxInclusionOrdering">Largest possible inclusion + ordering reward, 2L−1.</param>
+/// <param name="NormalizedInclusionOrdering"><paramref name="MeanInclusionOrdering"/> ÷ <paramref name="MaxInclusionOrdering"/>.</param>
+/// <param name="MeanSortDistance">Mean sort-distance reward: positions equal to the sorted prompt (of L).</param>
+/// <param name="PositionAccuracy"><paramref name="MeanSortDistance"/> ÷ L: the share of positions right.</param>
 /// <param name="PerPositionAccuracy">Share of prompts whose response is right at each position.</param>
 /// <param name="InclusionRate">Share of prompt tokens found anywhere in the response.</param>
 /// <param name="OrderingRate">Share of adjacent response pairs in non-decreasing order.</param>
-/// <param name="RewardDistribution">Prompts per reward value 0..2L−1.</param>
+/// <param name="InclusionOrderingDistribution">Prompts per inclusion + ordering value 0..2L−1.</param>
 public sealed record SortSummary(
     int Prompts,
     int ExactMatches,
     double ExactMatch,
     ConfidenceInterval ExactMatchInterval,
-    double MeanReward,
-    int MaxReward,
-    double NormalizedReward,
-    double SortDistance,
+    double MeanInclusionOrdering,
+    int MaxInclusionOrdering,
+    double NormalizedInclusionOrdering,
+    double MeanSortDistance,
+    double PositionAccuracy,
     double[] PerPositionAccuracy,
     double InclusionRate,
     double OrderingRate,
-    int[] RewardDistribution);
+    int[] InclusionOrderingDistribution);

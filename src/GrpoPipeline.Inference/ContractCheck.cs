@@ -1,47 +1,75 @@
 using GrpoPipeline.Core;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
+using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace GrpoPipeline.Inference;
 
-/// <summary>Checks a loaded session against <see cref="OnnxContract"/>; every failure says expected vs found.</summary>
+/// <summary>
+/// Checks a loaded session against the contract its metadata names (<see cref="OnnxContract.All"/>): every input and
+/// output of the description with its element type and dimensions, nothing else as input, and the metadata that fixes
+/// the sizes. Every failure says what was expected and what was found.
+/// </summary>
 static class ContractCheck
 {
-    public static (int PromptLength, int VocabSize) Validate(InferenceSession session, string path)
+    public static PolicyContract Validate(InferenceSession session, string path)
     {
         var meta = session.ModelMetadata.CustomMetadataMap;
+        var spec = SpecOf(meta, path);
         int length = IntMetadata(meta, OnnxContract.Metadata.PromptLength, path);
         int vocab = IntMetadata(meta, OnnxContract.Metadata.VocabSize, path);
+        var sizes = OnnxContract.SorterSizes(length, vocab);
 
-        Expect(session.InputMetadata, OnnxContract.PromptsInput, TensorElementType.Int64, [-1, length], path, "input");
-        Expect(session.OutputMetadata, OnnxContract.LogitsOutput, TensorElementType.Float, [-1, length, vocab], path, "output");
-        Expect(session.OutputMetadata, OnnxContract.ResponseOutput, TensorElementType.Int64, [-1, length], path, "output");
-        if (session.InputMetadata.Count != 1)
-            Fail(path, $"exactly one input '{OnnxContract.PromptsInput}'", $"inputs {string.Join(", ", session.InputMetadata.Keys)}");
-        return (length, vocab);
+        foreach (var input in spec.Inputs) Expect(session.InputMetadata, input, sizes, path, "input");
+        foreach (var output in spec.Outputs) Expect(session.OutputMetadata, output, sizes, path, "output");
+        if (session.InputMetadata.Count != spec.Inputs.Count)
+            Fail(path, $"inputs {Names(spec.Inputs.Select(i => i.Name))}", $"inputs {Names(session.InputMetadata.Keys)}");
+        return new PolicyContract
+        {
+            Path = path, Spec = spec, Sizes = sizes, Prompts = PromptRules.Fixed(length, vocab), Metadata = meta.AsReadOnly(),
+        };
     }
 
-    static void Expect(IReadOnlyDictionary<string, NodeMetadata> values, string name, TensorElementType type, int[] dims, string path, string kind)
+    /// <summary>The contract the model claims; a model from before the key existed is a sorter.</summary>
+    static ContractSpec SpecOf(IReadOnlyDictionary<string, string> meta, string path)
     {
-        string expected = $"{kind} '{name}' {type} [{string.Join(", ", dims.Select(d => d < 0 ? OnnxContract.BatchDim : d.ToString()))}]";
-        if (!values.TryGetValue(name, out var value))
-            Fail(path, expected, $"{kind}s {string.Join(", ", values.Keys.Select(k => $"'{k}'"))}");
-        if (value!.OnnxValueType != OnnxValueType.ONNX_TYPE_TENSOR || value.ElementDataType != type || value.Dimensions.Length != dims.Length)
+        if (!meta.TryGetValue(OnnxContract.Metadata.Contract, out var version)) return OnnxContract.Sorter;
+        return OnnxContract.All.FirstOrDefault(c => c.Version == version)
+            ?? Fail<ContractSpec>(path, $"metadata '{OnnxContract.Metadata.Contract}' to be one of {string.Join(", ", OnnxContract.All.Select(c => c.Version))}", $"'{version}'");
+    }
+
+    static void Expect(IReadOnlyDictionary<string, NodeMetadata> values, TensorSpec spec, IReadOnlyDictionary<string, long> sizes, string path, string role)
+    {
+        string expected = spec.Describe(role, sizes);
+        if (!values.TryGetValue(spec.Name, out var value))
+            Fail(path, expected, $"{role}s {Names(values.Keys)}");
+        var dims = spec.Resolve(sizes);
+        if (value!.OnnxValueType != OnnxValueType.ONNX_TYPE_TENSOR || value.ElementDataType != OrtType(spec.ElementType) || value.Dimensions.Length != dims.Length)
             Fail(path, expected, $"{value.OnnxValueType} {value.ElementDataType} of rank {value.Dimensions.Length}");
-        for (int i = 1; i < dims.Length; i++)
-            if (value.Dimensions[i] != dims[i])
+        for (int i = 0; i < dims.Length; i++)
+            if (dims[i] is { } size && value.Dimensions[i] != size)
                 Fail(path, expected, $"dimension {i} = {value.Dimensions[i]}");
     }
+
+    static OrtElementType OrtType(TensorElementType type) => type switch
+    {
+        TensorElementType.Int64 => OrtElementType.Int64,
+        TensorElementType.Float32 => OrtElementType.Float,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
 
     static int IntMetadata(IReadOnlyDictionary<string, string> meta, string key, string path)
     {
         if (!meta.TryGetValue(key, out var text))
-            Fail(path, $"metadata '{key}'", "no such key (is this a GrpoPipeline sorter?)");
+            Fail(path, $"metadata '{key}'", "no such key (is this a GrpoPipeline policy?)");
         if (!int.TryParse(text, out var value) || value < 1)
             Fail(path, $"metadata '{key}' to be a positive integer", $"'{text}'");
         return value;
     }
 
-    static void Fail(string path, string expected, string found) =>
-        throw new OnnxContractException($"'{path}' does not follow the GrpoPipeline sorter contract: expected {expected}, found {found}");
+    static string Names(IEnumerable<string> names) => string.Join(", ", names.Select(n => $"'{n}'"));
+
+    static void Fail(string path, string expected, string found) => Fail<object>(path, expected, found);
+
+    static T Fail<T>(string path, string expected, string found) =>
+        throw new OnnxContractException($"'{path}' does not follow the GrpoPipeline policy contract: expected {expected}, found {found}");
 }

@@ -1,12 +1,12 @@
+using System.Diagnostics;
 using GrpoPipeline.Core;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace GrpoPipeline.Inference;
 
 /// <summary>
-/// A GRPO-trained sorter exported to ONNX. Load it once and share it: every method is safe to call from many threads
-/// at once. Dispose it to release the native session.
+/// A GRPO-trained sorter exported to ONNX (contract <c>sorter/1</c>). Load it once and share it: every method is safe
+/// to call from many threads at once. Dispose it to release the native session.
 /// </summary>
 /// <example>
 /// <code>
@@ -14,7 +14,7 @@ namespace GrpoPipeline.Inference;
 /// long[] sorted = policy.Sort([3, 1, 2]);
 /// </code>
 /// </example>
-public sealed class SorterPolicy : IDisposable
+public sealed class SorterPolicy : ISorterPolicy, IDisposable
 {
     static readonly string[] InputNames = [OnnxContract.PromptsInput];
     static readonly string[] ResponseOnly = [OnnxContract.ResponseOutput];
@@ -25,33 +25,24 @@ public sealed class SorterPolicy : IDisposable
     readonly RunOptions _runOptions = new();
     volatile bool _disposed;
 
-    SorterPolicy(string path, InferenceSession session, SessionOptions sessionOptions, int promptLength, int vocabSize)
+    SorterPolicy(InferenceSession session, SessionOptions sessionOptions, PolicyContract contract)
     {
-        Path = path;
         _session = session;
         _sessionOptions = sessionOptions;
-        PromptLength = promptLength;
-        VocabSize = vocabSize;
-        Metadata = session.ModelMetadata.CustomMetadataMap.AsReadOnly();
+        Contract = contract;
+        PromptLength = contract.Prompts.MaxLength;
     }
 
-    /// <summary>The file this policy was loaded from.</summary>
-    public string Path { get; }
+    /// <inheritdoc />
+    public PolicyContract Contract { get; }
     /// <summary>Prompt and response length L.</summary>
     public int PromptLength { get; }
     /// <summary>Vocabulary size V: tokens are 0..V-1.</summary>
-    public int VocabSize { get; }
-    /// <summary>The model's metadata_props (keys in <see cref="OnnxContract.Metadata"/>).</summary>
-    public IReadOnlyDictionary<string, string> Metadata { get; }
-    /// <summary>Policy architecture recorded at export, e.g. <c>seed</c>.</summary>
-    public string PolicyKind => Metadata.GetValueOrDefault(OnnxContract.Metadata.Policy, "");
-    /// <summary>Training run the model was exported from.</summary>
-    public string RunName => Metadata.GetValueOrDefault(OnnxContract.Metadata.Run, "");
-    /// <summary>Training epoch the model was exported at.</summary>
-    public int Epoch => int.TryParse(Metadata.GetValueOrDefault(OnnxContract.Metadata.Epoch), out var e) ? e : 0;
+    public int VocabSize => Contract.VocabSize;
 
     /// <summary>
-    /// Opens the model and checks it against the contract (names, element types, ranks, and the V and L metadata).
+    /// Opens the model and checks it against its contract (names, element types, dimensions, and the metadata that
+    /// fixes them).
     /// </summary>
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     /// <exception cref="OnnxContractException">Not an ONNX model, or one that breaks the contract; the message says
@@ -77,9 +68,8 @@ public sealed class SorterPolicy : IDisposable
         }
         try
         {
-            var (length, vocab) = ContractCheck.Validate(session, path);
-            var policy = new SorterPolicy(path, session, sessionOptions, length, vocab);
-            if (options.WarmUp) policy.Sort(new long[length]);
+            var policy = new SorterPolicy(session, sessionOptions, ContractCheck.Validate(session, path));
+            if (options.WarmUp) policy.Run(new long[policy.PromptLength], 1, ResponseOnly).Dispose();
             return policy;
         }
         catch
@@ -90,22 +80,27 @@ public sealed class SorterPolicy : IDisposable
         }
     }
 
-    /// <summary>The greedy (argmax) response to one prompt.</summary>
+    /// <inheritdoc />
     public long[] Sort(ReadOnlySpan<long> prompt)
     {
         Validate(prompt, 0);
+        long start = Stopwatch.GetTimestamp();
         using var outputs = Run(prompt.ToArray(), 1, ResponseOnly);
-        return outputs[0].GetTensorDataAsSpan<long>().ToArray();
+        var response = outputs[0].GetTensorDataAsSpan<long>().ToArray();
+        GrpoMetrics.RecordInference(start, 1);
+        return response;
     }
 
-    /// <summary>Greedy responses to many prompts in one inference.</summary>
+    /// <inheritdoc />
     public long[][] SortBatch(IReadOnlyList<long[]> prompts)
     {
         var flat = Flatten(prompts);
+        long start = Stopwatch.GetTimestamp();
         using var outputs = Run(flat, prompts.Count, ResponseOnly);
         var responses = outputs[0].GetTensorDataAsSpan<long>();
         var result = new long[prompts.Count][];
         for (int b = 0; b < result.Length; b++) result[b] = responses.Slice(b * PromptLength, PromptLength).ToArray();
+        GrpoMetrics.RecordInference(start, prompts.Count);
         return result;
     }
 
@@ -121,8 +116,10 @@ public sealed class SorterPolicy : IDisposable
             throw new ArgumentException($"responses has room for {responses.Length} tokens; {prompts.Length} are needed", nameof(responses));
         int rows = prompts.Length / PromptLength;
         for (int b = 0; b < rows; b++) Validate(prompts.Slice(b * PromptLength, PromptLength), b, rows > 1);
+        long start = Stopwatch.GetTimestamp();
         using var outputs = Run(prompts.ToArray(), rows, ResponseOnly);
         outputs[0].GetTensorDataAsSpan<long>().CopyTo(responses);
+        GrpoMetrics.RecordInference(start, rows);
     }
 
     /// <summary>Logits of one prompt, row-major [L, V].</summary>
@@ -149,6 +146,7 @@ public sealed class SorterPolicy : IDisposable
     {
         if (n is < 1 or > 4096) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be in 1..4096");
         if (!(temperature is >= 0.01 and <= 100)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be in 0.01..100");
+        long start = Stopwatch.GetTimestamp();
         var logits = Logits(prompt);
         var probabilities = new double[logits.Length];
         for (int pos = 0; pos < PromptLength; pos++)
@@ -161,19 +159,17 @@ public sealed class SorterPolicy : IDisposable
             for (int pos = 0; pos < PromptLength; pos++)
                 result[i][pos] = Draw(probabilities.AsSpan(pos * VocabSize, VocabSize), rng);
         }
+        GrpoMetrics.RecordInference(start, 1);
         return result;
     }
 
-    /// <summary>The task's rewards for a response to a prompt (<see cref="SortingRewards"/>).</summary>
+    /// <inheritdoc />
     public SortScore Score(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
     {
         Validate(prompt, 0);
         if (response.Length != PromptLength)
             throw new ArgumentException($"response has length {response.Length}; the model's responses have length {PromptLength}", nameof(response));
-        return new SortScore(
-            SortingRewards.InclusionOrdering(prompt, response),
-            SortingRewards.SortDistance(prompt, response),
-            SortingRewards.Exact(prompt, response) == 1);
+        return SortScore.Of(prompt, response);
     }
 
     IDisposableReadOnlyCollection<OrtValue> Run(long[] flatPrompts, int batch, string[] outputNames)
@@ -198,24 +194,9 @@ public sealed class SorterPolicy : IDisposable
         return flat;
     }
 
-    /// <summary>
-    /// What is wrong with <paramref name="prompt"/> for this model — its length, or the first token out of range,
-    /// naming the index and value — or null when it is fine. The methods that take prompts throw an
-    /// <see cref="ArgumentException"/> with this text; callers that must not throw (a service) can ask first.
-    /// </summary>
-    public string? PromptProblem(ReadOnlySpan<long> prompt)
-    {
-        if (prompt.Length != PromptLength)
-            return $"prompt has length {prompt.Length}; this model takes prompts of length {PromptLength}";
-        for (int i = 0; i < prompt.Length; i++)
-            if ((ulong)prompt[i] >= (ulong)VocabSize)
-                return $"token at index {i} is {prompt[i]}; tokens must be in 0..{VocabSize - 1}";
-        return null;
-    }
-
     void Validate(ReadOnlySpan<long> prompt, int row, bool inBatch = false)
     {
-        if (PromptProblem(prompt) is { } problem)
+        if (Contract.Prompts.Problem(prompt) is { } problem)
             throw new ArgumentException(inBatch ? $"prompt {row}: {problem}" : problem, "prompt");
     }
 
@@ -245,6 +226,3 @@ public sealed class SorterPolicy : IDisposable
         _runOptions.Dispose();
     }
 }
-
-/// <summary>Rewards of one response: the lecture's inclusion + ordering, sort distance, and exact match.</summary>
-public readonly record struct SortScore(int InclusionOrdering, int SortDistance, bool Exact);

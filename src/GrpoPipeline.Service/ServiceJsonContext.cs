@@ -4,8 +4,19 @@ using GrpoPipeline.Service.Features;
 
 namespace GrpoPipeline.Service;
 
-/// <summary>Source-generated serializers for the API's bodies: no reflection on the request path.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+/// <summary>
+/// Source-generated serializers for the API's bodies, with the strict options request parsing relies on: names match
+/// case-sensitively, unknown and duplicate properties are errors, constructor parameters without a default are
+/// required, numbers in strings are refused, and a null is refused where the type does not allow one.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web,
+    PropertyNameCaseInsensitive = false,
+    AllowDuplicateProperties = false,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    RespectRequiredConstructorParameters = true,
+    RespectNullableAnnotations = true,
+    NumberHandling = JsonNumberHandling.Strict,   // the Web defaults would read "1" as 1
+    MaxDepth = 16)]
 [JsonSerializable(typeof(SortRequest))]
 [JsonSerializable(typeof(SortResponse))]
 [JsonSerializable(typeof(BatchSortRequest))]

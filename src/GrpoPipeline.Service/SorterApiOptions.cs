@@ -1,61 +1,71 @@
 using GrpoPipeline.Core;
-using Microsoft.Extensions.Options;
+using GrpoPipeline.Inference.Hosting;
 
 namespace GrpoPipeline.Service;
 
-/// <summary>The service's settings, bound from the <c>Sorter</c> section of configuration.</summary>
-public sealed record ServiceOptions
+/// <summary>
+/// The HTTP API's settings, bound from the same <c>Sorter</c> configuration section as the model's
+/// (<see cref="SorterModelOptions"/>: <c>ModelPath</c>, <c>IntraOpThreads</c>, hot reload). Validated when the host
+/// starts: a bad value stops it with a message naming the key.
+/// </summary>
+public sealed class SorterApiOptions
 {
     /// <summary>Configuration section the options are bound from.</summary>
-    public const string Section = "Sorter";
+    public const string Section = SorterModelOptions.Section;
+    /// <summary>The request header that carries an API key.</summary>
+    public const string ApiKeyHeader = "X-Api-Key";
 
-    /// <summary>Path of the ONNX sorter to serve; relative paths resolve against the working directory. Required.</summary>
-    public string ModelPath { get; init; } = "";
     /// <summary>Most prompts one <c>/v1/sort/batch</c> request may carry. Default 1024.</summary>
-    public int MaxBatch { get; init; } = 1024;
-    /// <summary>ONNX Runtime threads one inference may use. Default 1: requests already run in parallel.</summary>
-    public int IntraOpThreads { get; init; } = 1;
-    /// <summary>Largest request body accepted, in bytes; larger bodies get a 400. Default 1 MiB.</summary>
-    public long MaxRequestBodyBytes { get; init; } = 1 << 20;
-    /// <summary>Reload the model when its file is replaced. Default true.</summary>
-    public bool HotReload { get; init; } = true;
-    /// <summary>Interval of the last-write-time/size poll that backs up the file watcher; 0 turns it off. Default 1000.</summary>
-    public int ReloadPollMilliseconds { get; init; } = 1000;
-    /// <summary>Quiet time after the last file event before a reload, so a file being written is read once. Default 200.</summary>
-    public int ReloadDebounceMilliseconds { get; init; } = 200;
-
-    /// <summary>Absolute path of <see cref="ModelPath"/>.</summary>
-    public string FullModelPath => Path.GetFullPath(ModelPath);
+    public int MaxBatch { get; set; } = 1024;
+    /// <summary>Largest request body accepted, in bytes; a larger body gets a 413. Default 1 MiB.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1 << 20;
+    /// <summary>
+    /// API keys accepted in the <c>X-Api-Key</c> header; empty (the default) leaves the API open. With keys, a request
+    /// without one of them gets a 401. Health and metrics endpoints stay open.
+    /// </summary>
+    public List<string> ApiKeys { get; set; } = [];
+    /// <summary>Per-client rate limit (token bucket); off by default.</summary>
+    public RateLimitOptions RateLimit { get; set; } = new();
+    /// <summary>
+    /// Export the <c>GrpoPipeline</c> meter with OpenTelemetry and serve a Prometheus scrape at <c>GET /metrics</c>.
+    /// Default false for apps that mount the API (they may have their own telemetry); <c>grpo serve</c> turns it on.
+    /// </summary>
+    public bool Metrics { get; set; }
 
     /// <summary>Throws <see cref="ConfigException"/> naming the first bad key, its value and what is allowed.</summary>
     public void Validate()
     {
-        ConfigException.Require(!string.IsNullOrWhiteSpace(ModelPath), Key(nameof(ModelPath)), ModelPath,
-            "the path of an exported .onnx sorter (appsettings.json, --Sorter:ModelPath=<file>, or grpo serve --model <file>)");
-        ConfigException.Require(File.Exists(ModelPath), Key(nameof(ModelPath)), ModelPath, $"an existing file; there is no file at '{FullModelPath}'");
         ConfigException.Require(MaxBatch is >= 1 and <= 65536, Key(nameof(MaxBatch)), MaxBatch, "1..65536");
-        ConfigException.Require(IntraOpThreads is >= 1 and <= 256, Key(nameof(IntraOpThreads)), IntraOpThreads, "1..256");
         ConfigException.Require(MaxRequestBodyBytes is >= 1024 and <= 1L << 30, Key(nameof(MaxRequestBodyBytes)), MaxRequestBodyBytes, "1024..1073741824");
-        ConfigException.Require(ReloadPollMilliseconds is 0 or (>= 10 and <= 3_600_000), Key(nameof(ReloadPollMilliseconds)), ReloadPollMilliseconds, "0 (off) or 10..3600000");
-        ConfigException.Require(ReloadDebounceMilliseconds is >= 0 and <= 60_000, Key(nameof(ReloadDebounceMilliseconds)), ReloadDebounceMilliseconds, "0..60000");
+        for (int i = 0; i < ApiKeys.Count; i++)
+            ConfigException.Require(ApiKeys[i] is { Length: >= 16 and <= 256 } key && key.All(c => c is > ' ' and <= '~'),
+                $"{Key(nameof(ApiKeys))}:{i}", ApiKeys[i] is null ? null : "(hidden)", "16..256 printable ASCII characters, no spaces");
+        RateLimit.Validate($"{Key(nameof(RateLimit))}");
     }
 
-    static string Key(string property) => $"{Section}:{property}";
+    static string Key(string property) => SorterModelOptions.Key(property);
 }
 
-/// <summary>Runs <see cref="ServiceOptions.Validate"/> when the host starts, so a bad setting stops it with a clear message.</summary>
-sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
+/// <summary>
+/// A token bucket per client: a client holds up to <see cref="Burst"/> requests and earns
+/// <see cref="PermitsPerSecond"/> back each second; a request beyond that gets a 429 with <c>Retry-After</c>. A client
+/// is its API key when keys are on, else its remote address.
+/// </summary>
+public sealed class RateLimitOptions
 {
-    public ValidateOptionsResult Validate(string? name, ServiceOptions options)
+    /// <summary>Requests per second each client earns; 0 (the default) turns rate limiting off.</summary>
+    public int PermitsPerSecond { get; set; }
+    /// <summary>Requests a client may send at once after being idle; 0 means the same as <see cref="PermitsPerSecond"/>. Default 0.</summary>
+    public int Burst { get; set; }
+
+    /// <summary>Whether a limit applies.</summary>
+    public bool Enabled => PermitsPerSecond > 0;
+    /// <summary>The bucket size in effect.</summary>
+    public int EffectiveBurst => Burst > 0 ? Burst : PermitsPerSecond;
+
+    internal void Validate(string prefix)
     {
-        try
-        {
-            options.Validate();
-            return ValidateOptionsResult.Success;
-        }
-        catch (ConfigException e)
-        {
-            return ValidateOptionsResult.Fail(e.Message);
-        }
+        ConfigException.Require(PermitsPerSecond is >= 0 and <= 1_000_000, $"{prefix}:{nameof(PermitsPerSecond)}", PermitsPerSecond, "0 (off) or 1..1000000");
+        ConfigException.Require(Burst is >= 0 and <= 1_000_000, $"{prefix}:{nameof(Burst)}", Burst, "0 (= PermitsPerSecond) or 1..1000000");
     }
 }

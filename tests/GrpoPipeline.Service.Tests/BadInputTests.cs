@@ -4,7 +4,10 @@ using NUnit.Framework;
 
 namespace GrpoPipeline.Service.Tests;
 
-/// <summary>Every bad client input gets a 400 application/problem+json whose detail says what is wrong.</summary>
+/// <summary>
+/// Every bad client input gets an application/problem+json whose detail says what is wrong: 415 for a body that is not
+/// declared JSON, 413 for one over the size limit, 400 for everything else.
+/// </summary>
 [TestFixture]
 public sealed class BadInputTests
 {
@@ -15,8 +18,8 @@ public sealed class BadInputTests
     SorterServiceFactory _factory = null!;
     HttpClient _client = null!;
 
-    /// <summary>One bad request: where it goes, its body and content type, and words its problem detail must contain.</summary>
-    public sealed record BadRequest(string Name, string Path, string? Body, string[] DetailMentions, string? ContentType = "application/json")
+    /// <summary>One bad request: where it goes, its body and content type, words its problem detail must contain, its status.</summary>
+    public sealed record BadRequest(string Name, string Path, string? Body, string[] DetailMentions, string? ContentType = "application/json", int Status = 400)
     {
         public override string ToString() => Name;
     }
@@ -42,9 +45,13 @@ public sealed class BadInputTests
         new("Prompt too long", "/v1/sort", "{\"prompt\":[3,1,2,0]}", ["length 4", "length 3"]),
         new("Token out of range", "/v1/sort", "{\"prompt\":[3,9,2]}", ["index 1", "is 9", "0..4"]),
         new("Negative token", "/v1/sort", "{\"prompt\":[3,1,-1]}", ["index 2", "is -1", "0..4"]),
-        new("Body over the limit", "/v1/sort", Oversized, ["limit", $"{MaxBody} bytes"]),
-        new("Wrong content type", "/v1/sort", "{\"prompt\":[3,1,2]}", ["Content-Type", "application/json", "text/plain"], "text/plain"),
-        new("No content type", "/v1/sort", "{\"prompt\":[3,1,2]}", ["Content-Type", "application/json"], null),
+        new("Body over the limit", "/v1/sort", Oversized, ["limit", $"{MaxBody} bytes"], Status: 413),
+        new("Wrong content type", "/v1/sort", "{\"prompt\":[3,1,2]}", ["Content-Type", "application/json", "text/plain"], "text/plain", 415),
+        new("No content type", "/v1/sort", "{\"prompt\":[3,1,2]}", ["Content-Type", "application/json"], null, 415),
+        new("Field name in the wrong case", "/v1/sort", "{\"Prompt\":[3,1,2]}", ["unknown field 'Prompt'", "'prompt'"]),
+        new("Body is null", "/v1/sort", "null", ["JSON object", "null"]),
+        new("Batch row is null", "/v1/sort/batch", "{\"prompts\":[[3,1,2],null]}", ["'prompts[1]'", "null"]),
+        new("Sample n is null", "/v1/sample", "{\"prompt\":[3,1,2],\"n\":null}", ["'n'", "integer", "null"]),
         new("Batch missing prompts", "/v1/sort/batch", "{\"prompt\":[3,1,2]}", ["unknown field 'prompt'", "'prompts'"]),
         new("Batch is empty", "/v1/sort/batch", "{\"prompts\":[]}", ["'prompts'", "empty"]),
         new("Batch over MaxBatch", "/v1/sort/batch", "{\"prompts\":[[3,1,2],[3,1,2],[3,1,2],[3,1,2],[3,1,2]]}", ["5 prompts", $"largest batch is {MaxBatch}", "MaxBatch"]),
@@ -64,7 +71,7 @@ public sealed class BadInputTests
         new("Sample token out of range", "/v1/sample", "{\"prompt\":[3,1,7],\"n\":2}", ["index 2", "is 7"]),
     ];
 
-    static IEnumerable<TestCaseData> Cases() => Table.Select(c => new TestCaseData(c).SetName($"Bad_Input_Gets_400_Problem({c.Name})"));
+    static IEnumerable<TestCaseData> Cases() => Table.Select(c => new TestCaseData(c).SetName($"Bad_Input_Gets_{c.Status}_Problem({c.Name})"));
 
     [OneTimeSetUp]
     public void StartService()
@@ -88,17 +95,17 @@ public sealed class BadInputTests
     }
 
     [TestCaseSource(nameof(Cases))]
-    public async Task Bad_Input_Gets_400_Problem(BadRequest bad)
+    public async Task Bad_Input_Gets_A_Problem(BadRequest bad)
     {
         using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(bad.Body ?? ""));
         if (bad.ContentType is not null) content.Headers.TryAddWithoutValidation("Content-Type", bad.ContentType);
         using var response = await _client.PostAsync(bad.Path, content);
 
-        await AssertProblem(response, bad.DetailMentions);
+        await AssertProblem(response, bad.DetailMentions, bad.Status);
     }
 
     [Test]
-    public async Task A_Chunked_Body_Over_The_Limit_Gets_400_Problem()
+    public async Task A_Chunked_Body_Over_The_Limit_Gets_413_Problem()
     {
         // No Content-Length: the limit must hold while reading, not only from the header.
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/sort")
@@ -109,7 +116,7 @@ public sealed class BadInputTests
         request.Headers.TransferEncodingChunked = true;
         using var response = await _client.SendAsync(request);
 
-        await AssertProblem(response, ["larger than the limit", $"{MaxBody} bytes"]);
+        await AssertProblem(response, ["larger than the limit", $"{MaxBody} bytes"], 413);
     }
 
     [Test]
@@ -128,13 +135,13 @@ public sealed class BadInputTests
         Assert.That((await response.Json()).GetProperty("responses").GetArrayLength(), Is.EqualTo(MaxBatch));
     }
 
-    static async Task AssertProblem(HttpResponseMessage response, string[] mentions)
+    static async Task AssertProblem(HttpResponseMessage response, string[] mentions, int status)
     {
         string text = await response.Content.ReadAsStringAsync();
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), text);
+        Assert.That((int)response.StatusCode, Is.EqualTo(status), text);
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"), text);
         var problem = await response.Json();
-        Assert.That(problem.GetProperty("status").GetInt32(), Is.EqualTo(400));
+        Assert.That(problem.GetProperty("status").GetInt32(), Is.EqualTo(status));
         string detail = problem.GetProperty("detail").GetString()!;
         TestContext.Out.WriteLine(detail);
         foreach (var mention in mentions) Assert.That(detail, Does.Contain(mention), "the detail must say what is wrong");

@@ -54,8 +54,7 @@ public sealed class EndpointTests
 
             var expected = _direct.Sort(prompt);
             Assert.That(body.GetProperty("response").Longs(), Is.EqualTo(expected), $"prompt [{string.Join(",", prompt)}]");
-            Assert.That(body.GetProperty("reward").GetInt32(), Is.EqualTo(SortingRewards.InclusionOrdering(prompt, expected)));
-            Assert.That(body.GetProperty("exact").GetBoolean(), Is.EqualTo(SortingRewards.Exact(prompt, expected) == 1));
+            AssertRewards(body.GetProperty("rewards"), prompt, expected);
         }
     }
 
@@ -68,17 +67,14 @@ public sealed class EndpointTests
         var body = await response.Json();
 
         var responses = body.GetProperty("responses").Rows();
-        var rewards = body.GetProperty("rewards").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        var exact = body.GetProperty("exact").EnumerateArray().Select(e => e.GetBoolean()).ToArray();
+        var rewards = body.GetProperty("rewards").EnumerateArray().ToArray();
         Assert.That(responses, Has.Length.EqualTo(prompts.Length));
         Assert.That(rewards, Has.Length.EqualTo(prompts.Length));
-        Assert.That(exact, Has.Length.EqualTo(prompts.Length));
         for (int i = 0; i < prompts.Length; i++)
         {
             var expected = _direct.Sort(prompts[i]);
             Assert.That(responses[i], Is.EqualTo(expected), $"prompt {i}");
-            Assert.That(rewards[i], Is.EqualTo(SortingRewards.InclusionOrdering(prompts[i], expected)), $"reward {i}");
-            Assert.That(exact[i], Is.EqualTo(SortingRewards.Exact(prompts[i], expected) == 1), $"exact {i}");
+            AssertRewards(rewards[i], prompts[i], expected);
         }
     }
 
@@ -93,8 +89,8 @@ public sealed class EndpointTests
         Assert.That(responses, Has.Length.EqualTo(8));
         Assert.That(second.GetProperty("responses").Rows(), Is.EqualTo(responses), "same seed, different responses");
         Assert.That(responses, Is.EqualTo(_direct.Sample(prompt, 8, 1.0, 1)));
-        Assert.That(first.GetProperty("rewards").EnumerateArray().Select(e => e.GetInt32()),
-            Is.EqualTo(responses.Select(r => SortingRewards.InclusionOrdering(prompt, r))));
+        var rewards = first.GetProperty("rewards").EnumerateArray().ToArray();
+        for (int i = 0; i < responses.Length; i++) AssertRewards(rewards[i], prompt, responses[i]);
         Assert.That(first.GetProperty("seed").GetUInt64(), Is.EqualTo(1UL));
     }
 
@@ -116,26 +112,39 @@ public sealed class EndpointTests
         var model = await _client.Model();
 
         Assert.That(model.GetProperty("path").GetString(), Is.EqualTo(_model));
-        Assert.That(model.GetProperty("promptLength").GetInt32(), Is.EqualTo(3));
+        Assert.That(model.GetProperty("minPromptLength").GetInt32(), Is.EqualTo(3));
+        Assert.That(model.GetProperty("maxPromptLength").GetInt32(), Is.EqualTo(3));
         Assert.That(model.GetProperty("vocabSize").GetInt32(), Is.EqualTo(5));
         Assert.That(model.GetProperty("policy").GetString(), Is.EqualTo("seed"));
         Assert.That(model.GetProperty("run").GetString(), Is.EqualTo(TestModels.LectureRun));
-        Assert.That(model.GetProperty("epoch").GetInt32(), Is.EqualTo(_direct.Epoch));
+        Assert.That(model.GetProperty("epoch").GetInt32(), Is.EqualTo(_direct.Contract.Epoch));
         Assert.That(model.GetProperty("generation").GetInt32(), Is.EqualTo(1));
         Assert.That(model.GetProperty("loadedAt").GetDateTimeOffset(), Is.LessThanOrEqualTo(DateTimeOffset.UtcNow));
 
         var contract = model.GetProperty("contract");
+        Assert.That(contract.GetProperty("version").GetString(), Is.EqualTo(OnnxContract.Sorter.Version));
         Assert.That(contract.GetProperty("inputs").EnumerateArray().Select(t => t.GetProperty("name").GetString()), Is.EqualTo(new[] { OnnxContract.PromptsInput }));
         Assert.That(contract.GetProperty("outputs").EnumerateArray().Select(t => t.GetProperty("name").GetString()),
             Is.EqualTo(new[] { OnnxContract.LogitsOutput, OnnxContract.ResponseOutput }));
         Assert.That(contract.GetProperty("outputs")[0].GetProperty("shape").EnumerateArray().Select(d => d.GetString()),
             Is.EqualTo(new[] { OnnxContract.BatchDim, "3", "5" }));
+        Assert.That(contract.GetProperty("outputs")[0].GetProperty("elementType").GetString(), Is.EqualTo("float32"));
+        Assert.That(contract.GetProperty("inputs")[0].GetProperty("elementType").GetString(), Is.EqualTo("int64"));
         Assert.That(contract.GetProperty("opset").GetInt32(), Is.EqualTo(OnnxContract.Opset));
 
         var metadata = model.GetProperty("metadata");
         Assert.That(metadata.GetProperty(OnnxContract.Metadata.VocabSize).GetString(), Is.EqualTo("5"));
         Assert.That(metadata.GetProperty(OnnxContract.Metadata.Run).GetString(), Is.EqualTo(TestModels.LectureRun));
         Assert.That(model.GetProperty("reload").GetProperty("enabled").GetBoolean(), Is.True);
+    }
+
+    /// <summary>Each reward component under its own name, as <see cref="SortingRewards"/> computes it.</summary>
+    static void AssertRewards(System.Text.Json.JsonElement rewards, long[] prompt, long[] response)
+    {
+        Assert.That(rewards.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "inclusionOrdering", "sortDistance", "exact" }));
+        Assert.That(rewards.GetProperty("inclusionOrdering").GetInt32(), Is.EqualTo(SortingRewards.InclusionOrdering(prompt, response)));
+        Assert.That(rewards.GetProperty("sortDistance").GetInt32(), Is.EqualTo(SortingRewards.SortDistance(prompt, response)));
+        Assert.That(rewards.GetProperty("exact").GetBoolean(), Is.EqualTo(SortingRewards.Exact(prompt, response) == 1));
     }
 
     [TestCase("/health/live")]

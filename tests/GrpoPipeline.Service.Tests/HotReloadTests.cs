@@ -104,13 +104,13 @@ public sealed class HotReloadTests
 
         await Task.Delay(400);
         TestModels.ReplaceAtomically(_model, TestModels.Random);
-        var model = await _client.WaitForModel(m => m.GetProperty("promptLength").GetInt32() == 4, SwapTimeout);
+        var model = await _client.WaitForModel(m => m.GetProperty("maxPromptLength").GetInt32() == 4, SwapTimeout);
         await Task.Delay(400);
         var result = await load.StopAsync();
 
         TestContext.Out.WriteLine($"{result.Requests} requests: {ok} answered by the old model, {shapeMismatch} rejected by the new one");
         Assert.That(result.Failures, Is.Empty);
-        Assert.That(model.GetProperty("promptLength").GetInt32(), Is.EqualTo(4));
+        Assert.That(model.GetProperty("maxPromptLength").GetInt32(), Is.EqualTo(4));
         Assert.That(model.GetProperty("vocabSize").GetInt32(), Is.EqualTo(6));
         Assert.That(model.GetProperty("run").GetString(), Is.EqualTo(TestModels.RandomRun));
         Assert.That(ok, Is.GreaterThan(0));

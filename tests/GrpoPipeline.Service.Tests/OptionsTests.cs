@@ -1,4 +1,5 @@
 using GrpoPipeline.Core;
+using GrpoPipeline.Inference.Hosting;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Service.Tests;
@@ -10,29 +11,39 @@ public sealed class OptionsTests
     static IEnumerable<TestCaseData> BadOptions()
     {
         var model = () => TestModels.Lecture;
-        yield return new TestCaseData(() => new ServiceOptions(), "Sorter:ModelPath").SetName("Missing_ModelPath_Is_Rejected");
-        yield return new TestCaseData(() => new ServiceOptions { ModelPath = "/nope/missing.onnx" }, "/nope/missing.onnx").SetName("Nonexistent_ModelPath_Is_Rejected");
-        yield return new TestCaseData(() => new ServiceOptions { ModelPath = model(), MaxBatch = 0 }, "Sorter:MaxBatch").SetName("Zero_MaxBatch_Is_Rejected");
-        yield return new TestCaseData(() => new ServiceOptions { ModelPath = model(), IntraOpThreads = 0 }, "Sorter:IntraOpThreads").SetName("Zero_IntraOpThreads_Is_Rejected");
-        yield return new TestCaseData(() => new ServiceOptions { ModelPath = model(), MaxRequestBodyBytes = 10 }, "Sorter:MaxRequestBodyBytes").SetName("Tiny_Body_Limit_Is_Rejected");
-        yield return new TestCaseData(() => new ServiceOptions { ModelPath = model(), ReloadPollMilliseconds = 5 }, "Sorter:ReloadPollMilliseconds").SetName("Too_Fast_Poll_Is_Rejected");
+        yield return new TestCaseData(() => new SorterModelOptions().Validate(), "Sorter:ModelPath").SetName("Missing_ModelPath_Is_Rejected");
+        yield return new TestCaseData(() => new SorterModelOptions { ModelPath = "/nope/missing.onnx" }.Validate(), "/nope/missing.onnx").SetName("Nonexistent_ModelPath_Is_Rejected");
+        yield return new TestCaseData(() => new SorterModelOptions { ModelPath = model(), IntraOpThreads = 0 }.Validate(), "Sorter:IntraOpThreads").SetName("Zero_IntraOpThreads_Is_Rejected");
+        yield return new TestCaseData(() => new SorterModelOptions { ModelPath = model(), ReloadPollMilliseconds = 5 }.Validate(), "Sorter:ReloadPollMilliseconds").SetName("Too_Fast_Poll_Is_Rejected");
+        yield return new TestCaseData(() => new SorterApiOptions { MaxBatch = 0 }.Validate(), "Sorter:MaxBatch").SetName("Zero_MaxBatch_Is_Rejected");
+        yield return new TestCaseData(() => new SorterApiOptions { MaxRequestBodyBytes = 10 }.Validate(), "Sorter:MaxRequestBodyBytes").SetName("Tiny_Body_Limit_Is_Rejected");
+        yield return new TestCaseData(() => new SorterApiOptions { ApiKeys = ["short"] }.Validate(), "Sorter:ApiKeys:0").SetName("Short_Api_Key_Is_Rejected");
+        yield return new TestCaseData(() => new SorterApiOptions { RateLimit = new() { PermitsPerSecond = -1 } }.Validate(), "Sorter:RateLimit:PermitsPerSecond").SetName("Negative_Rate_Is_Rejected");
     }
 
     [TestCaseSource(nameof(BadOptions))]
-    public void Validate_Names_The_Key(Func<ServiceOptions> options, string mention)
+    public void Validate_Names_The_Key(Action validate, string mention)
     {
-        var e = Assert.Throws<ConfigException>(() => options().Validate());
+        var e = Assert.Throws<ConfigException>(() => validate());
         Assert.That(e!.Message, Does.Contain(mention));
+    }
+
+    [Test]
+    public void A_Rejected_Api_Key_Is_Not_Echoed_In_The_Message()
+    {
+        var e = Assert.Throws<ConfigException>(() => new SorterApiOptions { ApiKeys = ["secret key with spaces"] }.Validate());
+        Assert.That(e!.Message, Does.Not.Contain("secret"));
     }
 
     [Test]
     public void Defaults_Are_Valid_With_A_Model()
     {
-        var options = new ServiceOptions { ModelPath = TestModels.Lecture };
-        Assert.That(options.Validate, Throws.Nothing);
-        Assert.That(options.MaxBatch, Is.EqualTo(1024));
-        Assert.That(options.IntraOpThreads, Is.EqualTo(1));
-        Assert.That(options.MaxRequestBodyBytes, Is.EqualTo(1 << 20));
+        var model = new SorterModelOptions { ModelPath = TestModels.Lecture };
+        var api = new SorterApiOptions();
+        Assert.That(model.Validate, Throws.Nothing);
+        Assert.That(api.Validate, Throws.Nothing);
+        Assert.That((model.IntraOpThreads, model.HotReload), Is.EqualTo((1, true)));
+        Assert.That((api.MaxBatch, api.MaxRequestBodyBytes, api.ApiKeys.Count, api.RateLimit.Enabled, api.Metrics), Is.EqualTo((1024, 1L << 20, 0, false, false)));
     }
 
     [Test]

@@ -1,23 +1,51 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Logging;
 
 namespace GrpoPipeline.Service.Tests;
 
-/// <summary>The service in memory, serving <paramref name="modelPath"/>, with optional extra <c>Sorter:*</c> settings.</summary>
-sealed class SorterServiceFactory(string modelPath, IReadOnlyDictionary<string, string>? settings = null) : WebApplicationFactory<Program>
+/// <summary>
+/// <c>grpo serve</c>'s app (<see cref="ServiceApp.Build"/>) on an in-memory test server, serving
+/// <paramref name="modelPath"/> with optional extra settings (<c>Sorter:*</c> keys). Like a real start, the first
+/// <see cref="CreateClient"/> starts it: a bad setting or model throws there.
+/// </summary>
+sealed class SorterServiceFactory(string modelPath, IReadOnlyDictionary<string, string>? settings = null) : IDisposable
 {
+    WebApplication? _app;
+
     public LogSink Logs { get; } = new();
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    public IServiceProvider Services => Start().Services;
+
+    public HttpClient CreateClient() => Start().GetTestClient();
+
+    WebApplication Start()
     {
-        builder.UseEnvironment("Production");
-        builder.UseSetting("Sorter:ModelPath", modelPath);
-        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
-        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
+        if (_app is not null) return _app;
+        var args = new List<string> { $"--{ServiceApp.ModelPathKey}={modelPath}" };
+        args.AddRange((settings ?? new Dictionary<string, string>()).Select(kv => $"--{kv.Key}={kv.Value}"));
+        var app = ServiceApp.Build([.. args], builder =>
+        {
+            builder.WebHost.UseTestServer();
+            builder.Logging.AddProvider(Logs);
+        });
+        try { app.StartAsync().GetAwaiter().GetResult(); }
+        catch
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
+        return _app = app;
+    }
+
+    public void Dispose()
+    {
+        if (_app is null) return;
+        _app.StopAsync().GetAwaiter().GetResult();
+        ((IDisposable)_app).Dispose();
     }
 }
 

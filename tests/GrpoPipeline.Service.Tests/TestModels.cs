@@ -1,67 +1,45 @@
-using GrpoPipeline.Core;
-using GrpoPipeline.Training;
-using GrpoPipeline.Training.Onnx;
+using GrpoPipeline.Tests;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Service.Tests;
 
 /// <summary>
-/// Exports the ONNX models every fixture serves, once per test run: two lecture-task models of the same shape
-/// (L=3, V=5) with different weights, and a random-task model of another shape (L=4, V=6).
+/// The models the service tests serve (committed ONNX fixtures, see <see cref="Fixtures"/>): two lecture-task models of
+/// the same shape (L=3, V=5) with different weights, a random-task model of another shape (L=4, V=6), and a file that
+/// is not a model.
 /// </summary>
 [SetUpFixture]
 public sealed class TestModels
 {
-    static string? _dir;
+    static TempDir? _temp;
 
-    /// <summary>Lecture task, L=3 V=5, trained a little so its greedy responses are not all alike.</summary>
-    public static string Lecture { get; private set; } = null!;
+    /// <summary>Lecture task, L=3 V=5, trained so its greedy responses are not all alike.</summary>
+    public static string Lecture => Fixtures.Lecture;
     /// <summary>Lecture task, L=3 V=5, other initial weights and run name.</summary>
-    public static string LectureB { get; private set; } = null!;
+    public static string LectureB => Fixtures.LectureUntrained;
     /// <summary>Random task, L=4 V=6.</summary>
-    public static string Random { get; private set; } = null!;
+    public static string Random => Fixtures.SmallUntrained;
     /// <summary>Not an ONNX model: the first half of <see cref="LectureB"/>.</summary>
     public static string Truncated { get; private set; } = null!;
 
-    public const string LectureRun = "lecture";
-    public const string LectureBRun = "lecture-b";
-    public const string RandomRun = "random";
+    public const string LectureRun = Fixtures.LectureRun;
+    public const string LectureBRun = Fixtures.LectureUntrainedRun;
+    public const string RandomRun = Fixtures.SmallRun;
 
     [OneTimeSetUp]
-    public void Export()
+    public void CreateTemp()
     {
-        _dir = NewTempDir("models");
-        var run = new RunOptions { LogEvery = 1000, HeldOutEvery = 0, CheckpointEvery = 0, Threads = 1 };
-        Lecture = ExportModel(new TrainConfig { RunName = LectureRun, Seed = 0, Task = new TaskOptions { HeldOutSize = 0 }, Run = run,
-            Grpo = new GrpoOptions { LearningRate = 1e-2 } }, epochs: 30);
-        LectureB = ExportModel(new TrainConfig { RunName = LectureBRun, Seed = 7, Task = new TaskOptions { HeldOutSize = 0 }, Run = run }, epochs: 0);
-        Random = ExportModel(new TrainConfig
-        {
-            RunName = RandomRun, Seed = 3, Run = run,
-            Task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 4, VocabSize = 6, HeldOutSize = 0 },
-        }, epochs: 0);
-        var bytes = File.ReadAllBytes(LectureB);
-        Truncated = Path.Combine(_dir, "truncated.onnx");
-        File.WriteAllBytes(Truncated, bytes[..(bytes.Length / 2)]);
+        _temp = new TempDir("service");
+        Truncated = ModelFiles.Truncated(_temp.Root, LectureB);
     }
 
     [OneTimeTearDown]
-    public void Delete() => DeleteDir(_dir);
+    public void DeleteTemp() => _temp?.Dispose();
 
-    static string ExportModel(TrainConfig config, int epochs)
-    {
-        using var trainer = new GrpoTrainer(TrainingState.Create(config));   // the trainer owns and disposes the state
-        for (int e = 0; e < epochs; e++) trainer.RunEpoch();
-        var state = trainer.State;
-        var path = Path.Combine(_dir!, $"{config.RunName}.onnx");
-        OnnxExporter.Export(state.Policy, state.Shape, state.Config, state.Epoch, path);
-        return path;
-    }
-
-    /// <summary>A fresh, empty folder under the system temp folder.</summary>
+    /// <summary>A fresh, empty folder under the run's temp folder.</summary>
     public static string NewTempDir(string prefix)
     {
-        var dir = Path.Combine(Path.GetTempPath(), $"grpo-service-{prefix}-{Guid.NewGuid():N}");
+        var dir = _temp!.NewPath(prefix);
         Directory.CreateDirectory(dir);
         return dir;
     }
@@ -71,19 +49,9 @@ public sealed class TestModels
         if (dir is not null && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
     }
 
-    /// <summary>Copies <paramref name="source"/> into <paramref name="dir"/> as <c>model.onnx</c>, the file a test serves.</summary>
-    public static string ServedCopy(string dir, string source)
-    {
-        var path = Path.Combine(dir, "model.onnx");
-        File.WriteAllBytes(path, File.ReadAllBytes(source));
-        return path;
-    }
+    /// <inheritdoc cref="ModelFiles.ServedCopy"/>
+    public static string ServedCopy(string dir, string source) => ModelFiles.ServedCopy(dir, source);
 
-    /// <summary>Replaces <paramref name="target"/> the way a deployment should: write a temp file beside it, then rename over it.</summary>
-    public static void ReplaceAtomically(string target, string source)
-    {
-        var temp = Path.Combine(Path.GetDirectoryName(target)!, $".{Guid.NewGuid():N}.tmp");
-        File.WriteAllBytes(temp, File.ReadAllBytes(source));
-        File.Move(temp, target, overwrite: true);
-    }
+    /// <inheritdoc cref="ModelFiles.ReplaceAtomically"/>
+    public static void ReplaceAtomically(string target, string source) => ModelFiles.ReplaceAtomically(target, source);
 }

@@ -1,9 +1,7 @@
-using GrpoPipeline.Inference;
-
-namespace GrpoPipeline.Service.Hosting;
+namespace GrpoPipeline.Inference.Hosting;
 
 /// <summary>
-/// One loaded <see cref="SorterPolicy"/> and the number of holders using it: the <see cref="PolicyHost"/> (while it
+/// One loaded <see cref="SorterPolicy"/> and the number of holders using it: the <see cref="SorterPolicyHost"/> (while it
 /// is current) and every request with a <see cref="PolicyLease"/>. The policy is disposed when the count reaches zero,
 /// so a swapped-out model finishes its in-flight requests before its native session goes away.
 /// </summary>
@@ -61,5 +59,6 @@ public readonly struct PolicyLease : IDisposable
     /// <summary>The leased model's policy.</summary>
     public SorterPolicy Policy => Model.Policy;
 
+    /// <summary>Releases the hold; the model is disposed when it was swapped out and this was its last holder.</summary>
     public void Dispose() => Model?.RemoveHolder();
 }

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace GrpoPipeline.Service.Hosting;
+namespace GrpoPipeline.Inference.Hosting;
 
 /// <summary>
 /// Loads the model when the host starts, then reloads it when its file changes. A <see cref="FileSystemWatcher"/> on
@@ -8,9 +10,9 @@ namespace GrpoPipeline.Service.Hosting;
 /// file's last-write time and size backs it up where watcher events get lost (network mounts, overflowing buffers).
 /// Both only arm a debounce timer, so a burst of events, or a file still being written, gives one reload.
 /// </summary>
-sealed partial class ModelWatcher(PolicyHost host, IOptions<ServiceOptions> options, ILogger<ModelWatcher> logger) : IHostedService, IDisposable
+sealed partial class ModelWatcher(SorterPolicyHost host, IOptions<SorterModelOptions> options, ILogger<ModelWatcher> logger) : IHostedService, IDisposable
 {
-    readonly ServiceOptions _options = options.Value;
+    readonly SorterModelOptions _options = options.Value;
     readonly Lock _gate = new();
     FileSystemWatcher? _watcher;
     Timer? _debounce;

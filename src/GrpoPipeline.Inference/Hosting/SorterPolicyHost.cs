@@ -1,17 +1,17 @@
-using GrpoPipeline.Inference;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace GrpoPipeline.Service.Hosting;
+namespace GrpoPipeline.Inference.Hosting;
 
 /// <summary>
 /// Owns the model being served. Requests take a <see cref="PolicyLease"/> on the current model; a reload loads and
 /// validates the new file first, then swaps it in with one atomic exchange. The old model is disposed when its last
 /// lease is released, so no request sees a disposed session and none fails during a swap.
 /// </summary>
-public sealed partial class PolicyHost : IDisposable
+public sealed partial class SorterPolicyHost : IDisposable
 {
-    readonly ServiceOptions _options;
-    readonly ILogger<PolicyHost> _logger;
+    readonly SorterModelOptions _options;
+    readonly ILogger<SorterPolicyHost> _logger;
     readonly TimeProvider _time;
     readonly Lock _reloadGate = new();
     LoadedModel? _current;
@@ -20,12 +20,14 @@ public sealed partial class PolicyHost : IDisposable
     ReloadRejection? _lastRejection;
     bool _disposed;
 
-    public PolicyHost(IOptions<ServiceOptions> options, ILogger<PolicyHost> logger, TimeProvider? time = null)
+    /// <summary>A host for the model of <paramref name="options"/>; it loads nothing until <see cref="LoadInitial"/>.</summary>
+    public SorterPolicyHost(IOptions<SorterModelOptions> options, ILogger<SorterPolicyHost> logger, TimeProvider? time = null)
     {
         _options = options.Value;
         _logger = logger;
         _time = time ?? TimeProvider.System;
         ModelPath = _options.FullModelPath;
+        GrpoMetrics.Track(this);
     }
 
     /// <summary>Absolute path of the model file being served and watched.</summary>
@@ -49,7 +51,7 @@ public sealed partial class PolicyHost : IDisposable
             if (Current is not null) return;
             var model = Load();
             Volatile.Write(ref _current, model);
-            LogLoaded(model.Generation, ModelPath, model.Policy.PromptLength, model.Policy.VocabSize, model.Policy.PolicyKind, model.Policy.RunName, model.Policy.Epoch);
+            LogLoaded(model.Generation, ModelPath, Describe(model));
         }
     }
 
@@ -68,12 +70,14 @@ public sealed partial class PolicyHost : IDisposable
             {
                 // Any failure of a replacement file (contract, I/O, ORT) must leave the serving model alone.
                 Interlocked.Increment(ref _rejections);
+                GrpoMetrics.ModelReloadsRejected.Add(1);
                 Volatile.Write(ref _lastRejection, new ReloadRejection(_time.GetUtcNow(), e.Message));
                 LogRejected(e, ModelPath, e.Message);
                 return false;
             }
             var old = Interlocked.Exchange(ref _current, model);
-            LogSwapped(model.Generation, ModelPath, model.Policy.PromptLength, model.Policy.VocabSize, model.Policy.PolicyKind, model.Policy.RunName, model.Policy.Epoch);
+            GrpoMetrics.ModelReloads.Add(1);
+            LogSwapped(model.Generation, ModelPath, Describe(model));
             old?.RemoveHolder();
             return true;
         }
@@ -120,17 +124,23 @@ public sealed partial class PolicyHost : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            GrpoMetrics.Untrack(this);
             Interlocked.Exchange(ref _current, null)?.RemoveHolder();
         }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-        Message = "Model {Generation} loaded from {Path}: L={PromptLength} V={VocabSize} policy={Policy} run={Run} epoch={Epoch}")]
-    partial void LogLoaded(int generation, string path, int promptLength, int vocabSize, string policy, string run, int epoch);
+    static string Describe(LoadedModel model)
+    {
+        var c = model.Policy.Contract;
+        return $"{c.Version}, prompt length {c.Prompts.LengthRange}, V={c.VocabSize}, policy={c.PolicyKind}, run={c.RunName}, epoch={c.Epoch}";
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Model {Generation} loaded from {Path}: {Model}")]
+    partial void LogLoaded(int generation, string path, string model);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "Model {Generation} swapped in from {Path}: L={PromptLength} V={VocabSize} policy={Policy} run={Run} epoch={Epoch}; the previous model is disposed after its in-flight requests")]
-    partial void LogSwapped(int generation, string path, int promptLength, int vocabSize, string policy, string run, int epoch);
+        Message = "Model {Generation} swapped in from {Path}: {Model}; the previous model is disposed after its in-flight requests")]
+    partial void LogSwapped(int generation, string path, string model);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error,
         Message = "Rejected the replacement model at {Path}; still serving the previous model. {Reason}")]

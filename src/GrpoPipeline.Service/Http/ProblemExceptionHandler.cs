@@ -4,8 +4,9 @@ using Microsoft.AspNetCore.Diagnostics;
 namespace GrpoPipeline.Service.Http;
 
 /// <summary>
-/// Last line of defence behind the endpoints' own validation: a client error that still escapes as an exception
-/// (an unreadable body, bad JSON, an argument the policy refused) becomes a 400 problem; anything else a 500 problem.
+/// Last line of defence of <c>grpo serve</c> behind the endpoints' own validation: a client error that still escapes
+/// as an exception (an unreadable body, bad JSON, an argument the policy refused) becomes a 4xx problem with the
+/// status the server chose; anything else a 500 problem that reveals nothing but the fact.
 /// </summary>
 sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
@@ -13,9 +14,8 @@ sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, IL
     {
         var (status, title, detail) = exception switch
         {
-            BadHttpRequestException e => (StatusCodes.Status400BadRequest, Problems.BadRequestTitle, e.Message),
+            BadHttpRequestException e => (e.StatusCode, Problems.BadRequestTitle, e.Message),
             JsonException e => (StatusCodes.Status400BadRequest, Problems.BadRequestTitle, $"malformed JSON: {e.Message}"),
-            BadRequestBodyException e => (StatusCodes.Status400BadRequest, Problems.BadRequestTitle, e.Message),
             ArgumentException e => (StatusCodes.Status400BadRequest, Problems.BadRequestTitle, e.Message),
             _ => (StatusCodes.Status500InternalServerError, "Internal error", "the server failed to handle the request"),
         };

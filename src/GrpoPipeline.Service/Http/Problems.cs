@@ -3,23 +3,42 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace GrpoPipeline.Service.Http;
 
-/// <summary>The problem+json results the endpoints return.</summary>
-public static class Problems
+/// <summary>
+/// The problem+json results the API returns when it refuses a request. Each one is counted in
+/// <c>grpo.requests.rejected</c>, tagged with its status code.
+/// </summary>
+static class Problems
 {
     public const string BadRequestTitle = "Invalid request";
 
-    /// <summary>400 with <paramref name="detail"/> saying what is wrong.</summary>
-    public static ProblemHttpResult BadRequest(string detail) =>
-        TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: BadRequestTitle);
+    /// <summary>400: the body is well-formed HTTP but not what the endpoint takes; <paramref name="detail"/> says why.</summary>
+    public static ProblemHttpResult BadRequest(string detail) => Refuse(StatusCodes.Status400BadRequest, BadRequestTitle, detail);
+
+    /// <summary>401: API keys are configured and the request has none of them.</summary>
+    public static ProblemHttpResult Unauthorized(string detail) => Refuse(StatusCodes.Status401Unauthorized, "Unauthorized", detail);
+
+    /// <summary>413: the body is larger than <see cref="SorterApiOptions.MaxRequestBodyBytes"/>.</summary>
+    public static ProblemHttpResult PayloadTooLarge(string detail) => Refuse(StatusCodes.Status413PayloadTooLarge, "Request body too large", detail);
+
+    /// <summary>415: the body is not declared as JSON.</summary>
+    public static ProblemHttpResult UnsupportedMediaType(string detail) => Refuse(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", detail);
+
+    /// <summary>429: the client used up its rate limit; the caller sets <c>Retry-After</c>.</summary>
+    public static ProblemHttpResult TooManyRequests(string detail) => Refuse(StatusCodes.Status429TooManyRequests, "Too many requests", detail);
 
     /// <summary>503 while no model is loaded (before start-up finished, or during shutdown).</summary>
-    public static ProblemHttpResult NoModel() =>
-        TypedResults.Problem("no model is loaded yet", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready");
+    public static ProblemHttpResult NoModel() => Refuse(StatusCodes.Status503ServiceUnavailable, "Not ready", "no model is loaded yet");
 
     /// <summary>
-    /// The leased model's verdict on a prompt (<see cref="SorterPolicy.PromptProblem"/>) as a detail naming the JSON
+    /// The leased model's verdict on a prompt (<see cref="PolicyContract.Prompts"/>) as a detail naming the JSON
     /// field, or null when the prompt is fine; asked before inference so bad input costs no exception.
     /// </summary>
-    public static string? PromptProblem(ReadOnlySpan<long> prompt, SorterPolicy policy, string field) =>
-        policy.PromptProblem(prompt) is { } problem ? $"'{field}': {problem}" : null;
+    public static string? PromptProblem(ReadOnlySpan<long> prompt, ISorterPolicy policy, string field) =>
+        policy.Contract.Prompts.Problem(prompt) is { } problem ? $"'{field}': {problem}" : null;
+
+    static ProblemHttpResult Refuse(int status, string title, string detail)
+    {
+        GrpoMetrics.RequestsRejected.Add(1, new KeyValuePair<string, object?>("http.response.status_code", status));
+        return TypedResults.Problem(detail, statusCode: status, title: title);
+    }
 }

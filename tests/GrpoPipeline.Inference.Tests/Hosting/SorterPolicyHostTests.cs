@@ -1,29 +1,30 @@
-using GrpoPipeline.Service.Hosting;
+using GrpoPipeline.Inference.Hosting;
+using GrpoPipeline.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using NUnit.Framework;
 
-namespace GrpoPipeline.Service.Tests;
+namespace GrpoPipeline.Inference.Tests.Hosting;
 
-/// <summary>The lease and swap rules of <see cref="PolicyHost"/>, without HTTP in between.</summary>
+/// <summary>The lease and swap rules of <see cref="SorterPolicyHost"/>, without a host or HTTP in between.</summary>
 [TestFixture]
-public sealed class PolicyHostTests
+public sealed class SorterPolicyHostTests
 {
-    string _dir = null!;
+    TempDir _dir = null!;
     string _model = null!;
 
     [SetUp]
     public void SetUp()
     {
-        _dir = TestModels.NewTempDir("host");
-        _model = TestModels.ServedCopy(_dir, TestModels.Lecture);
+        _dir = new TempDir("host");
+        _model = ModelFiles.ServedCopy(_dir.Root, Fixtures.Lecture);
     }
 
     [TearDown]
-    public void TearDown() => TestModels.DeleteDir(_dir);
+    public void TearDown() => _dir.Dispose();
 
-    PolicyHost NewHost() =>
-        new(Options.Create(new ServiceOptions { ModelPath = _model }), NullLogger<PolicyHost>.Instance);
+    SorterPolicyHost NewHost() =>
+        new(Options.Create(new SorterModelOptions { ModelPath = _model }), NullLogger<SorterPolicyHost>.Instance);
 
     [Test]
     public void Host_Is_Not_Ready_Until_The_First_Load()
@@ -46,11 +47,11 @@ public sealed class PolicyHostTests
         Assert.That(host.TryAcquire(out var inFlight), Is.True);
         var old = inFlight.Model;
 
-        TestModels.ReplaceAtomically(_model, TestModels.Random);
+        ModelFiles.ReplaceAtomically(_model, Fixtures.SmallUntrained);
         Assert.That(host.TryReload(), Is.True);
 
         Assert.That(host.Current!.Generation, Is.EqualTo(2));
-        Assert.That(host.Current.Policy.PromptLength, Is.EqualTo(4));
+        Assert.That(host.Current.Policy.PromptLength, Is.EqualTo(4), "the replacement has another shape");
         Assert.That(old.IsDisposed, Is.False, "the old model was disposed under an in-flight request");
         Assert.That(inFlight.Policy.Sort([3, 1, 2]), Has.Length.EqualTo(3), "the in-flight request cannot use its model");
 
@@ -67,7 +68,7 @@ public sealed class PolicyHostTests
         host.LoadInitial();
         var before = host.Current;
 
-        TestModels.ReplaceAtomically(_model, TestModels.Truncated);
+        ModelFiles.ReplaceAtomically(_model, ModelFiles.Truncated(_dir.Root, Fixtures.LectureUntrained));
 
         Assert.That(host.TryReload(), Is.False);
         Assert.That(host.Current, Is.SameAs(before));
@@ -108,16 +109,16 @@ public sealed class PolicyHostTests
                 using (lease)
                 {
                     seen.TryAdd(lease.Model, 0);
-                    try { lease.Policy.Sort(new long[lease.Policy.PromptLength]); }
+                    try { lease.Policy.Sort(new long[lease.Policy.Contract.Prompts.MinLength]); }
                     catch (Exception e) { failures.Enqueue(e.Message); }
                 }
             }
         })).ToArray();
 
-        string[] sources = [TestModels.LectureB, TestModels.Random, TestModels.Lecture];
+        string[] sources = [Fixtures.LectureUntrained, Fixtures.SmallUntrained, Fixtures.Lecture];
         for (int i = 0; i < 9; i++)
         {
-            TestModels.ReplaceAtomically(_model, sources[i % sources.Length]);
+            ModelFiles.ReplaceAtomically(_model, sources[i % sources.Length]);
             Assert.That(host.TryReload(), Is.True);
             await Task.Delay(20);
         }
