@@ -9,5 +9,6 @@ var root = new RootCommand("grpo: train a sorting policy with GRPO (TorchSharp),
     ExperimentCommand.Create(),
     BenchCommand.Create(),
     EvaluateCommand.Create(), EvaluateCommand.CreateBenchmark(), PlotCommand.Create(),
+    FixturesCommand.Create(),
 };
 return await Cli.RunAsync(root, args);

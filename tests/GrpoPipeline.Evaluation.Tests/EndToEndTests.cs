@@ -1,46 +1,40 @@
 using System.Text.Json;
 using GrpoPipeline.Core;
-using GrpoPipeline.Training;
-using GrpoPipeline.Training.Onnx;
-using Microsoft.Extensions.Logging.Abstractions;
+using GrpoPipeline.Tests;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Evaluation.Tests;
 
-/// <summary>Train → export → evaluate → report, and the training plot, on a tiny run.</summary>
+/// <summary>
+/// Export → evaluate → report, and the training plot, on the fixture run <c>e2e</c> (60 epochs, held-out size 100,
+/// seed 4), whose metrics.jsonl records what the trainer itself measured on the held-out prompts.
+/// </summary>
 [TestFixture]
 public sealed class EndToEndTests
 {
     static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
-
-    static TrainConfig Tiny => new()
-    {
-        RunName = "e2e",
-        Seed = 1,
-        Epochs = 60,
-        Task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 4, VocabSize = 6, BatchSize = 16, HeldOutSize = 100, HeldOutSeed = 4 },
-        Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 4, LearningRate = 1e-2 },
-        Run = new RunOptions { LogEvery = 20, HeldOutEvery = 20, CheckpointEvery = 30, Threads = 1 },
-    };
+    const int HeldOutSize = 100;
 
     string _runDir = null!;
     string _onnx = null!;
-    EpochMetrics _last = null!;
+    Dictionary<string, double> _last = null!;
 
     [OneTimeSetUp]
-    public void TrainAndExport()
+    public void ReadRun()
     {
+        _onnx = Fixtures.Run;
+        // A run directory of its own, so the plot test can write training.png beside the metrics.
         _runDir = TestModels.NewPath("run");
-        using (var run = TrainingRun.StartNew(Tiny, new RunDirectory(_runDir), NullLogger.Instance))
-            _last = run.Train()!;
-        _onnx = TestModels.NewPath("e2e.onnx");
-        OnnxExporter.Export(_runDir, _onnx);
+        Directory.CreateDirectory(_runDir);
+        File.Copy(Fixtures.RunMetrics, Path.Combine(_runDir, TrainingPlot.MetricsFile));
+        using var last = JsonDocument.Parse(File.ReadLines(Fixtures.RunMetrics).Last(l => l.Length > 0));
+        _last = last.RootElement.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number).ToDictionary(p => p.Name, p => p.Value.GetDouble());
     }
 
     [Test]
     public void Evaluate_Writes_A_Sane_Report()
     {
-        var report = PolicyEvaluator.Evaluate([_onnx, TestModels.Untrained], HeldOutSource.FromSplit(Tiny.Task.HeldOutSize));
+        var report = PolicyEvaluator.Evaluate([_onnx, TestModels.Untrained], HeldOutSource.FromSplit(HeldOutSize));
         var dir = TestModels.NewPath("report");
         var files = ReportWriter.Write(report, dir);
 
@@ -54,7 +48,7 @@ public sealed class EndToEndTests
         using (var doc = JsonDocument.Parse(json))
         {
             var first = doc.RootElement.GetProperty("models")[0];
-            foreach (var key in new[] { "exactMatch", "meanReward", "normalizedReward", "sortDistance", "perPositionAccuracy", "inclusionRate", "orderingRate", "prompts", "run", "epoch", "policy", "exactMatchInterval" })
+            foreach (var key in new[] { "exactMatch", "meanSortDistance", "positionAccuracy", "meanInclusionOrdering", "normalizedInclusionOrdering", "perPositionAccuracy", "inclusionRate", "orderingRate", "prompts", "run", "epoch", "policy", "exactMatchInterval" })
                 Assert.That(first.TryGetProperty(key, out _), Is.True, $"evaluation.json has '{key}'");
         }
         var parsed = EvaluationReport.FromJson(json);
@@ -64,30 +58,32 @@ public sealed class EndToEndTests
         Assert.That((e2e.Epoch, e2e.Policy, e2e.PromptLength, e2e.VocabSize), Is.EqualTo((60, "seed", 4, 6)));
         Assert.That(e2e.Prompts, Is.InRange(60, 100), "up to heldOutSize prompts, about 130 exist");
         Assert.That(e2e.ExactMatch, Is.InRange(e2e.ExactMatchInterval.Low, e2e.ExactMatchInterval.High));
-        Assert.That(e2e.MeanReward, Is.InRange(0.0, 7.0));
-        Assert.That(e2e.NormalizedReward, Is.EqualTo(e2e.MeanReward / 7).Within(1e-12));
+        Assert.That(e2e.MeanInclusionOrdering, Is.InRange(0.0, 7.0));
+        Assert.That(e2e.NormalizedInclusionOrdering, Is.EqualTo(e2e.MeanInclusionOrdering / 7).Within(1e-12));
         Assert.That(e2e.PerPositionAccuracy, Has.Length.EqualTo(4).And.All.InRange(0.0, 1.0));
-        Assert.That(e2e.SortDistance, Is.EqualTo(e2e.PerPositionAccuracy.Average()).Within(1e-12));
+        Assert.That(e2e.PositionAccuracy, Is.EqualTo(e2e.PerPositionAccuracy.Average()).Within(1e-12));
+        Assert.That(e2e.MeanSortDistance, Is.EqualTo(4 * e2e.PositionAccuracy).Within(1e-12));
 
         // The trainer scored the same held-out prompts (its heldOutSize and heldOutSeed) with TorchSharp at the last
         // epoch; ML.NET on the exported model must agree, up to an argmax tie that float rounding may break apart.
         Assert.That(e2e.ExactMatch, Is.EqualTo(_last["heldout/exact"]).Within(1.5 / e2e.Prompts));
-        Assert.That(e2e.MeanReward, Is.EqualTo(_last["heldout/reward"]).Within(3.0 / e2e.Prompts));
+        // The run trained on the inclusion + ordering reward, which is what its heldout/reward measured.
+        Assert.That(e2e.MeanInclusionOrdering, Is.EqualTo(_last["heldout/reward"]).Within(3.0 / e2e.Prompts));
 
         var markdown = File.ReadAllText(files.Markdown);
-        Assert.That(markdown, Does.Contain("| Rank | Model |").And.Contain("e2e.onnx").And.Contain("untrained.onnx"));
+        Assert.That(markdown, Does.Contain("| Rank | Model |").And.Contain("e2e.onnx").And.Contain("seed-l4v6-untrained.onnx"));
     }
 
     [Test]
-    public void The_Leaderboard_Is_Sorted_By_Exact_Match_Then_Mean_Reward()
+    public void The_Leaderboard_Is_Sorted_By_Exact_Match_Then_Position_Accuracy()
     {
         var report = PolicyEvaluator.Evaluate([TestModels.Untrained, _onnx, TestModels.Trained], HeldOutSource.FromSplit(200));
         Assert.That(report.Models.Select(m => m.Rank), Is.EqualTo(new[] { 1, 2, 3 }));
         for (int i = 1; i < report.Models.Count; i++)
         {
             var (better, worse) = (report.Models[i - 1], report.Models[i]);
-            Assert.That(better.ExactMatch > worse.ExactMatch || (better.ExactMatch == worse.ExactMatch && better.MeanReward >= worse.MeanReward), Is.True,
-                $"rank {better.Rank} ({better.ExactMatch}, {better.MeanReward}) ahead of rank {worse.Rank} ({worse.ExactMatch}, {worse.MeanReward})");
+            Assert.That(better.ExactMatch > worse.ExactMatch || (better.ExactMatch == worse.ExactMatch && better.PositionAccuracy >= worse.PositionAccuracy), Is.True,
+                $"rank {better.Rank} ({better.ExactMatch}, {better.PositionAccuracy}) ahead of rank {worse.Rank} ({worse.ExactMatch}, {worse.PositionAccuracy})");
         }
         Assert.That(report.Models[^1].Model, Is.EqualTo(Path.GetFullPath(TestModels.Untrained)), "training improves on the initial weights");
     }

@@ -1,7 +1,5 @@
 using GrpoPipeline.Core;
 using GrpoPipeline.Inference;
-using GrpoPipeline.Training;
-using GrpoPipeline.Training.Onnx;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Evaluation.Tests;
@@ -40,11 +38,13 @@ public sealed class FailureTests
     [Test]
     public void A_Split_That_Disagrees_With_The_Models_Input_Is_A_Contract_Mismatch()
     {
-        // A model of L=4 whose metadata claims a split of L=5 prompts.
-        var config = TestModels.RandomConfig;
-        using var state = TrainingState.Create(config);
+        // A model of L=4 whose metadata claims a split of L=5 prompts: a same-length edit of the split's JSON.
+        var bytes = File.ReadAllBytes(TestModels.Trained);
+        var text = System.Text.Encoding.Latin1.GetString(bytes);
+        const string length4 = "\"promptLength\": 4";
+        Assert.That(text, Does.Contain(length4), "the split metadata spells the prompt length this way");
         var path = TestModels.NewPath("split-l5.onnx");
-        OnnxExporter.Export(state.Policy, state.Shape, config with { Task = config.Task with { PromptLength = 5 } }, 0, path);
+        File.WriteAllBytes(path, System.Text.Encoding.Latin1.GetBytes(text.Replace(length4, "\"promptLength\": 5")));
         Assert.That(() => PolicyEvaluator.Evaluate([path], Split),
             Throws.TypeOf<OnnxContractException>().With.Message.Contains("L=4").And.Message.Contains("found L=5"));
     }
@@ -80,9 +80,9 @@ public sealed class FailureTests
         Assert.That(model.InvalidPrompts, Is.EqualTo(3));
         Assert.That(model.Invalid.Select(p => p.Line), Is.EqualTo(new[] { 3, 5, 6 }));
         Assert.That(model.Invalid[0].Reason, Does.Contain("length 3").And.Contain("length 4"));
-        Assert.That(model.Invalid[1].Reason, Does.Contain("token 6 at position 3").And.Contain("0..5"));
+        Assert.That(model.Invalid[1].Reason, Does.Contain("token at index 3 is 6").And.Contain("0..5"));
         Assert.That(model.Invalid[2].Prompt, Is.EqualTo("-1 0 0 0"));
-        Assert.That(new EvaluationReport { Source = "x", Models = [model] }.ToMarkdown(), Does.Contain("| 5 | 1 2 3 6 | token 6 at position 3"));
+        Assert.That(new EvaluationReport { Source = "x", Models = [model] }.ToMarkdown(), Does.Contain("| 5 | 1 2 3 6 | token at index 3 is 6"));
     }
 
     [Test]

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using GrpoPipeline.Core;
 using GrpoPipeline.Inference;
-using GrpoPipeline.Training;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Evaluation.Tests;
@@ -16,14 +15,14 @@ public sealed class HeldOutSplitTests
     static TaskOptions SplitOf(string model)
     {
         using var policy = SorterPolicy.Load(model);
-        return HeldOutSplit.FromMetadata(policy.Metadata, model);
+        return HeldOutSplit.FromMetadata(policy.Contract.Metadata, model);
     }
 
     [Test]
     public void The_Split_In_The_Metadata_Parses_Back_To_The_Training_Task()
     {
         var split = SplitOf(TestModels.Trained);
-        var task = TestModels.RandomConfig.Task;
+        var task = TestModels.RandomTask;
         Assert.That(split.Kind, Is.EqualTo(TaskKind.Random));
         Assert.That((split.PromptLength, split.VocabSize, split.BatchSize), Is.EqualTo((task.PromptLength, task.VocabSize, task.BatchSize)));
         Assert.That((split.HeldOutFraction, split.SplitSalt), Is.EqualTo((task.HeldOutFraction, task.SplitSalt)));
@@ -35,7 +34,7 @@ public sealed class HeldOutSplitTests
     public void The_Evaluation_Json_Options_Read_What_The_Trainer_Writes()
     {
         var task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 7, VocabSize = 9, HeldOutFraction = 0.2, SplitSalt = 42, HeldOutSeed = 9 };
-        var json = JsonSerializer.Serialize(task, TrainConfig.Json);
+        var json = JsonSerializer.Serialize(task, ConfigJson.Options);
         Assert.That(json, Does.Contain("\"kind\": \"random\"").And.Contain("\"splitSalt\": 42"));
         var parsed = HeldOutSplit.Parse(json, "test");
         Assert.That(new SortingTask(parsed).HeldOutPrompts(50, 1), Is.EqualTo(new SortingTask(task).HeldOutPrompts(50, 1)));
@@ -57,7 +56,7 @@ public sealed class HeldOutSplitTests
         var heldOut = HeldOutSplit.Prompts(split, 100_000, seed: 1, "trained.onnx");   // all of them: the space is 6^4
         var heldOutKeys = heldOut.Select(Key).ToHashSet();
 
-        var task = new SortingTask(TestModels.RandomConfig.Task);
+        var task = new SortingTask(TestModels.RandomTask);
         var batch = new long[task.BatchSize * task.Length];
         var rng = new Rng(123);
         var trained = new HashSet<string>();
@@ -86,7 +85,7 @@ public sealed class HeldOutSplitTests
     public void A_Fixed_Task_Holds_Out_Every_Other_Prompt_Of_Its_Length_And_Vocab()
     {
         var lecture = new TaskOptions();   // the lecture's three prompts: L=3, V=5
-        var parsed = HeldOutSplit.Parse(JsonSerializer.Serialize(lecture, TrainConfig.Json), "lecture");
+        var parsed = HeldOutSplit.Parse(JsonSerializer.Serialize(lecture, ConfigJson.Options), "lecture");
         var heldOut = HeldOutSplit.Prompts(parsed, 1000, 1, "lecture");
         Assert.That(heldOut, Has.Count.EqualTo(5 * 5 * 5 - 3));
         Assert.That(heldOut.Select(Key), Has.None.AnyOf(TaskOptions.LecturePrompts.Select(Key).ToArray()));

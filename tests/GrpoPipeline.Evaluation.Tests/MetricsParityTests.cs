@@ -31,19 +31,19 @@ public sealed class MetricsParityTests
         var actual = report.Models.Single();
 
         using var policy = SorterPolicy.Load(TestModels.Trained);
-        var prompts = new SortingTask(TestModels.RandomConfig.Task).HeldOutPrompts(100, 3);
+        var prompts = new SortingTask(TestModels.RandomTask).HeldOutPrompts(100, 3);
         var expected = Reference(prompts, policy.SortBatch(prompts), policy.PromptLength);
 
         Assert.That(actual.Prompts, Is.EqualTo(prompts.Count));
         Assert.That(actual.ExactMatches, Is.EqualTo(expected.Exact));
         Assert.That(actual.ExactMatch, Is.EqualTo((double)expected.Exact / prompts.Count).Within(1e-12));
-        Assert.That(actual.MeanReward, Is.EqualTo(expected.Reward).Within(1e-12));
-        Assert.That(actual.NormalizedReward, Is.EqualTo(expected.Reward / (2 * policy.PromptLength - 1)).Within(1e-12));
-        Assert.That(actual.SortDistance, Is.EqualTo(expected.SortDistance).Within(1e-12));
+        Assert.That(actual.MeanInclusionOrdering, Is.EqualTo(expected.Reward).Within(1e-12));
+        Assert.That(actual.NormalizedInclusionOrdering, Is.EqualTo(expected.Reward / (2 * policy.PromptLength - 1)).Within(1e-12));
+        Assert.That(actual.PositionAccuracy, Is.EqualTo(expected.SortDistance).Within(1e-12));
         Assert.That(actual.PerPositionAccuracy, Is.EqualTo(expected.PerPosition).Within(1e-12));
         Assert.That(actual.InclusionRate, Is.EqualTo(expected.Inclusion).Within(1e-12));
         Assert.That(actual.OrderingRate, Is.EqualTo(expected.Ordering).Within(1e-12));
-        Assert.That(actual.RewardDistribution.Sum(), Is.EqualTo(prompts.Count));
+        Assert.That(actual.InclusionOrderingDistribution.Sum(), Is.EqualTo(prompts.Count));
         Assert.That(actual.InvalidPrompts, Is.Zero);
     }
 

@@ -12,10 +12,10 @@ public sealed class SortMetricsTests
         var metrics = new SortMetrics(3);
         metrics.Add([3, 1, 2], [1, 2, 3]);
         var s = metrics.Summary();
-        Assert.That((s.ExactMatch, s.MeanReward, s.MaxReward, s.NormalizedReward), Is.EqualTo((1.0, 5.0, 5, 1.0)));
-        Assert.That((s.SortDistance, s.InclusionRate, s.OrderingRate), Is.EqualTo((1.0, 1.0, 1.0)));
+        Assert.That((s.ExactMatch, s.MeanInclusionOrdering, s.MaxInclusionOrdering, s.NormalizedInclusionOrdering), Is.EqualTo((1.0, 5.0, 5, 1.0)));
+        Assert.That((s.PositionAccuracy, s.InclusionRate, s.OrderingRate), Is.EqualTo((1.0, 1.0, 1.0)));
         Assert.That(s.PerPositionAccuracy, Is.EqualTo(new[] { 1.0, 1.0, 1.0 }));
-        Assert.That(s.RewardDistribution, Is.EqualTo(new[] { 0, 0, 0, 0, 0, 1 }));
+        Assert.That(s.InclusionOrderingDistribution, Is.EqualTo(new[] { 0, 0, 0, 0, 0, 1 }));
     }
 
     [Test]
@@ -25,11 +25,12 @@ public sealed class SortMetricsTests
         metrics.Add([3, 1, 2], [1, 1, 1]);
         var s = metrics.Summary();
         Assert.That(s.ExactMatch, Is.EqualTo(0.0));
-        Assert.That(s.MeanReward, Is.EqualTo(3.0), "1 inclusion + 2 ordered pairs");
+        Assert.That(s.MeanInclusionOrdering, Is.EqualTo(3.0), "1 inclusion + 2 ordered pairs");
         Assert.That(s.InclusionRate, Is.EqualTo(1.0 / 3));
         Assert.That(s.OrderingRate, Is.EqualTo(1.0));
         Assert.That(s.PerPositionAccuracy, Is.EqualTo(new[] { 1.0, 0.0, 0.0 }));
-        Assert.That(s.SortDistance, Is.EqualTo(1.0 / 3));
+        Assert.That(s.PositionAccuracy, Is.EqualTo(1.0 / 3));
+        Assert.That(s.MeanSortDistance, Is.EqualTo(1.0), "the sort-distance reward: one position of three is right");
     }
 
     [Test]
@@ -41,12 +42,12 @@ public sealed class SortMetricsTests
         var s = metrics.Summary();
         Assert.That(s.Prompts, Is.EqualTo(2));
         Assert.That(s.ExactMatches, Is.EqualTo(1));
-        Assert.That(s.MeanReward, Is.EqualTo(5.5));
-        Assert.That(s.NormalizedReward, Is.EqualTo(5.5 / 7));
-        Assert.That(s.MeanReward, Is.EqualTo(4 * s.InclusionRate + 3 * s.OrderingRate).Within(1e-12));
+        Assert.That(s.MeanInclusionOrdering, Is.EqualTo(5.5));
+        Assert.That(s.NormalizedInclusionOrdering, Is.EqualTo(5.5 / 7));
+        Assert.That(s.MeanInclusionOrdering, Is.EqualTo(4 * s.InclusionRate + 3 * s.OrderingRate).Within(1e-12));
         Assert.That(s.PerPositionAccuracy, Is.EqualTo(new[] { 0.5, 0.5, 0.5, 0.5 }), "the first matches everywhere; sorted [0,1,3,3] vs [3,2,1,0] nowhere");
         Assert.That(s.ExactMatchInterval, Is.EqualTo(ConfidenceInterval.Wilson(1, 2)));
-        Assert.That(s.RewardDistribution[4] + s.RewardDistribution[7], Is.EqualTo(2));
+        Assert.That(s.InclusionOrderingDistribution[4] + s.InclusionOrderingDistribution[7], Is.EqualTo(2));
     }
 
     [Test]

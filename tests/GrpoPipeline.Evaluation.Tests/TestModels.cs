@@ -1,73 +1,41 @@
 using GrpoPipeline.Core;
-using GrpoPipeline.Training;
-using GrpoPipeline.Training.Onnx;
+using GrpoPipeline.Tests;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Evaluation.Tests;
 
 /// <summary>
-/// Trains and exports the small models every fixture shares, once per test run, into a temp folder deleted at the end.
+/// The models the fixtures share (committed ONNX files, see <see cref="Fixtures"/>) and a temp folder for the files
+/// tests write, deleted when the run ends.
 /// </summary>
 [SetUpFixture]
 public sealed class TestModels
 {
-    /// <summary>Random prompts, L=4, V=6 (1296 prompts, about 130 held out), trained briefly.</summary>
-    public static TrainConfig RandomConfig => new()
-    {
-        RunName = "eval-random",
-        Seed = 5,
-        Epochs = 150,
-        Task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 4, VocabSize = 6, BatchSize = 32, HeldOutSize = 64 },
-        Grpo = new GrpoOptions { LearningRate = 1e-2 },
-        Run = new RunOptions { Threads = 1 },
-    };
+    static TempDir? _temp;
+
+    /// <summary>
+    /// The task of <see cref="Trained"/> and <see cref="Untrained"/>: random prompts, L=4, V=6 (1296 prompts, about
+    /// 130 held out), as <c>FixtureModels</c> trains them.
+    /// </summary>
+    public static TaskOptions RandomTask => new() { Kind = TaskKind.Random, PromptLength = 4, VocabSize = 6, BatchSize = 32, HeldOutSize = 64 };
 
     /// <summary>The trained random-task model.</summary>
-    public static string Trained { get; private set; } = null!;
-    /// <summary>The same task and weights' initialisation, exported before any epoch.</summary>
-    public static string Untrained { get; private set; } = null!;
-    public static string TempDir { get; private set; } = null!;
+    public static string Trained => Fixtures.Small;
+    /// <summary>The same task and initial weights, exported before any epoch.</summary>
+    public static string Untrained => Fixtures.SmallUntrained;
 
     [OneTimeSetUp]
-    public void TrainAndExport()
-    {
-        TempDir = Path.Combine(Path.GetTempPath(), $"grpo-evaluation-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(TempDir);
-        using var trainer = new GrpoTrainer(TrainingState.Create(RandomConfig));
-        var state = trainer.State;
-        Untrained = Export(state, "untrained.onnx");
-        for (int e = 0; e < RandomConfig.Epochs; e++) trainer.RunEpoch();
-        Trained = Export(state, "trained.onnx");
-    }
-
-    static string Export(TrainingState state, string name)
-    {
-        var path = Path.Combine(TempDir, name);
-        OnnxExporter.Export(state.Policy, state.Shape, state.Config, state.Epoch, path);
-        return path;
-    }
+    public void CreateTemp() => _temp = new TempDir("evaluation");
 
     [OneTimeTearDown]
-    public void CleanUp()
-    {
-        if (TempDir is not null && Directory.Exists(TempDir)) Directory.Delete(TempDir, recursive: true);
-    }
+    public void DeleteTemp() => _temp?.Dispose();
 
-    /// <summary>A fresh path under <see cref="TempDir"/>.</summary>
-    public static string NewPath(string name) => Path.Combine(TempDir, $"{Guid.NewGuid():N}-{name}");
+    /// <summary>A fresh path in the run's temp folder.</summary>
+    public static string NewPath(string name) => _temp!.NewPath(name);
 
     /// <summary>Writes <paramref name="text"/> to a fresh file and returns its path.</summary>
-    public static string WriteFile(string name, string text)
-    {
-        var path = NewPath(name);
-        File.WriteAllText(path, text);
-        return path;
-    }
+    public static string WriteFile(string name, string text) => _temp!.WriteFile(name, text);
 
     /// <summary><paramref name="count"/> uniform prompts of length <paramref name="length"/> over 0..vocab-1.</summary>
-    public static List<long[]> RandomPrompts(int count, int length, int vocab, ulong seed)
-    {
-        var rng = new Rng(seed);
-        return Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, length).Select(_ => (long)rng.NextInt(vocab)).ToArray()).ToList();
-    }
+    public static List<long[]> RandomPrompts(int count, int length, int vocab, ulong seed) => Fixtures.RandomPrompts(count, length, vocab, seed).ToList();
 }

@@ -11,7 +11,7 @@ public sealed class ConcurrencyTests
     SorterPolicy _policy = null!;   // the random-task model: L=6, V=12
 
     [OneTimeSetUp]
-    public void Load() => _policy = SorterPolicy.Load(TestModels.Random.OnnxPath);
+    public void Load() => _policy = SorterPolicy.Load(TestModels.Random);
 
     [OneTimeTearDown]
     public void Dispose() => _policy.Dispose();

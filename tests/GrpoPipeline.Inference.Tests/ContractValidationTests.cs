@@ -13,7 +13,7 @@ public sealed class ContractValidationTests
     byte[] _valid = null!;
 
     [OneTimeSetUp]
-    public void ReadValidModel() => _valid = File.ReadAllBytes(TestModels.Random.OnnxPath);
+    public void ReadValidModel() => _valid = File.ReadAllBytes(TestModels.Random);
 
     static string Write(byte[] bytes, string name)
     {
@@ -72,7 +72,7 @@ public sealed class ContractValidationTests
     public void Renamed_Input_Names_The_Expected_And_The_Found_Input()
     {
         var e = LoadFails(Write(OnnxBytes.ReplaceAll(_valid, "prompts", "promptz"), "promptz.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' Int64 [batch, 6]"));
+        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' int64 [batch, 6]"));
         Assert.That(e.Message, Does.Contain("found inputs 'promptz'"));
     }
 
@@ -80,7 +80,7 @@ public sealed class ContractValidationTests
     public void Renamed_Response_Output_Names_The_Expected_And_The_Found_Outputs()
     {
         var e = LoadFails(Write(OnnxBytes.ReplaceAll(_valid, "response", "responsE"), "responsE.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.ResponseOutput}' Int64 [batch, 6]"));
+        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.ResponseOutput}' int64 [batch, 6]"));
         Assert.That(e.Message, Does.Contain("'responsE'").And.Contain($"'{OnnxContract.LogitsOutput}'"));
     }
 
@@ -96,7 +96,7 @@ public sealed class ContractValidationTests
     public void Prompt_Length_Metadata_That_Disagrees_With_The_Graph_Names_Both_Lengths()
     {
         var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.PromptLength, "7"), "length-7.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' Int64 [batch, 7]"));
+        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' int64 [batch, 7]"));
         Assert.That(e.Message, Does.Contain("found dimension 1 = 6"));
     }
 
@@ -104,7 +104,7 @@ public sealed class ContractValidationTests
     public void Vocab_Size_Metadata_That_Disagrees_With_The_Graph_Names_Both_Sizes()
     {
         var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.VocabSize, "13"), "vocab-13.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.LogitsOutput}' Float [batch, 6, 13]"));
+        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.LogitsOutput}' float32 [batch, 6, 13]"));
         Assert.That(e.Message, Does.Contain("found dimension 2 = 12"));
     }
 
@@ -134,7 +134,7 @@ public sealed class ContractValidationTests
     {
         var e = LoadFails(Write(OnnxBytes.IdentityModel(OnnxContract.PromptsInput, OnnxContract.LogitsOutput, OnnxBytes.Float, 3,
             (OnnxContract.Metadata.PromptLength, "3"), (OnnxContract.Metadata.VocabSize, "5")), "float-prompts.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' Int64 [batch, 3]"));
+        Assert.That(e.Message, Does.Contain($"expected input '{OnnxContract.PromptsInput}' int64 [batch, 3]"));
         Assert.That(e.Message, Does.Contain("found ONNX_TYPE_TENSOR Float of rank 2"));
     }
 
@@ -143,7 +143,43 @@ public sealed class ContractValidationTests
     {
         var e = LoadFails(Write(OnnxBytes.IdentityModel(OnnxContract.PromptsInput, OnnxContract.ResponseOutput, OnnxBytes.Int64, 3,
             (OnnxContract.Metadata.PromptLength, "3"), (OnnxContract.Metadata.VocabSize, "5")), "no-logits.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.LogitsOutput}' Float [batch, 3, 5]"));
+        Assert.That(e.Message, Does.Contain($"expected output '{OnnxContract.LogitsOutput}' float32 [batch, 3, 5]"));
         Assert.That(e.Message, Does.Contain($"found outputs '{OnnxContract.ResponseOutput}'"));
+    }
+
+    [Test]
+    public void A_Model_Without_Contract_Metadata_Is_Read_As_A_Sorter()
+    {
+        // Models exported before the key existed carry no grpo.contract.
+        using var policy = SorterPolicy.Load(Write(OnnxBytes.ReplaceAll(_valid, OnnxContract.Metadata.Contract, "grpo.contracX"), "no-contract.onnx"));
+        Assert.That(policy.Contract.Version, Is.EqualTo(OnnxContract.Sorter.Version));
+        Assert.That(policy.Sort(new long[6]), Has.Length.EqualTo(6));
+    }
+
+    [Test]
+    public void An_Unknown_Contract_Version_Is_Refused_Naming_The_Known_Ones()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.Contract, "sorter/9"), "sorter-9.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.Contract}' to be one of {OnnxContract.Sorter.Version}"));
+        Assert.That(e.Message, Does.Contain("found 'sorter/9'"));
+    }
+
+    [Test]
+    public void The_Loaded_Contract_Describes_The_Graph_From_The_Contract_Description()
+    {
+        using var policy = SorterPolicy.Load(TestModels.Random);
+        var c = policy.Contract;
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(TestModels.Random);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(c.Spec, Is.SameAs(OnnxContract.Sorter));
+            Assert.That(c.Prompts, Is.EqualTo(PromptRules.Fixed(6, 12)));
+            Assert.That(c.Spec.Inputs.Select(t => t.Name), Is.EqualTo(session.InputMetadata.Keys));
+            Assert.That(c.Spec.Outputs.Select(t => t.Name), Is.EquivalentTo(session.OutputMetadata.Keys));
+            foreach (var output in c.Spec.Outputs)
+                Assert.That(session.OutputMetadata[output.Name].Dimensions, Is.EqualTo(output.Resolve(c.Sizes).Select(d => (int)(d ?? -1))));
+            Assert.That(c.Spec.Outputs.Single(o => o.Name == OnnxContract.LogitsOutput).Shape(c.Sizes), Is.EqualTo(new[] { "batch", "6", "12" }));
+            Assert.That((c.RunName, c.Epoch, c.PolicyKind), Is.EqualTo(("fixture-random", 300, "seed")));
+        }
     }
 }

@@ -13,7 +13,7 @@ public sealed class DisposeTests
         long[]? first = null;
         for (int i = 0; i < 50; i++)
         {
-            using var policy = SorterPolicy.Load(TestModels.Lecture.OnnxPath);
+            using var policy = SorterPolicy.Load(TestModels.Lecture);
             var response = policy.Sort(prompt);
             first ??= response;
             Assert.That(response, Is.EqualTo(first), $"load {i}");
@@ -23,7 +23,7 @@ public sealed class DisposeTests
     [Test]
     public void Disposing_Twice_Does_Not_Throw()
     {
-        var policy = SorterPolicy.Load(TestModels.Lecture.OnnxPath);
+        var policy = SorterPolicy.Load(TestModels.Lecture);
         policy.Dispose();
         Assert.That(policy.Dispose, Throws.Nothing);
     }
@@ -39,7 +39,7 @@ public sealed class DisposeTests
     [TestCase("Sample")]
     public void Calls_After_Dispose_Throw_Instead_Of_Crashing(string method)
     {
-        var (exitCode, output) = Program.RunChild(Program.UseAfterDispose, TestModels.Lecture.OnnxPath, method);
+        var (exitCode, output) = Program.RunChild(Program.UseAfterDispose, TestModels.Lecture, method);
         string crash = exitCode > 128 ? $" (killed by signal {exitCode - 128})" : "";
         Assert.That(exitCode, Is.EqualTo(0),
             $"{method} after Dispose should throw ObjectDisposedException; the child exited with {exitCode}{crash}. Output: {output}");

@@ -9,7 +9,7 @@ public sealed class InputValidationTests
     SorterPolicy _policy = null!;   // the lecture model: L=3, V=5
 
     [OneTimeSetUp]
-    public void Load() => _policy = SorterPolicy.Load(TestModels.Lecture.OnnxPath);
+    public void Load() => _policy = SorterPolicy.Load(TestModels.Lecture);
 
     [OneTimeTearDown]
     public void Dispose() => _policy.Dispose();

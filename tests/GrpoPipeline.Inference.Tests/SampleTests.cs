@@ -15,7 +15,7 @@ public sealed class SampleTests
     [OneTimeSetUp]
     public void Load()
     {
-        _policy = SorterPolicy.Load(TestModels.Random.OnnxPath);
+        _policy = SorterPolicy.Load(TestModels.Random);
         _candidates = TestModels.RandomPrompts(64, 6, 12, seed: 51);
     }
 

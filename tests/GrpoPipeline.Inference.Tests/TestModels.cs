@@ -1,123 +1,31 @@
-using GrpoPipeline.Core;
-using GrpoPipeline.Training;
-using GrpoPipeline.Training.Onnx;
+using GrpoPipeline.Tests;
 using NUnit.Framework;
-using static TorchSharp.torch;
 
 namespace GrpoPipeline.Inference.Tests;
 
 /// <summary>
-/// Trains the two policies every fixture shares once per test run, exports them to ONNX in a temp folder, and keeps
-/// the TorchSharp state alive so parity tests can compare against it.
+/// The models the fixtures share (committed ONNX files, see <see cref="Fixtures"/>) and a temp folder for the files
+/// tests write, deleted when the run ends.
 /// </summary>
 [SetUpFixture]
 public sealed class TestModels
 {
-    /// <summary>A random-prompt task, L=6, V=12, D=16, trained for a few hundred epochs.</summary>
-    public static TrainedModel Random { get; private set; } = null!;
-    /// <summary>The lecture's seed task (three fixed prompts, L=3, V=5), trained for a few hundred epochs.</summary>
-    public static TrainedModel Lecture { get; private set; } = null!;
-    /// <summary>A folder deleted when the run ends; tests put their own files under it.</summary>
-    public static string TempDir { get; private set; } = null!;
+    static TempDir? _temp;
 
-    public static TrainConfig RandomConfig => new()
-    {
-        RunName = "parity-random",
-        Seed = 3,
-        Epochs = 300,
-        Task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 6, VocabSize = 12, BatchSize = 32, HeldOutSize = 0 },
-        Policy = new PolicyOptions { EmbeddingDim = 16 },
-        Grpo = new GrpoOptions { LearningRate = 1e-2 },
-        Run = new RunOptions { Threads = 1 },
-    };
-
-    public static TrainConfig LectureConfig => new()
-    {
-        RunName = "parity-lecture",
-        Epochs = 300,
-        Task = new TaskOptions { HeldOutSize = 0 },
-        Grpo = new GrpoOptions { LearningRate = 1e-2 },
-        Run = new RunOptions { Threads = 1 },
-    };
+    /// <summary>Random prompts, L=6 V=12, trained.</summary>
+    public static string Random => Fixtures.Random;
+    /// <summary>The lecture's task, L=3 V=5, trained.</summary>
+    public static string Lecture => Fixtures.Lecture;
 
     [OneTimeSetUp]
-    public void TrainAndExport()
-    {
-        TempDir = Path.Combine(Path.GetTempPath(), $"grpo-inference-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(TempDir);
-        Random = TrainedModel.Train(RandomConfig, Path.Combine(TempDir, "random.onnx"));
-        Lecture = TrainedModel.Train(LectureConfig, Path.Combine(TempDir, "lecture.onnx"));
-    }
+    public void CreateTemp() => _temp = new TempDir("inference");
 
     [OneTimeTearDown]
-    public void CleanUp()
-    {
-        Random?.Dispose();
-        Lecture?.Dispose();
-        if (TempDir is not null && Directory.Exists(TempDir)) Directory.Delete(TempDir, recursive: true);
-    }
+    public void DeleteTemp() => _temp?.Dispose();
 
-    /// <summary>A fresh path under <see cref="TempDir"/>.</summary>
-    public static string NewPath(string name) => Path.Combine(TempDir, $"{Guid.NewGuid():N}-{name}");
+    /// <summary>A fresh path in the run's temp folder.</summary>
+    public static string NewPath(string name) => _temp!.NewPath(name);
 
     /// <summary><paramref name="count"/> uniform prompts of length <paramref name="length"/> over 0..vocab-1.</summary>
-    public static long[][] RandomPrompts(int count, int length, int vocab, ulong seed)
-    {
-        var rng = new Rng(seed);
-        var prompts = new long[count][];
-        for (int b = 0; b < count; b++)
-        {
-            prompts[b] = new long[length];
-            for (int i = 0; i < length; i++) prompts[b][i] = rng.NextInt(vocab);
-        }
-        return prompts;
-    }
-}
-
-/// <summary>A policy trained in memory, its TorchSharp state and its exported ONNX file.</summary>
-public sealed class TrainedModel : IDisposable
-{
-    readonly GrpoTrainer _trainer;
-
-    TrainedModel(GrpoTrainer trainer, string onnxPath, double firstReward, double lastReward)
-    {
-        _trainer = trainer;
-        OnnxPath = onnxPath;
-        FirstReward = firstReward;
-        LastReward = lastReward;
-    }
-
-    public TrainingState State => _trainer.State;
-    public string OnnxPath { get; }
-    public int Length => State.Shape.PromptLength;
-    public int Vocab => State.Shape.Vocab;
-    /// <summary>Mean training reward over the first 20 epochs.</summary>
-    public double FirstReward { get; }
-    /// <summary>Mean training reward over the last 20 epochs: above <see cref="FirstReward"/> once the policy learned.</summary>
-    public double LastReward { get; }
-
-    public static TrainedModel Train(TrainConfig config, string onnxPath)
-    {
-        var trainer = new GrpoTrainer(TrainingState.Create(config));
-        var rewards = new double[config.Epochs];
-        for (int e = 0; e < config.Epochs; e++) rewards[e] = trainer.RunEpoch()["reward/mean"];
-        var state = trainer.State;
-        OnnxExporter.Export(state.Policy, state.Shape, state.Config, state.Epoch, onnxPath);
-        return new TrainedModel(trainer, onnxPath, rewards.Take(20).Average(), rewards.TakeLast(20).Average());
-    }
-
-    /// <summary>TorchSharp's logits [B·L·V] and argmax [B·L] for <paramref name="prompts"/>, as evaluation runs them.</summary>
-    public (float[] Logits, long[] Argmax) Torch(IReadOnlyList<long[]> prompts) => TorchForward(State.Policy, prompts, Length);
-
-    public static (float[] Logits, long[] Argmax) TorchForward(nn.Module<Tensor, Tensor> policy, IReadOnlyList<long[]> prompts, int length)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        policy.eval();
-        var input = tensor(prompts.SelectMany(p => p).ToArray(), [prompts.Count, length]);
-        var logits = policy.forward(input);
-        return (logits.data<float>().ToArray(), logits.argmax(-1).data<long>().ToArray());
-    }
-
-    public void Dispose() => _trainer.Dispose();
+    public static long[][] RandomPrompts(int count, int length, int vocab, ulong seed) => Fixtures.RandomPrompts(count, length, vocab, seed);
 }

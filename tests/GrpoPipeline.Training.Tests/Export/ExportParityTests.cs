@@ -1,10 +1,11 @@
 using GrpoPipeline.Core;
+using GrpoPipeline.Inference;
 using GrpoPipeline.Training;
 using GrpoPipeline.Training.Onnx;
 using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 
-namespace GrpoPipeline.Inference.Tests;
+namespace GrpoPipeline.Training.Tests.Export;
 
 /// <summary>
 /// The exported model computes what the TorchSharp policy computes: logits within 1e-5 and the same greedy response,
@@ -19,28 +20,28 @@ public sealed class ExportParityTests
     [Test]
     public void Random_Task_Export_Matches_TorchSharp_Logits_And_Argmax_On_2048_Prompts()
     {
-        var model = TestModels.Random;
+        var model = ExportedModels.Random;
         Assert.That(model.LastReward, Is.GreaterThan(model.FirstReward + 0.5),
             "the policy should have learned, so the compared weights are not the initial random ones");
         AssertParity(model.State.Policy, model.OnnxPath, model.Length, model.Vocab,
-            TestModels.RandomPrompts(2048, model.Length, model.Vocab, seed: 11), "random L=6 V=12", relative: false);
+            ExportedModels.RandomPrompts(2048, model.Length, model.Vocab, seed: 11), "random L=6 V=12", relative: false);
     }
 
     [Test]
     public void Lecture_Seed_Task_Export_Matches_TorchSharp_Logits_And_Argmax_On_1000_Prompts()
     {
-        var model = TestModels.Lecture;
+        var model = ExportedModels.Lecture;
         Assert.That(model.LastReward, Is.GreaterThan(model.FirstReward + 0.5), "the policy should have learned");
         Assert.That((model.Length, model.Vocab), Is.EqualTo((3, 5)));
         AssertParity(model.State.Policy, model.OnnxPath, model.Length, model.Vocab,
-            TestModels.RandomPrompts(1000, model.Length, model.Vocab, seed: 12), "lecture L=3 V=5", relative: false);
+            ExportedModels.RandomPrompts(1000, model.Length, model.Vocab, seed: 12), "lecture L=3 V=5", relative: false);
     }
 
     [Test]
     public void Export_From_A_Run_Directory_Matches_The_Latest_Checkpoint()
     {
-        var runDir = TestModels.NewPath("run");
-        var onnx = TestModels.NewPath("run.onnx");
+        var runDir = ExportedModels.NewPath("run");
+        var onnx = ExportedModels.NewPath("run.onnx");
         var config = new TrainConfig
         {
             RunName = "checkpoint-parity",
@@ -60,13 +61,13 @@ public sealed class ExportParityTests
         using (var policy = SorterPolicy.Load(onnx))
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(policy.Epoch, Is.EqualTo(30));
-            Assert.That(policy.RunName, Is.EqualTo("checkpoint-parity"));
+            Assert.That(policy.Contract.Epoch, Is.EqualTo(30));
+            Assert.That(policy.Contract.RunName, Is.EqualTo("checkpoint-parity"));
         }
         // This short lr=1e-2 run grows logits to |x| ≈ 58. Above 32 one float32 ulp is 3.8e-6, and ORT's and libtorch's
         // matmuls, summing in different orders, differ by up to 3 ulps (1.1e-5 at |x| ≈ 46, measured): an absolute
         // 1e-5 is below float resolution there, so this bound is relative above |x| = 1.
-        AssertParity(state.Policy, onnx, 4, 7, TestModels.RandomPrompts(1024, 4, 7, seed: 13), "checkpoint L=4 V=7", relative: true);
+        AssertParity(state.Policy, onnx, 4, 7, ExportedModels.RandomPrompts(1024, 4, 7, seed: 13), "checkpoint L=4 V=7", relative: true);
     }
 
     // relative: false bounds |ORT − torch| by 1e-5 everywhere; true bounds it by 1e-5 · max(1, |logit|).

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using GrpoPipeline.Core;
+using GrpoPipeline.Inference;
 using GrpoPipeline.Training;
 using NUnit.Framework;
 
-namespace GrpoPipeline.Inference.Tests;
+namespace GrpoPipeline.Training.Tests.Export;
 
 /// <summary>The exported model carries the contract's metadata, and <see cref="SorterPolicy"/> exposes it.</summary>
 [TestFixture]
@@ -12,13 +13,14 @@ public sealed class MetadataTests
     [Test]
     public void Exported_Model_Carries_Every_Contract_Metadata_Key()
     {
-        var model = TestModels.Random;
+        var model = ExportedModels.Random;
         var config = model.State.Config;
         using var policy = SorterPolicy.Load(model.OnnxPath);
-        var meta = policy.Metadata;
+        var meta = policy.Contract.Metadata;
 
         using (Assert.EnterMultipleScope())
         {
+            Assert.That(meta[OnnxContract.Metadata.Contract], Is.EqualTo(OnnxContract.Sorter.Version));
             Assert.That(meta[OnnxContract.Metadata.Task], Is.EqualTo("sort"));
             Assert.That(meta[OnnxContract.Metadata.Policy], Is.EqualTo("seed"));
             Assert.That(meta[OnnxContract.Metadata.VocabSize], Is.EqualTo("12"));
@@ -34,18 +36,18 @@ public sealed class MetadataTests
     [Test]
     public void Config_Metadata_Parses_Back_To_The_Training_Config()
     {
-        var model = TestModels.Random;
+        var model = ExportedModels.Random;
         using var policy = SorterPolicy.Load(model.OnnxPath);
-        var parsed = TrainConfig.Parse(policy.Metadata[OnnxContract.Metadata.Config], "grpo.config");
+        var parsed = TrainConfig.Parse(policy.Contract.Metadata[OnnxContract.Metadata.Config], "grpo.config");
         Assert.That(parsed.ToJson(), Is.EqualTo(model.State.Config.ToJson()));
     }
 
     [Test]
     public void HeldOut_Split_Metadata_Regenerates_The_Same_Split()
     {
-        var model = TestModels.Random;
+        var model = ExportedModels.Random;
         using var policy = SorterPolicy.Load(model.OnnxPath);
-        var json = policy.Metadata[OnnxContract.Metadata.HeldOutSplit];
+        var json = policy.Contract.Metadata[OnnxContract.Metadata.HeldOutSplit];
         var task = JsonSerializer.Deserialize<TaskOptions>(json, TrainConfig.Json)!;
         var original = model.State.Config.Task;
 
@@ -55,7 +57,7 @@ public sealed class MetadataTests
             Assert.That((task.Kind, task.Length, task.Vocab, task.HeldOutFraction, task.SplitSalt),
                 Is.EqualTo((original.Kind, original.Length, original.Vocab, original.HeldOutFraction, original.SplitSalt)));
             // Anyone holding the model can tell which prompts training never saw.
-            var probes = TestModels.RandomPrompts(500, 6, 12, seed: 21);
+            var probes = ExportedModels.RandomPrompts(500, 6, 12, seed: 21);
             var fromModel = new SortingTask(task);
             var fromTraining = new SortingTask(original);
             Assert.That(probes.Select(p => fromModel.IsHeldOut(p)), Is.EqualTo(probes.Select(p => fromTraining.IsHeldOut(p))));
@@ -65,15 +67,16 @@ public sealed class MetadataTests
     [Test]
     public void Policy_Properties_Match_The_Metadata()
     {
-        using var random = SorterPolicy.Load(TestModels.Random.OnnxPath);
-        using var lecture = SorterPolicy.Load(TestModels.Lecture.OnnxPath);
+        using var random = SorterPolicy.Load(ExportedModels.Random.OnnxPath);
+        using var lecture = SorterPolicy.Load(ExportedModels.Lecture.OnnxPath);
         using (Assert.EnterMultipleScope())
         {
-            Assert.That((random.PolicyKind, random.RunName, random.Epoch), Is.EqualTo(("seed", "parity-random", 300)));
+            Assert.That((random.Contract.PolicyKind, random.Contract.RunName, random.Contract.Epoch), Is.EqualTo(("seed", "parity-random", 300)));
             Assert.That((random.PromptLength, random.VocabSize), Is.EqualTo((6, 12)));
-            Assert.That((lecture.PolicyKind, lecture.RunName, lecture.Epoch), Is.EqualTo(("seed", "parity-lecture", 300)));
+            Assert.That((lecture.Contract.PolicyKind, lecture.Contract.RunName, lecture.Contract.Epoch), Is.EqualTo(("seed", "parity-lecture", 300)));
             Assert.That((lecture.PromptLength, lecture.VocabSize), Is.EqualTo((3, 5)));
-            Assert.That(random.Path, Is.EqualTo(TestModels.Random.OnnxPath));
+            Assert.That(random.Contract.Path, Is.EqualTo(ExportedModels.Random.OnnxPath));
+            Assert.That(random.Contract.Version, Is.EqualTo("sorter/1"));
         }
     }
 }
