@@ -32,6 +32,7 @@ var continueRuns  = target is "Pipeline" or "Default";
 const string Solution = "GrpoPipeline.sln";
 var artifacts   = Directory("artifacts");
 var testResults = artifacts + Directory("test-results");
+var packages    = artifacts + Directory("packages");
 var cliDll      = File($"src/GrpoPipeline.Cli/bin/{configuration}/net10.0/grpo.dll");
 
 // Runs `dotnet grpo.dll <args>` and turns a non-zero exit into a failure that says what it means.
@@ -106,6 +107,17 @@ Task("Build")
     .Does(() =>
 {
     DotNetBuild(Solution, new DotNetBuildSettings { Configuration = configuration, NoRestore = true });
+});
+
+// The four library packages (Core, Inference, Evaluation, Service) and their symbols, for apps that restore them
+// from this folder (samples/NuGet.config does).
+Task("Pack")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    EnsureDirectoryDoesNotExist(packages, new DeleteDirectorySettings { Recursive = true, Force = true });
+    DotNetPack(Solution, new DotNetPackSettings { Configuration = configuration, NoBuild = true, NoRestore = true, OutputDirectory = packages });
+    foreach (var package in GetFiles($"{packages.Path.FullPath}/*.nupkg")) Information($"Packed {package.GetFilename()}");
 });
 
 Task("Test")

@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using NUnit.Framework;
+
+namespace GrpoPipeline.Samples.Tests;
+
+/// <summary>Runs <c>dotnet</c> commands the way a user would, and fails with their output when they fail.</summary>
+static class Processes
+{
+    public sealed record Result(int ExitCode, string Output)
+    {
+        public override string ToString() => $"exit {ExitCode}\n{Output}";
+    }
+
+    /// <summary>The dotnet host running this test, or the one on PATH.</summary>
+    public static string Dotnet
+    {
+        get
+        {
+            var self = Environment.ProcessPath;
+            if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
+            return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        }
+    }
+
+    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] args)
+    {
+        using var process = Process.Start(Start(workingDirectory, args))!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"dotnet {string.Join(' ', args)} did not finish within {timeout}:\n{stdout.Result}{stderr.Result}");
+        }
+        return new Result(process.ExitCode, (stdout.Result + stderr.Result).Trim());
+    }
+
+    /// <summary>Runs and asserts exit code 0, showing the output otherwise.</summary>
+    public static string Succeed(string workingDirectory, TimeSpan timeout, params string[] args)
+    {
+        var result = Run(workingDirectory, timeout, args);
+        Assert.That(result.ExitCode, Is.Zero, $"dotnet {string.Join(' ', args)} failed:\n{result}");
+        return result.Output;
+    }
+
+    public static ProcessStartInfo Start(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo(Dotnet)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        return start;
+    }
+}

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Xml.Linq;
+using GrpoPipeline.Inference;
+using NUnit.Framework;
+
+namespace GrpoPipeline.Samples.Tests;
+
+/// <summary>
+/// The packages as a user meets them: packed into <c>artifacts/packages</c>, restored by version into the two sample
+/// apps (with our package ids cleared from the NuGet cache first, so nothing stale is restored), built, and run on a
+/// model trained and exported during the test. A package that fails to restore fails here.
+/// </summary>
+[TestFixture, NonParallelizable]
+public sealed class SamplesTests
+{
+    static readonly string[] PackageIds = ["GrpoPipeline.Core", "GrpoPipeline.Inference", "GrpoPipeline.Evaluation", "GrpoPipeline.Service"];
+    static readonly TimeSpan Long = TimeSpan.FromMinutes(6);
+
+    string _repo = null!;
+    string _configuration = null!;
+    string _work = null!;
+    string _model = null!;
+
+    [OneTimeSetUp]
+    public void PackAndExportAModel()
+    {
+        _repo = RepositoryRoot();
+        // This assembly lives in tests/<project>/bin/<Configuration>/<tfm>: pack the build it was built with.
+        _configuration = new DirectoryInfo(TestContext.CurrentContext.TestDirectory).Parent!.Name;
+        _work = Path.Combine(Path.GetTempPath(), $"grpo-samples-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_work);
+
+        var feed = Path.Combine(_repo, "artifacts", "packages");
+        if (Directory.Exists(feed)) Directory.Delete(feed, recursive: true);
+        Processes.Succeed(_repo, Long, "pack", "GrpoPipeline.sln", "-c", _configuration, "--no-build", "--no-restore", "-o", feed);
+        ClearOurPackagesFromTheNuGetCache();
+
+        // A model exported during the run: a short training run of the lecture's task, then `grpo export`.
+        var grpo = Path.Combine(TestContext.CurrentContext.TestDirectory, "grpo.dll");
+        var config = Path.Combine(_work, "tiny.json");
+        File.WriteAllText(config, """
+            { "runName": "samples", "epochs": 60, "task": { "kind": "fixed", "heldOutSize": 0 },
+              "grpo": { "learningRate": 0.01 }, "run": { "logEvery": 100, "heldOutEvery": 0, "checkpointEvery": 0, "threads": 1 } }
+            """);
+        var runDir = Path.Combine(_work, "run");
+        Processes.Succeed(_work, Long, grpo, "train", "--config", config, "--run-dir", runDir);
+        _model = Path.Combine(_work, "samples.onnx");
+        Processes.Succeed(_work, Long, grpo, "export", "--checkpoint", runDir, "--output", _model);
+    }
+
+    [OneTimeTearDown]
+    public void CleanUp()
+    {
+        if (_work is not null && Directory.Exists(_work)) Directory.Delete(_work, recursive: true);
+    }
+
+    [Test]
+    public void The_Four_Packages_Carry_A_Readme_Docs_Symbols_And_No_TorchSharp()
+    {
+        var feed = Path.Combine(_repo, "artifacts", "packages");
+        string version = Version();
+        foreach (var id in PackageIds)
+        {
+            var nupkg = Path.Combine(feed, $"{id}.{version}.nupkg");
+            Assert.That(nupkg, Does.Exist);
+            Assert.That(Path.Combine(feed, $"{id}.{version}.snupkg"), Does.Exist, $"{id} has a symbols package");
+            using var zip = System.IO.Compression.ZipFile.OpenRead(nupkg);
+            var entries = zip.Entries.Select(e => e.FullName).ToList();
+            Assert.That(entries, Has.Member("README.md"), id);
+            Assert.That(entries, Has.Member($"lib/net10.0/{id}.xml"), $"{id} ships its XML docs");
+            var nuspec = XDocument.Load(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+            string Meta(string name) => nuspec.Descendants().First(e => e.Name.LocalName == name).Value;
+            Assert.That((Meta("version"), Meta("license"), Meta("readme")), Is.EqualTo((version, "MIT", "README.md")), id);
+            Assert.That(Meta("description"), Is.Not.Empty, id);
+            Assert.That(Meta("authors"), Is.Not.Empty, id);
+            var dependencies = nuspec.Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!).ToList();
+            Assert.That(dependencies, Has.None.Contains("TorchSharp").And.None.EqualTo("GrpoPipeline.Training"), $"{id} must not bring TorchSharp");
+            Assert.That(dependencies.Where(d => d.StartsWith("GrpoPipeline.", StringComparison.Ordinal)), Is.SubsetOf(PackageIds),
+                $"{id} depends only on packages that are produced");
+        }
+    }
+
+    [Test]
+    public void The_Console_Sample_Restores_The_Package_And_Sorts_With_The_Exported_Model()
+    {
+        var output = Build("SortConsole");
+        var result = Processes.Run(_work, Long, Path.Combine(output, "SortConsole.dll"), _model, "3", "1", "2");
+        TestContext.Out.WriteLine(result.Output);
+
+        using var policy = SorterPolicy.Load(_model);
+        var expected = policy.Sort([3, 1, 2]);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Output, Does.Contain("model   samples (seed, sorter/1, epoch 60)"));
+        Assert.That(result.Output, Does.Contain("prompt  [3, 1, 2]"));
+        Assert.That(result.Output, Does.Contain($"sorted  [{string.Join(", ", expected)}]"));
+        var score = policy.Score([3, 1, 2], expected);
+        Assert.That(result.Output, Does.Contain($"rewards inclusionOrdering={score.InclusionOrdering} sortDistance={score.SortDistance} exact={score.Exact}"));
+
+        var bad = Processes.Run(_work, Long, Path.Combine(output, "SortConsole.dll"), _model, "3", "9", "2");
+        Assert.That(bad.ExitCode, Is.EqualTo(2), bad.ToString());
+        Assert.That(bad.Output, Does.StartWith("error: token at index 1 is 9; tokens must be in 0..4"));
+        AssertNoTorchSharp(output);
+    }
+
+    [Test]
+    public async Task The_Web_Sample_Restores_The_Package_And_Serves_A_Sort()
+    {
+        var output = Build("SortWebApi");
+        AssertNoTorchSharp(output);
+        int port = FreePort();
+        var start = Processes.Start(output, Path.Combine(output, "SortWebApi.dll"), $"--Sorter:ModelPath={_model}", $"--urls=http://127.0.0.1:{port}");
+        using var server = Process.Start(start)!;
+        var log = new StringBuilder();
+        server.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        server.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        try
+        {
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            HttpResponseMessage? response = null;
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (response is null && DateTime.UtcNow < deadline && !server.HasExited)
+            {
+                try { response = await client.PostAsync("/v1/sort", new StringContent("{\"prompt\":[3,1,2]}", Encoding.UTF8, "application/json")); }
+                catch (HttpRequestException) { await Task.Delay(200); }
+            }
+            string Log() { lock (log) return log.ToString(); }
+            Assert.That(response, Is.Not.Null, $"the sample did not answer within 60 s:\n{Log()}");
+            using (response)
+            {
+                var text = await response!.Content.ReadAsStringAsync();
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
+                using var json = JsonDocument.Parse(text);
+                using var policy = SorterPolicy.Load(_model);
+                Assert.That(json.RootElement.GetProperty("response").EnumerateArray().Select(e => e.GetInt64()), Is.EqualTo(policy.Sort([3, 1, 2])));
+                Assert.That(json.RootElement.GetProperty("rewards").GetProperty("inclusionOrdering").GetInt32(), Is.InRange(0, 5));
+            }
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+            server.WaitForExit();
+        }
+    }
+
+    /// <summary>Restores and builds a sample in place, with its own NuGet.config; returns its output folder.</summary>
+    string Build(string sample)
+    {
+        var project = Path.Combine(_repo, "samples", sample);
+        foreach (var dir in new[] { "bin", "obj" })
+            if (Directory.Exists(Path.Combine(project, dir))) Directory.Delete(Path.Combine(project, dir), recursive: true);
+        Processes.Succeed(project, Long, "build", "-c", "Release");
+        var output = Path.Combine(project, "bin", "Release", "net10.0");
+        var assets = File.ReadAllText(Path.Combine(project, "obj", "project.assets.json"));
+        Assert.That(assets, Does.Contain($"\"GrpoPipeline.Core/{Version()}\""), "restored our packages by version, not a project");
+        return output;
+    }
+
+    static void AssertNoTorchSharp(string output)
+    {
+        var torch = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories)
+            .Where(f => f.Contains("TorchSharp", StringComparison.OrdinalIgnoreCase) || Path.GetFileName(f).StartsWith("libtorch", StringComparison.Ordinal)).ToList();
+        Assert.That(torch, Is.Empty, "a package brought TorchSharp or libtorch into a consumer's output");
+    }
+
+    string Version() => XDocument.Load(Path.Combine(_repo, "build", "Version.props")).Descendants().Single(e => e.Name.LocalName == "GrpoPipelineVersion").Value;
+
+    /// <summary>Deletes our ids from the global packages folder, so a restore takes this run's packages and not a stale copy of the same version.</summary>
+    void ClearOurPackagesFromTheNuGetCache()
+    {
+        var listing = Processes.Succeed(_repo, Long, "nuget", "locals", "global-packages", "--list");
+        var folder = listing.Split(':', 2)[1].Trim();
+        foreach (var id in PackageIds)
+        {
+            var cached = Path.Combine(folder, id.ToLowerInvariant());
+            if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+        }
+    }
+
+    static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "GrpoPipeline.sln"))) return dir.FullName;
+        throw new InvalidOperationException("GrpoPipeline.sln not found above the test directory");
+    }
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
