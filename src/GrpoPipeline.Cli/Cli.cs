@@ -8,7 +8,7 @@ namespace GrpoPipeline.Cli;
 /// <summary>Exit codes, logging and error reporting shared by every command.</summary>
 static class Cli
 {
-    public const int Ok = 0, Failed = 1, BadInput = 2;
+    public const int Ok = 0, Failed = 1, BadInput = 2, Cancelled = 130;
 
     public static async Task<int> RunAsync(RootCommand root, string[] args)
     {

@@ -26,20 +26,36 @@ static class EvaluateCommand
         {
             models, heldOut, seed, prompts, report,
         };
-        command.SetAction(parse => Cli.Execute(log => BadInputAsExitCode(log, () =>
+        command.SetAction((parse, cancel) => Task.FromResult(Cli.Execute(log => BadInputAsExitCode(log, () =>
         {
             var source = Source(parse.GetValue(heldOut), parse.GetValue(seed), parse.GetValue(prompts)?.FullName);
             var paths = parse.GetValue(models)!.Select(f => f.FullName).ToList();
             log.LogInformation("Evaluating {Count} model(s) on {Source}", paths.Count, source);
-            var result = PolicyEvaluator.Evaluate(paths, source);
+            EvaluationReport result;
+            try { result = PolicyEvaluator.Evaluate(paths, source, progress: new ModelProgress(log), cancellationToken: cancel); }
+            catch (OperationCanceledException)
+            {
+                log.LogWarning("Evaluation cancelled; no report written");
+                return Cli.Cancelled;
+            }
             var files = ReportWriter.Write(result, parse.GetValue(report)!.FullName);
             Console.WriteLine(result.LeaderboardMarkdown());
             foreach (var m in result.Models.Where(m => m.InvalidPrompts > 0))
                 log.LogWarning("{Model}: {Count} prompt(s) do not fit the model and were not scored; see {Report}", Path.GetFileName(m.Model), m.InvalidPrompts, files.Markdown);
             log.LogInformation("Report: {Json}, {Markdown}, {Png}", files.Json, files.Markdown, files.Png);
             return Cli.Ok;
-        })));
+        }))));
         return command;
+    }
+
+    /// <summary>One line as each model starts and as it finishes: evaluations of large prompt sets take a while.</summary>
+    sealed class ModelProgress(ILogger log) : IProgress<EvaluationProgress>
+    {
+        public void Report(EvaluationProgress p)
+        {
+            if (p.PromptsScored == 0) log.LogInformation("Model {Index}/{Count}: {Path} ({Prompts} prompts)", p.Model, p.Models, Path.GetFileName(p.ModelPath), p.Prompts);
+            else if (p.PromptsScored == p.Prompts) log.LogInformation("Model {Index}/{Count}: scored {Prompts} prompts", p.Model, p.Models, p.Prompts);
+        }
     }
 
     /// <summary><c>grpo bench-evaluate</c>: ML.NET evaluation vs raw ORT batch scoring; prints JSON lines.</summary>

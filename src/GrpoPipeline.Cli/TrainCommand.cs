@@ -39,7 +39,7 @@ static class TrainCommand
         var directory = new RunDirectory(runDir ?? RunDirectory.DefaultFor(config!.RunName));
         using var run = resume ? ResumeCompatible(directory, config, epochs, seed, log) : TrainingRun.StartNew(config!, directory, log);
         var last = run.Train(cancel);
-        if (cancel.IsCancellationRequested) return 130;
+        if (cancel.IsCancellationRequested) return Cli.Cancelled;
         WritePlot(directory, log);
         if (last is not null && last.TryGet(MetricKeys.HeldOutExact, out var exact))
             log.LogInformation("Done: epoch {Epoch}, mean reward {Reward:F3}, held-out exact {Exact:P1}", last.Epoch, last[MetricKeys.RewardMean], exact);
