@@ -1,37 +1,67 @@
 namespace GrpoPipeline.Core;
 
-/// <summary>The verifiable rewards of the sorting task (CS336 lecture 17), on one prompt and one response.</summary>
+/// <summary>
+/// The verifiable rewards of the sorting task (CS336 lecture 17), on one prompt and one response of any lengths (a
+/// response excludes its EOS). For equal lengths they reduce to the lecture's rules, except that a duplicated prompt
+/// token is matched once per copy in the response (multiset inclusion).
+/// </summary>
 public static class SortingRewards
 {
     /// <summary>
-    /// The lecture's reward: +1 for each prompt token that appears anywhere in the response (duplicates in the prompt
-    /// count once each), plus +1 for each adjacent response pair with r[i] ≤ r[i+1].
+    /// The lecture's reward with multiset inclusion: +1 for each prompt token matched by a distinct copy in the
+    /// response (Σ over values of min(count in prompt, count in response)), plus +1 for each adjacent response pair
+    /// with r[i] ≤ r[i+1], counted up to |prompt| − 1 pairs so that a longer response earns nothing more.
+    /// At most 2·|prompt| − 1.
     /// </summary>
     public static int InclusionOrdering(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
     {
-        int reward = 0;
-        foreach (var x in prompt)
-            if (response.Contains(x)) reward++;
+        Span<long> p = prompt.Length <= 256 ? stackalloc long[prompt.Length] : new long[prompt.Length];
+        Span<long> r = response.Length <= 256 ? stackalloc long[response.Length] : new long[response.Length];
+        prompt.CopyTo(p);
+        response.CopyTo(r);
+        p.Sort();
+        r.Sort();
+        int included = 0;
+        for (int i = 0, j = 0; i < p.Length && j < r.Length;)
+        {
+            if (p[i] == r[j]) { included++; i++; j++; }
+            else if (p[i] < r[j]) i++;
+            else j++;
+        }
+        int ordered = 0;
         for (int i = 0; i + 1 < response.Length; i++)
-            if (response[i] <= response[i + 1]) reward++;
-        return reward;
+            if (response[i] <= response[i + 1]) ordered++;
+        return included + Math.Min(ordered, Math.Max(0, prompt.Length - 1));
     }
 
-    /// <summary>Largest possible <see cref="InclusionOrdering"/> for length L: L inclusions + (L−1) ordered pairs.</summary>
-    public static int MaxInclusionOrdering(int length) => 2 * length - 1;
+    /// <summary>Largest possible <see cref="InclusionOrdering"/> for a prompt of length L: L inclusions + (L−1) ordered pairs.</summary>
+    public static int MaxInclusionOrdering(int length) => Math.Max(0, 2 * length - 1);
 
-    /// <summary>Number of positions where the response equals the sorted prompt.</summary>
-    public static int SortDistance(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
+    /// <summary>
+    /// Positions where the response equals the sorted prompt, divided by max(|response|, |prompt|): 1 for the sorted
+    /// prompt, less for a wrong token, a missing one or an extra one.
+    /// </summary>
+    public static double SortDistance(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
     {
         Span<long> sorted = prompt.Length <= 256 ? stackalloc long[prompt.Length] : new long[prompt.Length];
         prompt.CopyTo(sorted);
         sorted.Sort();
-        return MatchingPositions(sorted, response);
+        return SortDistanceSorted(sorted, response);
     }
 
-    /// <summary>1 when the response is exactly the sorted prompt, else 0.</summary>
-    public static int Exact(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response) =>
-        SortDistance(prompt, response) == prompt.Length && response.Length == prompt.Length ? 1 : 0;
+    /// <summary><see cref="SortDistance"/> given the prompt already sorted.</summary>
+    public static double SortDistanceSorted(ReadOnlySpan<long> sortedPrompt, ReadOnlySpan<long> response) =>
+        (double)MatchingPositions(sortedPrompt, response) / Math.Max(1, Math.Max(sortedPrompt.Length, response.Length));
+
+    /// <summary>1 when the response is exactly the sorted prompt, length included, else 0.</summary>
+    public static int Exact(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
+    {
+        if (response.Length != prompt.Length) return 0;
+        Span<long> sorted = prompt.Length <= 256 ? stackalloc long[prompt.Length] : new long[prompt.Length];
+        prompt.CopyTo(sorted);
+        sorted.Sort();
+        return sorted.SequenceEqual(response) ? 1 : 0;
+    }
 
     /// <summary>Positions where <paramref name="response"/> equals the already sorted prompt.</summary>
     public static int MatchingPositions(ReadOnlySpan<long> sortedPrompt, ReadOnlySpan<long> response)
@@ -48,14 +78,14 @@ public sealed record RewardOptions
 {
     /// <summary>Weight of the lecture's inclusion + ordering reward. Default 1.</summary>
     public double InclusionOrdering { get; init; } = 1;
-    /// <summary>Weight of the sort-distance reward (positions equal to the sorted prompt). Default 0.</summary>
+    /// <summary>Weight of the sort-distance reward (share of positions equal to the sorted prompt, 0..1). Default 0.</summary>
     public double SortDistance { get; init; }
     /// <summary>Weight of the exact-match reward. Default 0.</summary>
     public double Exact { get; init; }
 
     /// <summary>The largest weighted reward a response to a prompt of length L can earn.</summary>
     public double MaxReward(int length) =>
-        InclusionOrdering * SortingRewards.MaxInclusionOrdering(length) + SortDistance * length + Exact;
+        InclusionOrdering * SortingRewards.MaxInclusionOrdering(length) + SortDistance + Exact;
 
     /// <summary>Throws <see cref="ConfigException"/> naming the first bad weight.</summary>
     public void Validate()
@@ -76,29 +106,30 @@ public sealed class RewardFunction(RewardOptions options)
     public RewardOptions Options { get; } = options;
 
     /// <summary>
-    /// Scores <c>B·G</c> responses. <paramref name="prompts"/> is [B, L] row-major, <paramref name="responses"/> is
-    /// [B, G, L], <paramref name="rewards"/> receives [B, G]. Returns the mean of each component.
+    /// Scores <c>B·G</c> responses: response <c>b·G + g</c> answers prompt <c>b</c>. <paramref name="rewards"/>
+    /// receives the weighted reward of each response, [B, G]. Returns the mean of each component.
     /// </summary>
-    public RewardComponents Score(ReadOnlySpan<long> prompts, ReadOnlySpan<long> responses, int length, int groupSize, Span<float> rewards)
+    public RewardComponents Score(TokenRows prompts, TokenRows responses, int groupSize, Span<float> rewards)
     {
-        int batch = prompts.Length / length;
-        if (prompts.Length != batch * length || responses.Length != batch * groupSize * length || rewards.Length != batch * groupSize)
-            throw new ArgumentException($"shapes disagree: prompts {prompts.Length}, responses {responses.Length}, rewards {rewards.Length} for L={length}, G={groupSize}");
-        Span<long> sorted = length <= 256 ? stackalloc long[length] : new long[length];
+        int batch = prompts.Count;
+        if (responses.Count != batch * groupSize || rewards.Length != batch * groupSize)
+            throw new ArgumentException($"shapes disagree: {batch} prompts, {responses.Count} responses, {rewards.Length} rewards for G={groupSize}");
+        Span<long> sorted = prompts.Stride <= 256 ? stackalloc long[prompts.Stride] : new long[prompts.Stride];
         double io = 0, sd = 0, ex = 0;
         for (int b = 0; b < batch; b++)
         {
-            var prompt = prompts.Slice(b * length, length);
-            prompt.CopyTo(sorted);
-            sorted.Sort();
+            var prompt = prompts[b];
+            var sortedPrompt = sorted[..prompt.Length];
+            prompt.CopyTo(sortedPrompt);
+            sortedPrompt.Sort();
             for (int g = 0; g < groupSize; g++)
             {
-                var response = responses.Slice((b * groupSize + g) * length, length);
+                var response = responses[b * groupSize + g];
                 int inclusion = SortingRewards.InclusionOrdering(prompt, response);
-                int matching = SortingRewards.MatchingPositions(sorted, response);
-                int exact = matching == length ? 1 : 0;
-                rewards[b * groupSize + g] = (float)(Options.InclusionOrdering * inclusion + Options.SortDistance * matching + Options.Exact * exact);
-                io += inclusion; sd += matching; ex += exact;
+                double distance = SortingRewards.SortDistanceSorted(sortedPrompt, response);
+                int exact = response.Length == prompt.Length && sortedPrompt.SequenceEqual(response) ? 1 : 0;
+                rewards[b * groupSize + g] = (float)(Options.InclusionOrdering * inclusion + Options.SortDistance * distance + Options.Exact * exact);
+                io += inclusion; sd += distance; ex += exact;
             }
         }
         double n = Math.Max(1, batch * groupSize);

@@ -47,8 +47,8 @@ public sealed class Rng
         return Mix(z);
     }
 
-    /// <summary>SplitMix64's finaliser: a strong 64-bit mixer.</summary>
-    internal static ulong Mix(ulong z)
+    /// <summary>SplitMix64's finaliser: a strong 64-bit mixer (the held-out split's hash uses it).</summary>
+    public static ulong Mix(ulong z)
     {
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;

@@ -7,17 +7,21 @@ namespace GrpoPipeline.Core;
 /// <remarks>
 /// Split rule. Fixed task: every prompt of the same L and V that is not a training prompt is held out.
 /// Random task: a prompt is held out when <c>Hash(prompt, salt) &lt; fraction · 2^64</c>, where
-/// <c>h = salt; for each token t: h = SplitMix64Mix((h ^ (ulong)t) + 0x9E3779B97F4A7C15)</c>. Training rejects
-/// held-out prompts, so the two sets are disjoint by construction, and anyone with the options can regenerate them.
+/// <c>h = salt; for each token t: h = SplitMix64Mix((h ^ (ulong)t) + 0x9E3779B97F4A7C15)</c>.
+/// Variable task: the same, starting from <c>h = SplitMix64Mix(salt ^ n)</c> for a prompt of n tokens, so the length
+/// takes part (<c>[3]</c> and <c>[3, 0]</c> are unrelated draws). Training rejects held-out prompts, so the two sets
+/// are disjoint by construction, and anyone with the options can regenerate them.
 /// </remarks>
 public sealed class SortingTask
 {
     const long EnumerationLimit = 1 << 20;
     const long SparseEnumerationLimit = 1 << 26;
+    const int MaxRejections = 1_000_000;
     readonly HashSet<string> _fixed;
     readonly ulong _heldOutThreshold;
 
     /// <summary>The task of <paramref name="options"/>, validated.</summary>
+    /// <exception cref="ConfigException">A length of a variable task has no training prompt (all are held out).</exception>
     public SortingTask(TaskOptions options)
     {
         options.Validate();
@@ -26,11 +30,12 @@ public sealed class SortingTask
         Vocab = options.Vocab;
         _fixed = options.Kind == TaskKind.Fixed ? options.Prompts.Select(p => Key(p)).ToHashSet() : [];
         _heldOutThreshold = options.HeldOutFraction >= 1 ? ulong.MaxValue : (ulong)(options.HeldOutFraction * 18446744073709551616.0);
+        if (options.IsVariableLength) RequireTrainingPromptsAtEveryLength();
     }
 
     /// <summary>The options the task was built from.</summary>
     public TaskOptions Options { get; }
-    /// <summary>Prompt and response length L.</summary>
+    /// <summary>Prompt and response length L of a fixed-length task; the longest prompt of a variable one.</summary>
     public int Length { get; }
     /// <summary>Vocab size V.</summary>
     public int Vocab { get; }
@@ -38,48 +43,75 @@ public sealed class SortingTask
     public int BatchSize => Options.PromptsPerBatch;
 
     /// <summary>True when the prompt belongs to the held-out split and training never sees it.</summary>
-    public bool IsHeldOut(ReadOnlySpan<long> prompt) => Options.Kind == TaskKind.Fixed
-        ? !_fixed.Contains(Key(prompt))
-        : Hash(prompt, Options.SplitSalt) < _heldOutThreshold;
-
-    /// <summary>Writes one training batch, row-major [<see cref="BatchSize"/>, L], into <paramref name="prompts"/>.</summary>
-    public void SampleTrainingBatch(Span<long> prompts, Rng rng)
+    public bool IsHeldOut(ReadOnlySpan<long> prompt) => Options.Kind switch
     {
-        if (prompts.Length != BatchSize * Length)
-            throw new ArgumentException($"expected a buffer of {BatchSize}×{Length} tokens, got {prompts.Length}", nameof(prompts));
-        if (Options.Kind == TaskKind.Fixed)
-        {
-            for (int b = 0; b < BatchSize; b++) Options.Prompts[b].CopyTo(prompts.Slice(b * Length, Length));
-            return;
-        }
+        TaskKind.Fixed => !_fixed.Contains(Key(prompt)),
+        TaskKind.Random => Hash(prompt, Options.SplitSalt) < _heldOutThreshold,
+        _ => Hash(prompt, Rng.Mix(Options.SplitSalt ^ (ulong)prompt.Length)) < _heldOutThreshold,
+    };
+
+    /// <summary>A buffer for one training batch: <see cref="BatchSize"/> rows of room for the longest prompt.</summary>
+    public TokenRows NewBatch() => new(BatchSize, Options.MaxPromptLength, Options.IsVariableLength ? Options.Special.Pad : 0);
+
+    /// <summary>Fills <paramref name="batch"/> (from <see cref="NewBatch"/>) with one training batch.</summary>
+    public void SampleTrainingBatch(TokenRows batch, Rng rng)
+    {
+        if (batch.Count != BatchSize || batch.Stride != Options.MaxPromptLength)
+            throw new ArgumentException($"expected a batch of {BatchSize} rows of room {Options.MaxPromptLength}, got {batch.Count}×{batch.Stride}", nameof(batch));
         for (int b = 0; b < BatchSize; b++)
         {
-            var row = prompts.Slice(b * Length, Length);
+            if (Options.Kind == TaskKind.Fixed)
+            {
+                batch.Set(b, Options.Prompts[b]);
+                continue;
+            }
+            // A random task's length is L; a variable task draws it first, then redraws only the tokens on a rejection.
+            int length = Options.IsVariableLength ? Options.MinLength + rng.NextInt(Options.MaxLength - Options.MinLength + 1) : Length;
+            var row = batch.Room(b)[..length];
+            int rejections = 0;
             do
             {
-                for (int i = 0; i < Length; i++) row[i] = rng.NextInt(Vocab);
+                for (int i = 0; i < length; i++) row[i] = rng.NextInt(Vocab);
+                if (++rejections > MaxRejections)
+                    throw new InvalidOperationException($"no training prompt of length {length} found in {MaxRejections} draws; the held-out split covers almost all of them");
             } while (IsHeldOut(row));
+            batch.Room(b)[length..].Fill(batch.Padding);
+            batch.Lengths[b] = length;
         }
     }
 
     /// <summary>
     /// The held-out prompts used for evaluation: <paramref name="count"/> distinct prompts (fewer if fewer exist),
-    /// picked deterministically by <paramref name="seed"/>.
+    /// picked deterministically by <paramref name="seed"/>. A variable task's prompts are spread evenly over its
+    /// lengths (lengths with fewer held-out prompts than their share give all they have).
     /// </summary>
     public IReadOnlyList<long[]> HeldOutPrompts(int count, ulong seed)
     {
         var rng = new Rng(seed);
-        double space = Math.Pow(Vocab, Length);
+        if (!Options.IsVariableLength) return HeldOutPromptsOfLength(Length, count, rng);
+        int lengths = Options.MaxLength - Options.MinLength + 1;
+        var result = new List<long[]>(count);
+        for (int k = 0; k < lengths; k++)
+            result.AddRange(HeldOutPromptsOfLength(Options.MinLength + k, count / lengths + (k < count % lengths ? 1 : 0), rng));
+        return result;
+    }
+
+    /// <summary>The evaluation set named by the options (<see cref="TaskOptions.HeldOutSize"/>, <see cref="TaskOptions.HeldOutSeed"/>).</summary>
+    public IReadOnlyList<long[]> HeldOutPrompts() => HeldOutPrompts(Options.HeldOutSize, Options.HeldOutSeed);
+
+    List<long[]> HeldOutPromptsOfLength(int length, int count, Rng rng)
+    {
+        if (count <= 0) return [];
+        double space = Math.Pow(Vocab, length);
         // Enumerate small spaces, and mid-sized ones whose split is too sparse for random draws to find it all.
-        bool sparse = Options.Kind == TaskKind.Random && Options.HeldOutFraction * space <= 4.0 * count;
+        bool sparse = Options.Kind != TaskKind.Fixed && Options.HeldOutFraction * space <= 4.0 * count;
         if (space <= EnumerationLimit || (sparse && space <= SparseEnumerationLimit))
         {
             var all = new List<long[]>();
-            var p = new long[Length];
+            var p = new long[length];
             for (long code = 0; code < (long)space; code++)
             {
-                long c = code;
-                for (int i = Length - 1; i >= 0; i--) { p[i] = c % Vocab; c /= Vocab; }
+                Decode(code, p);
                 if (IsHeldOut(p)) all.Add((long[])p.Clone());
             }
             // Partial Fisher–Yates: a seeded choice of `count` prompts.
@@ -92,7 +124,7 @@ public sealed class SortingTask
             return all.GetRange(0, n);
         }
 
-        if (Options.Kind == TaskKind.Random && Options.HeldOutFraction <= 0) return [];
+        if (Options.Kind != TaskKind.Fixed && Options.HeldOutFraction <= 0) return [];
         // Too many prompts to enumerate: draw at random. If the split holds fewer prompts than asked for, a long run
         // of draws that find nothing new ends the search with what was found.
         const int MaxMisses = 1_000_000;
@@ -100,16 +132,37 @@ public sealed class SortingTask
         var result = new List<long[]>(count);
         for (int misses = 0; result.Count < count && misses < MaxMisses;)
         {
-            var p = new long[Length];
-            for (int i = 0; i < Length; i++) p[i] = rng.NextInt(Vocab);
+            var p = new long[length];
+            for (int i = 0; i < length; i++) p[i] = rng.NextInt(Vocab);
             if (IsHeldOut(p) && seen.Add(Key(p))) { result.Add(p); misses = 0; }
             else misses++;
         }
         return result;
     }
 
-    /// <summary>The evaluation set named by the options (<see cref="TaskOptions.HeldOutSize"/>, <see cref="TaskOptions.HeldOutSeed"/>).</summary>
-    public IReadOnlyList<long[]> HeldOutPrompts() => HeldOutPrompts(Options.HeldOutSize, Options.HeldOutSeed);
+    /// <summary>Short lengths have few prompts (V of length 1): the split must leave training at least one of each.</summary>
+    void RequireTrainingPromptsAtEveryLength()
+    {
+        for (int length = Options.MinLength; length <= Options.MaxLength && Math.Pow(Vocab, length) <= EnumerationLimit; length++)
+        {
+            var p = new long[length];
+            bool any = false;
+            for (long code = 0; code < (long)Math.Pow(Vocab, length) && !any; code++)
+            {
+                Decode(code, p);
+                any = !IsHeldOut(p);
+            }
+            if (!any)
+                throw new ConfigException("task.heldOutFraction",
+                    $"config 'task.heldOutFraction' = {Options.HeldOutFraction} holds out every prompt of length {length} (V={Vocab}), so training never sees that length: lower it, change task.splitSalt, or raise task.minLength");
+        }
+    }
+
+    /// <summary>Writes the <paramref name="code"/>-th prompt of its length (base-V digits, most significant first).</summary>
+    void Decode(long code, Span<long> prompt)
+    {
+        for (int i = prompt.Length - 1; i >= 0; i--) { prompt[i] = code % Vocab; code /= Vocab; }
+    }
 
     /// <summary>The split hash (see remarks on <see cref="SortingTask"/>).</summary>
     public static ulong Hash(ReadOnlySpan<long> prompt, ulong salt)

@@ -7,6 +7,11 @@ public enum TaskKind
     Fixed,
     /// <summary>Uniform random prompts of length L over vocab V, minus the held-out split.</summary>
     Random,
+    /// <summary>
+    /// Prompts whose length is drawn uniformly from minLength..maxLength, then tokens uniform over 0..V−1, minus the
+    /// held-out split; answered token by token (a decoder policy), ending with EOS.
+    /// </summary>
+    Variable,
 }
 
 /// <summary>The sorting task: which prompts exist, and which are held out from training.</summary>
@@ -21,9 +26,13 @@ public sealed record TaskOptions
     public long[][] Prompts { get; init; } = LecturePrompts;
     /// <summary>Prompt (and response) length L of a random task. Default 5.</summary>
     public int PromptLength { get; init; } = 5;
-    /// <summary>Vocab size V of a random task: tokens are 0..V-1. Default 10.</summary>
+    /// <summary>Vocab size V of a random or variable task: tokens are 0..V-1. Default 10.</summary>
     public int VocabSize { get; init; } = 10;
-    /// <summary>Prompts per epoch for a random task (a fixed task uses all its prompts). Default 64.</summary>
+    /// <summary>Shortest prompt of a variable task, 1..maxLength. Default 1.</summary>
+    public int MinLength { get; init; } = 1;
+    /// <summary>Longest prompt of a variable task, minLength..32. Default 8.</summary>
+    public int MaxLength { get; init; } = 8;
+    /// <summary>Prompts per epoch for a random or variable task (a fixed task uses all its prompts). Default 64.</summary>
     public int BatchSize { get; init; } = 64;
     /// <summary>Share of all random prompts reserved for evaluation by the hash split. Default 0.1.</summary>
     public double HeldOutFraction { get; init; } = 0.1;
@@ -34,12 +43,30 @@ public sealed record TaskOptions
     /// <summary>Seed that picks which held-out prompts evaluation uses. Default 1.</summary>
     public ulong HeldOutSeed { get; init; } = 1;
 
-    /// <summary>Effective prompt length L.</summary>
-    public int Length => Kind == TaskKind.Fixed ? Prompts[0].Length : PromptLength;
+    /// <summary>Prompt length L of a fixed-length task (fixed or random); the longest prompt of a variable one.</summary>
+    public int Length => MaxPromptLength;
+    /// <summary>Shortest prompt: L, or minLength for a variable task.</summary>
+    public int MinPromptLength => Kind switch { TaskKind.Fixed => Prompts[0].Length, TaskKind.Random => PromptLength, _ => MinLength };
+    /// <summary>Longest prompt: L, or maxLength for a variable task.</summary>
+    public int MaxPromptLength => Kind switch { TaskKind.Fixed => Prompts[0].Length, TaskKind.Random => PromptLength, _ => MaxLength };
+    /// <summary>Whether prompts have different lengths (and responses end with EOS).</summary>
+    public bool IsVariableLength => Kind == TaskKind.Variable;
+    /// <summary>
+    /// The longest response: L for a fixed-length task (one token per prompt token); maxLength + 1 for a variable one,
+    /// whose response ends with EOS (a response that reaches it without EOS is truncated).
+    /// </summary>
+    public int MaxResponseLength => IsVariableLength ? MaxLength + 1 : MaxPromptLength;
     /// <summary>Effective vocab size V (max token + 1 for a fixed task, as the lecture does).</summary>
     public int Vocab => Kind == TaskKind.Fixed ? (int)Prompts.Max(p => p.Max()) + 1 : VocabSize;
+    /// <summary>The special tokens of a variable task (SEP = V, EOS = V+1, PAD = V+2).</summary>
+    public SpecialTokens Special => SpecialTokens.For(Vocab);
+    /// <summary>The prompts the task's models accept.</summary>
+    public PromptRules Rules => new(MinPromptLength, MaxPromptLength, Vocab);
     /// <summary>Prompts in each training batch.</summary>
     public int PromptsPerBatch => Kind == TaskKind.Fixed ? Prompts.Length : BatchSize;
+
+    /// <summary>Longest prompt of a variable task.</summary>
+    public const int MaxVariableLength = 32;
 
     /// <summary>Throws <see cref="ConfigException"/> naming the first bad key.</summary>
     public void Validate()
@@ -58,7 +85,12 @@ public sealed record TaskOptions
         }
         else
         {
-            ConfigException.Require(PromptLength is >= 2 and <= 64, "task.promptLength", PromptLength, "2..64");
+            if (Kind == TaskKind.Variable)
+            {
+                ConfigException.Require(MaxLength is >= 1 and <= MaxVariableLength, "task.maxLength", MaxLength, $"1..{MaxVariableLength}");
+                ConfigException.Require(MinLength >= 1 && MinLength <= MaxLength, "task.minLength", MinLength, $"1..maxLength ({MaxLength})");
+            }
+            else ConfigException.Require(PromptLength is >= 2 and <= 64, "task.promptLength", PromptLength, "2..64");
             ConfigException.Require(VocabSize is >= 2 and <= 1024, "task.vocabSize", VocabSize, "2..1024");
             ConfigException.Require(BatchSize is >= 1 and <= 65536, "task.batchSize", BatchSize, "1..65536");
             ConfigException.Require(HeldOutFraction is >= 0 and <= 0.5, "task.heldOutFraction", HeldOutFraction, "0..0.5");

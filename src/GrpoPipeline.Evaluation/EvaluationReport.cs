@@ -44,10 +44,8 @@ public sealed record ModelEvaluation
     public int MaxInclusionOrdering { get; init; }
     /// <summary><see cref="MeanInclusionOrdering"/> ÷ <see cref="MaxInclusionOrdering"/>.</summary>
     public double NormalizedInclusionOrdering { get; init; }
-    /// <summary>Mean sort-distance reward: positions equal to the sorted prompt, of L.</summary>
+    /// <summary>Mean sort-distance reward: the share of positions equal to the sorted prompt (0..1).</summary>
     public double MeanSortDistance { get; init; }
-    /// <summary><see cref="MeanSortDistance"/> ÷ L: the share of positions right.</summary>
-    public double PositionAccuracy { get; init; }
     /// <summary>Accuracy at each response position.</summary>
     public required double[] PerPositionAccuracy { get; init; }
     /// <summary>Share of prompt tokens found in the response.</summary>
@@ -69,7 +67,7 @@ public sealed record ModelEvaluation
         Prompts = s.Prompts, ExactMatches = s.ExactMatches, ExactMatch = s.ExactMatch, ExactMatchInterval = s.ExactMatchInterval,
         MeanInclusionOrdering = s.MeanInclusionOrdering, MaxInclusionOrdering = s.MaxInclusionOrdering,
         NormalizedInclusionOrdering = s.NormalizedInclusionOrdering, MeanSortDistance = s.MeanSortDistance,
-        PositionAccuracy = s.PositionAccuracy, PerPositionAccuracy = s.PerPositionAccuracy,
+        PerPositionAccuracy = s.PerPositionAccuracy,
         InclusionRate = s.InclusionRate, OrderingRate = s.OrderingRate, InclusionOrderingDistribution = s.InclusionOrderingDistribution,
         InvalidPrompts = invalid.Count, Invalid = invalid,
     };
@@ -78,7 +76,7 @@ public sealed record ModelEvaluation
 /// <summary>The model facts an evaluation reports, read from the ONNX metadata.</summary>
 sealed record ModelInfo(string Path, string Run, int Epoch, string Policy, int PromptLength, int VocabSize);
 
-/// <summary>The evaluation of one or more models: a leaderboard sorted by exact match, then position accuracy.</summary>
+/// <summary>The evaluation of one or more models: a leaderboard sorted by exact match, then sort distance.</summary>
 public sealed record EvaluationReport
 {
     /// <summary>The prompts every model was asked to sort.</summary>
@@ -90,13 +88,13 @@ public sealed record EvaluationReport
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     /// <summary>
-    /// Orders <paramref name="models"/> by exact match, then by position accuracy (the sort-distance reward ÷ L, which
-    /// compares models of any length; both descending; ties keep their input order) and numbers their ranks.
+    /// Orders <paramref name="models"/> by exact match, then by the sort-distance reward (a share, so it compares models
+    /// of any length; both descending; ties keep their input order) and numbers their ranks.
     /// </summary>
     public static EvaluationReport Rank(string source, IEnumerable<ModelEvaluation> models) => new()
     {
         Source = source,
-        Models = models.OrderByDescending(m => m.ExactMatch).ThenByDescending(m => m.PositionAccuracy)
+        Models = models.OrderByDescending(m => m.ExactMatch).ThenByDescending(m => m.MeanSortDistance)
             .Select((m, i) => m with { Rank = i + 1 }).ToList(),
     };
 
@@ -111,12 +109,12 @@ public sealed record EvaluationReport
     public string LeaderboardMarkdown()
     {
         var md = new StringBuilder();
-        md.AppendLine("| Rank | Model | Run | Epoch | Policy | Prompts | Exact match [95% CI] | Sort distance | Position accuracy | Inclusion + ordering | Inclusion | Ordering | Invalid |");
-        md.AppendLine("|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| Rank | Model | Run | Epoch | Policy | Prompts | Exact match [95% CI] | Sort distance | Inclusion + ordering | Inclusion | Ordering | Invalid |");
+        md.AppendLine("|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|");
         foreach (var m in Models)
             md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {m.Rank} | {Cell(Path.GetFileName(m.Model))} | {Cell(m.Run)} | {m.Epoch} | {Cell(m.Policy)} | {m.Prompts} | " +
-                $"{Percent(m.ExactMatch)} [{Percent(m.ExactMatchInterval.Low)}, {Percent(m.ExactMatchInterval.High)}] | {m.MeanSortDistance:F2} / {m.PromptLength} | " +
-                $"{m.PositionAccuracy:F3} | {m.MeanInclusionOrdering:F2} / {m.MaxInclusionOrdering} | {m.InclusionRate:F3} | {m.OrderingRate:F3} | {m.InvalidPrompts} |"));
+                $"{Percent(m.ExactMatch)} [{Percent(m.ExactMatchInterval.Low)}, {Percent(m.ExactMatchInterval.High)}] | {m.MeanSortDistance:F3} | " +
+                $"{m.MeanInclusionOrdering:F2} / {m.MaxInclusionOrdering} | {m.InclusionRate:F3} | {m.OrderingRate:F3} | {m.InvalidPrompts} |"));
         return md.ToString();
     }
 
@@ -126,7 +124,7 @@ public sealed record EvaluationReport
         var md = new StringBuilder();
         md.AppendLine("# Evaluation").AppendLine();
         md.AppendLine($"Prompts: {Source}. Greedy responses scored through ML.NET. Each reward component is reported under its own " +
-            "name: exact match (with a 95% Wilson interval), sort distance (positions equal to the sorted prompt, of L) and the " +
+            "name: exact match (with a 95% Wilson interval), sort distance (the share of positions equal to the sorted prompt) and the " +
             "lecture's inclusion + ordering (of 2L−1).").AppendLine();
         md.Append(LeaderboardMarkdown()).AppendLine();
         md.AppendLine("## Per-position accuracy").AppendLine();

@@ -14,6 +14,7 @@ public sealed class SortMetrics
     readonly int[] _rewardCounts;
     int _prompts, _exact;
     long _reward, _inclusions, _orderedPairs, _matchingPositions;
+    double _sortDistance;
 
     /// <param name="length">Prompt and response length L.</param>
     public SortMetrics(int length)
@@ -40,16 +41,17 @@ public sealed class SortMetrics
         for (int i = 0; i < _length; i++)
             if (_sorted[i] == response[i]) { _positionHits[i]++; matching++; }
         int reward = SortingRewards.InclusionOrdering(prompt, response);
-        // The reward's two parts, counted separately for the inclusion and ordering rates.
-        int inclusions = 0, ordered = 0;
-        foreach (var token in prompt)
-            if (response.Contains(token)) inclusions++;
+        // The reward's two parts, for the inclusion and ordering rates: with equal lengths no pair is capped, so the
+        // multiset inclusions are what the ordered pairs leave of the reward.
+        int ordered = 0;
         for (int i = 0; i + 1 < _length; i++)
             if (response[i] <= response[i + 1]) ordered++;
+        int inclusions = reward - ordered;
 
         _prompts++;
         _exact += matching == _length ? 1 : 0;
         _matchingPositions += matching;
+        _sortDistance += SortingRewards.SortDistanceSorted(_sorted, response);
         _reward += reward;
         _inclusions += inclusions;
         _orderedPairs += ordered;
@@ -70,8 +72,7 @@ public sealed class SortMetrics
             MeanInclusionOrdering: meanInclusionOrdering,
             MaxInclusionOrdering: maxInclusionOrdering,
             NormalizedInclusionOrdering: meanInclusionOrdering / maxInclusionOrdering,
-            MeanSortDistance: _matchingPositions / n,
-            PositionAccuracy: _matchingPositions / (n * _length),
+            MeanSortDistance: _sortDistance / n,
             PerPositionAccuracy: _positionHits.Select(h => h / n).ToArray(),
             InclusionRate: _inclusions / (n * _length),
             OrderingRate: _orderedPairs / (n * (_length - 1)),
@@ -87,8 +88,7 @@ public sealed class SortMetrics
 /// <param name="MeanInclusionOrdering">Mean inclusion + ordering reward (<see cref="SortingRewards.InclusionOrdering"/>).</param>
 /// <param name="MaxInclusionOrdering">Largest possible inclusion + ordering reward, 2L−1.</param>
 /// <param name="NormalizedInclusionOrdering"><paramref name="MeanInclusionOrdering"/> ÷ <paramref name="MaxInclusionOrdering"/>.</param>
-/// <param name="MeanSortDistance">Mean sort-distance reward: positions equal to the sorted prompt (of L).</param>
-/// <param name="PositionAccuracy"><paramref name="MeanSortDistance"/> ÷ L: the share of positions right.</param>
+/// <param name="MeanSortDistance">Mean sort-distance reward: the share of positions equal to the sorted prompt.</param>
 /// <param name="PerPositionAccuracy">Share of prompts whose response is right at each position.</param>
 /// <param name="InclusionRate">Share of prompt tokens found anywhere in the response.</param>
 /// <param name="OrderingRate">Share of adjacent response pairs in non-decreasing order.</param>
@@ -102,7 +102,6 @@ public sealed record SortSummary(
     int MaxInclusionOrdering,
     double NormalizedInclusionOrdering,
     double MeanSortDistance,
-    double PositionAccuracy,
     double[] PerPositionAccuracy,
     double InclusionRate,
     double OrderingRate,

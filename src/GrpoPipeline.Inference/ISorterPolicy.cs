@@ -33,9 +33,9 @@ public interface ISorterPolicy
 
 /// <summary>The reward components of one response; each is named for what it measures.</summary>
 /// <param name="InclusionOrdering">The lecture's reward: prompt tokens found in the response, plus adjacent pairs in order.</param>
-/// <param name="SortDistance">Positions where the response equals the sorted prompt.</param>
+/// <param name="SortDistance">Share of positions where the response equals the sorted prompt, of max(|response|, |prompt|).</param>
 /// <param name="Exact">Whether the response is exactly the sorted prompt.</param>
-public readonly record struct SortScore(int InclusionOrdering, int SortDistance, bool Exact)
+public readonly record struct SortScore(int InclusionOrdering, double SortDistance, bool Exact)
 {
     /// <summary>Scores <paramref name="response"/> against <paramref name="prompt"/>.</summary>
     public static SortScore Of(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response) => new(

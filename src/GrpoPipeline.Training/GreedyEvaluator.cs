@@ -7,20 +7,19 @@ namespace GrpoPipeline.Training;
 public sealed class GreedyEvaluator : IDisposable
 {
     readonly Tensor _prompts;
-    readonly long[] _promptTokens;
-    readonly long[] _responses;
+    readonly TokenRows _promptRows;
+    readonly TokenRows _responses;
     readonly float[] _rewards;
     readonly RewardFunction _reward;
-    readonly int _length;
 
     public GreedyEvaluator(IReadOnlyList<long[]> prompts, int length, RewardFunction reward)
     {
         Count = prompts.Count;
-        _length = length;
         _reward = reward;
-        _promptTokens = prompts.SelectMany(p => p).ToArray();
-        _prompts = tensor(_promptTokens, [Count, length]);
-        _responses = new long[Count * length];
+        _promptRows = TokenRows.From(prompts);
+        _prompts = tensor(_promptRows.Tokens, [Count, length]);
+        _responses = new TokenRows(Count, length);
+        _responses.Lengths.AsSpan().Fill(length);
         _rewards = new float[Count];
     }
 
@@ -37,8 +36,8 @@ public sealed class GreedyEvaluator : IDisposable
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            policy.forward(_prompts).argmax(-1).data<long>().CopyTo(_responses, 0, 0);
-            var components = _reward.Score(_promptTokens, _responses, _length, 1, _rewards);
+            policy.forward(_prompts).argmax(-1).data<long>().CopyTo(_responses.Tokens, 0, 0);
+            var components = _reward.Score(_promptRows, _responses, 1, _rewards);
             return (components.Exact, _rewards.Average());
         }
         finally

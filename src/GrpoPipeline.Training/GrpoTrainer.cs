@@ -18,8 +18,8 @@ public sealed class GrpoTrainer : IDisposable
     readonly GreedyEvaluator _heldOut;
     readonly Parameter[] _parameters;
     readonly int _batch, _group, _length, _vocab;
-    readonly long[] _promptBuffer;
-    readonly long[] _responseBuffer;
+    readonly TokenRows _prompts;
+    readonly TokenRows _responses;
     readonly float[] _rewardBuffer;
 
     /// <summary>Trains <paramref name="state"/> in memory; <see cref="TrainingRun"/> adds the run directory.</summary>
@@ -32,8 +32,9 @@ public sealed class GrpoTrainer : IDisposable
         _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), _task.Length, _reward);
         _parameters = state.Policy.parameters().ToArray();
         (_batch, _group, _length, _vocab) = (_task.BatchSize, config.Grpo.GroupSize, _task.Length, _task.Vocab);
-        _promptBuffer = new long[_batch * _length];
-        _responseBuffer = new long[_batch * _group * _length];
+        _prompts = _task.NewBatch();
+        _responses = new TokenRows(_batch * _group, _length);
+        _responses.Lengths.AsSpan().Fill(_length);   // a factorised policy answers every position
         _rewardBuffer = new float[_batch * _group];
     }
 
@@ -67,8 +68,8 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>Samples G responses per prompt and records log π_old (and log π_ref) under no-grad.</summary>
     RolloutBatch Rollout()
     {
-        _task.SampleTrainingBatch(_promptBuffer, State.PromptSampler);
-        var prompts = tensor(_promptBuffer, [_batch, _length]);
+        _task.SampleTrainingBatch(_prompts, State.PromptSampler);
+        var prompts = tensor(_prompts.Tokens, [_batch, _length]);
         using var _ = no_grad();
         State.Policy.eval();   // dropout off while sampling
         var logProbs = LogProbs(State.Policy, prompts);                                         // [B, L, V]
@@ -82,8 +83,8 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>Scores the rollout on one contiguous managed copy of the responses; returns rewards [B, G].</summary>
     Tensor Score(RolloutBatch rollout, EpochMetrics metrics)
     {
-        rollout.Responses.permute(0, 2, 1).contiguous().data<long>().CopyTo(_responseBuffer, 0, 0);   // [B, G, L]
-        var components = _reward.Score(_promptBuffer, _responseBuffer, _length, _group, _rewardBuffer);
+        rollout.Responses.permute(0, 2, 1).contiguous().data<long>().CopyTo(_responses.Tokens, 0, 0);   // [B, G, L]
+        var components = _reward.Score(_prompts, _responses, _group, _rewardBuffer);
         RewardStatistics.Add(metrics, _rewardBuffer, _group, components);
         return tensor(_rewardBuffer, [_batch, _group]);
     }

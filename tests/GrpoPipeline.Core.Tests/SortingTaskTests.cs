@@ -18,12 +18,13 @@ public sealed class FixedSortingTaskTests
     [Test]
     public void SampleTrainingBatch_Writes_The_Three_Lecture_Prompts_In_Order()
     {
-        var batch = new long[9];
-        Array.Fill(batch, -1L);
+        var batch = _task.NewBatch();
+        Array.Fill(batch.Tokens, -1L);
 
         _task.SampleTrainingBatch(batch, new Rng(7));
 
-        Assert.That(batch, Is.EqualTo(new long[] { 1, 0, 2, 3, 2, 4, 1, 2, 3 }));
+        Assert.That(batch.Tokens, Is.EqualTo(new long[] { 1, 0, 2, 3, 2, 4, 1, 2, 3 }));
+        Assert.That(batch.Lengths, Is.EqualTo(new[] { 3, 3, 3 }));
     }
 
     [Test]
@@ -66,8 +67,8 @@ public sealed class FixedSortingTaskTests
     [Test]
     public void SampleTrainingBatch_Throws_On_A_Wrong_Buffer_Size()
     {
-        Assert.That(() => _task.SampleTrainingBatch(new long[8], new Rng(1)), Throws.ArgumentException);
-        Assert.That(() => _task.SampleTrainingBatch(new long[10], new Rng(1)), Throws.ArgumentException);
+        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(2, 3), new Rng(1)), Throws.ArgumentException);
+        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(3, 4), new Rng(1)), Throws.ArgumentException);
     }
 
     [Test]
@@ -135,7 +136,7 @@ public sealed class RandomSortingTaskTests
     {
         var evaluation = _task.HeldOutPrompts().Select(p => PromptSpace.Key(p)).ToHashSet();
         var rng = new Rng(12345);
-        var batch = new long[_task.BatchSize * L];
+        var batch = _task.NewBatch();
         int heldOutSampled = 0, inEvaluation = 0;
         var distinct = new HashSet<string>();
 
@@ -144,7 +145,7 @@ public sealed class RandomSortingTaskTests
             _task.SampleTrainingBatch(batch, rng);
             for (int b = 0; b < _task.BatchSize; b++)
             {
-                var row = batch.AsSpan(b * L, L);
+                var row = batch[b];
                 var key = PromptSpace.Key(row);
                 distinct.Add(key);
                 if (_task.IsHeldOut(row) || _allHeldOut.Contains(key)) heldOutSampled++;
@@ -155,7 +156,7 @@ public sealed class RandomSortingTaskTests
         Assert.That(evaluation, Has.Count.EqualTo(256));
         Assert.That(heldOutSampled, Is.Zero);
         Assert.That(inEvaluation, Is.Zero);
-        Assert.That(batch, Is.All.InRange(0L, V - 1L));
+        Assert.That(batch.Tokens, Is.All.InRange(0L, V - 1L));
         // 128,000 draws over ~90,000 training prompts: the sampler does cover the training split (~68% expected).
         Assert.That(distinct.Count, Is.GreaterThan(50_000));
     }
@@ -163,15 +164,15 @@ public sealed class RandomSortingTaskTests
     [Test]
     public void Training_Batches_Are_Reproducible_From_The_Rng_Seed()
     {
-        var a = new long[_task.BatchSize * L];
-        var b = new long[_task.BatchSize * L];
-        var c = new long[_task.BatchSize * L];
+        var a = _task.NewBatch();
+        var b = _task.NewBatch();
+        var c = _task.NewBatch();
         _task.SampleTrainingBatch(a, new Rng(9));
         _task.SampleTrainingBatch(b, new Rng(9));
         _task.SampleTrainingBatch(c, new Rng(10));
 
-        Assert.That(b, Is.EqualTo(a));
-        Assert.That(c, Is.Not.EqualTo(a));
+        Assert.That(b.Tokens, Is.EqualTo(a.Tokens));
+        Assert.That(c.Tokens, Is.Not.EqualTo(a.Tokens));
     }
 
     [Test]
@@ -257,8 +258,8 @@ public sealed class RandomSortingTaskTests
     [Test]
     public void SampleTrainingBatch_Throws_On_A_Wrong_Buffer_Size()
     {
-        Assert.That(() => _task.SampleTrainingBatch(new long[64 * L - 1], new Rng(1)), Throws.ArgumentException);
-        Assert.That(() => _task.SampleTrainingBatch(new long[L], new Rng(1)), Throws.ArgumentException);
+        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(63, L), new Rng(1)), Throws.ArgumentException);
+        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(64, L + 1), new Rng(1)), Throws.ArgumentException);
     }
 
     static ulong ReferenceMix(ulong z)

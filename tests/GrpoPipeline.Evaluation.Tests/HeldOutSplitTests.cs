@@ -57,13 +57,13 @@ public sealed class HeldOutSplitTests
         var heldOutKeys = heldOut.Select(Key).ToHashSet();
 
         var task = new SortingTask(TestModels.RandomTask);
-        var batch = new long[task.BatchSize * task.Length];
+        var batch = task.NewBatch();
         var rng = new Rng(123);
         var trained = new HashSet<string>();
         for (int epoch = 0; epoch < 2000; epoch++)
         {
             task.SampleTrainingBatch(batch, rng);
-            for (int b = 0; b < task.BatchSize; b++) trained.Add(Key(batch.AsSpan(b * task.Length, task.Length).ToArray()));
+            for (int b = 0; b < task.BatchSize; b++) trained.Add(Key(batch[b].ToArray()));
         }
 
         int space = 1296;

@@ -39,7 +39,7 @@ public sealed class MetricsParityTests
         Assert.That(actual.ExactMatch, Is.EqualTo((double)expected.Exact / prompts.Count).Within(1e-12));
         Assert.That(actual.MeanInclusionOrdering, Is.EqualTo(expected.Reward).Within(1e-12));
         Assert.That(actual.NormalizedInclusionOrdering, Is.EqualTo(expected.Reward / (2 * policy.PromptLength - 1)).Within(1e-12));
-        Assert.That(actual.PositionAccuracy, Is.EqualTo(expected.SortDistance).Within(1e-12));
+        Assert.That(actual.MeanSortDistance, Is.EqualTo(expected.SortDistance).Within(1e-12));
         Assert.That(actual.PerPositionAccuracy, Is.EqualTo(expected.PerPosition).Within(1e-12));
         Assert.That(actual.InclusionRate, Is.EqualTo(expected.Inclusion).Within(1e-12));
         Assert.That(actual.OrderingRate, Is.EqualTo(expected.Ordering).Within(1e-12));
@@ -62,10 +62,12 @@ public sealed class MetricsParityTests
             reward += SortingRewards.InclusionOrdering(p, r);
             matching += SortingRewards.SortDistance(p, r);
             for (int i = 0; i < length; i++) perPosition[i] += sorted[i] == r[i] ? 1 : 0;
-            inclusion += p.Count(t => r.Contains(t)) / (double)length;
+            // Multiset inclusion: each prompt token needs its own copy in the response.
+            var left = r.ToList();
+            inclusion += p.Count(t => left.Remove(t)) / (double)length;
             ordering += Enumerable.Range(0, length - 1).Count(i => r[i] <= r[i + 1]) / (double)(length - 1);
         }
         int n = prompts.Count;
-        return (exact, reward / n, matching / (n * length), perPosition.Select(x => x / n).ToArray(), inclusion / n, ordering / n);
+        return (exact, reward / n, matching / n, perPosition.Select(x => x / n).ToArray(), inclusion / n, ordering / n);
     }
 }

@@ -15,15 +15,15 @@ public sealed class ScoreTests
     [OneTimeTearDown]
     public void Dispose() => _policy.Dispose();
 
-    // Prompt [3, 1, 2], sorted [1, 2, 3]. Inclusion+ordering counts prompt tokens found in the response plus
-    // adjacent pairs r[i] ≤ r[i+1]; sort distance counts positions equal to the sorted prompt.
+    // Prompt [3, 1, 2], sorted [1, 2, 3]. Inclusion+ordering counts prompt tokens matched in the response plus
+    // adjacent pairs r[i] ≤ r[i+1]; sort distance is the share of positions equal to the sorted prompt (of 3).
     [TestCase(new long[] { 1, 2, 3 }, 5, 3, true)]    // 3 included + 2 ordered; all positions right
     [TestCase(new long[] { 2, 1, 1 }, 3, 0, false)]   // 1, 2 included; only 1 ≤ 1 ordered; no position right
     [TestCase(new long[] { 1, 3, 3 }, 4, 2, false)]   // 1, 3 included; both pairs ordered; positions 0 and 2 right
     [TestCase(new long[] { 4, 0, 4 }, 1, 0, false)]   // nothing included; only 0 ≤ 4 ordered; no position right
-    public void Score_Of_A_Hand_Example(long[] response, int inclusionOrdering, int sortDistance, bool exact)
+    public void Score_Of_A_Hand_Example(long[] response, int inclusionOrdering, int positionsRight, bool exact)
     {
-        Assert.That(_policy.Score([3, 1, 2], response), Is.EqualTo(new SortScore(inclusionOrdering, sortDistance, exact)));
+        Assert.That(_policy.Score([3, 1, 2], response), Is.EqualTo(new SortScore(inclusionOrdering, positionsRight / 3.0, exact)));
     }
 
     [Test]

@@ -143,7 +143,7 @@ public sealed class EndpointTests
     {
         Assert.That(rewards.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "inclusionOrdering", "sortDistance", "exact" }));
         Assert.That(rewards.GetProperty("inclusionOrdering").GetInt32(), Is.EqualTo(SortingRewards.InclusionOrdering(prompt, response)));
-        Assert.That(rewards.GetProperty("sortDistance").GetInt32(), Is.EqualTo(SortingRewards.SortDistance(prompt, response)));
+        Assert.That(rewards.GetProperty("sortDistance").GetDouble(), Is.EqualTo(SortingRewards.SortDistance(prompt, response)));
         Assert.That(rewards.GetProperty("exact").GetBoolean(), Is.EqualTo(SortingRewards.Exact(prompt, response) == 1));
     }
 

@@ -50,7 +50,7 @@ public sealed class AddSorterPolicyTests
         Assert.That(policy.Contract.RunName, Is.EqualTo(Fixtures.LectureRun));
         Assert.That(policy.SortBatch([[3, 1, 2], [2, 2, 0]]), Is.EqualTo(direct.SortBatch([[3, 1, 2], [2, 2, 0]])));
         Assert.That(policy.Sample([3, 1, 2], 4, 1.0, seed: 9), Is.EqualTo(direct.Sample([3, 1, 2], 4, 1.0, seed: 9)));
-        Assert.That(policy.Score([3, 1, 2], [1, 2, 3]), Is.EqualTo(new SortScore(5, 3, true)));
+        Assert.That(policy.Score([3, 1, 2], [1, 2, 3]), Is.EqualTo(new SortScore(5, 1.0, true)));
         Assert.That(host.Services.GetRequiredService<ISorterPolicy>(), Is.SameAs(policy), "a singleton");
         await host.StopAsync();
     }

@@ -21,8 +21,7 @@ public sealed class ExportParityTests
     public void Random_Task_Export_Matches_TorchSharp_Logits_And_Argmax_On_2048_Prompts()
     {
         var model = ExportedModels.Random;
-        Assert.That(model.LastReward, Is.GreaterThan(model.FirstReward + 0.5),
-            "the policy should have learned, so the compared weights are not the initial random ones");
+        Assert.That(model.WeightChange, Is.GreaterThan(0.1), "the compared weights are trained, not the initial random ones");
         AssertParity(model.State.Policy, model.OnnxPath, model.Length, model.Vocab,
             ExportedModels.RandomPrompts(2048, model.Length, model.Vocab, seed: 11), "random L=6 V=12", relative: false);
     }

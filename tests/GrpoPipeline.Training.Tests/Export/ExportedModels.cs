@@ -78,12 +78,13 @@ public sealed class TrainedModel : IDisposable
 {
     readonly GrpoTrainer _trainer;
 
-    TrainedModel(GrpoTrainer trainer, string onnxPath, double firstReward, double lastReward)
+    TrainedModel(GrpoTrainer trainer, string onnxPath, double firstReward, double lastReward, double weightChange)
     {
         _trainer = trainer;
         OnnxPath = onnxPath;
         FirstReward = firstReward;
         LastReward = lastReward;
+        WeightChange = weightChange;
     }
 
     public TrainingState State => _trainer.State;
@@ -94,15 +95,20 @@ public sealed class TrainedModel : IDisposable
     public double FirstReward { get; }
     /// <summary>Mean training reward over the last 20 epochs: above <see cref="FirstReward"/> once the policy learned.</summary>
     public double LastReward { get; }
+    /// <summary>Largest |w_trained − w_initial| over all weights: well above 0 once training moved them.</summary>
+    public double WeightChange { get; }
 
     public static TrainedModel Train(TrainConfig config, string onnxPath)
     {
         var trainer = new GrpoTrainer(TrainingState.Create(config));
+        var initial = trainer.State.Policy.parameters().Select(p => p.detach().clone()).ToList();
         var rewards = new double[config.Epochs];
         for (int e = 0; e < config.Epochs; e++) rewards[e] = trainer.RunEpoch()[MetricKeys.RewardMean];
         var state = trainer.State;
+        double change = state.Policy.parameters().Zip(initial, (p, p0) => (p - p0).abs().max().item<float>()).Max();
+        foreach (var p0 in initial) p0.Dispose();
         OnnxExporter.Export(state.Policy, state.Shape, state.Config, state.Epoch, onnxPath);
-        return new TrainedModel(trainer, onnxPath, rewards.Take(20).Average(), rewards.TakeLast(20).Average());
+        return new TrainedModel(trainer, onnxPath, rewards.Take(20).Average(), rewards.TakeLast(20).Average(), change);
     }
 
     /// <summary>TorchSharp's logits [B·L·V] and argmax [B·L] for <paramref name="prompts"/>, as evaluation runs them.</summary>
