@@ -72,7 +72,7 @@ public sealed class TrainingRun : IDisposable
         double windowSeconds = 0;
         int windowEpochs = 0;
         using var metrics = new StreamWriter(Directory.MetricsPath, append: true) { AutoFlush = true };
-        using var board = schedule.Tensorboard ? new TensorBoardLog(Directory.Root) : null;
+        using var board = schedule.Tensorboard ? new TensorBoardLog(Directory.Root, firstStep: State.Epoch + 1) : null;
         while (State.Epoch < Config.Epochs)
         {
             if (cancel.IsCancellationRequested)
