@@ -122,9 +122,11 @@ public sealed class TensorBoardTests
     {
         // No flush is due by logEvery or a scheduled checkpoint: only the stop's checkpoint flushes.
         var config = Tiny(1_000_000) with { Run = new RunOptions { LogEvery = 1_000_000, HeldOutEvery = 0, CheckpointEvery = 0 } };
-        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         using (var training = TrainingRun.StartNew(config, _run, NullLogger.Instance))
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));   // Ctrl+C after a few hundred epochs
             training.Train(cancel.Token);
+        }
 
         int stoppedAt = Checkpoint.ReadManifest(_run.LatestCheckpoint()!).Epoch;
         Assert.That(stoppedAt, Is.GreaterThan(0));
