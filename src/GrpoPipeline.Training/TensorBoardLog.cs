@@ -14,11 +14,13 @@ namespace GrpoPipeline.Training;
 /// <remarks>
 /// TorchSharp's <see cref="TorchSharp.Modules.SummaryWriter"/> creates the file (its name and the
 /// <c>brain.Event:2</c> version record). Its <c>add_scalar</c> opens, appends to, flushes and closes the file for
-/// every scalar (0.107's private <c>WriteEvent</c>), about 30 µs each here, which cost the 3-prompt seed config about
-/// a third of its epochs/s, and it has no batch or session-log API. So each flush appends its records in one write,
+/// every scalar (0.107's private <c>WriteEvent</c>), about 30 µs each here, some 15% of the 3-prompt seed config's CPU
+/// time, and it has no batch or session-log API. So each flush appends its records in one write,
 /// built from TorchSharp's own protobuf types (<see cref="Event"/>, <see cref="Summary"/>, <see cref="SessionLog"/>)
 /// and framed as <c>WriteEvent</c> frames them (TFRecord: u64 length, masked CRC32C of it, data, masked CRC32C of
-/// the data), with one <see cref="Event"/> per epoch holding all its values.
+/// the data), with one <see cref="Event"/> per epoch holding all its values, stamped with the epoch's own Unix time
+/// (<c>add_scalar</c> takes whole seconds). The version record's wall time is SummaryWriter's: .NET ticks, not Unix
+/// seconds (TorchSharp 0.107); no chart plots it.
 /// </remarks>
 /// <param name="runDirectory">Where the event file goes.</param>
 /// <param name="firstStep">
