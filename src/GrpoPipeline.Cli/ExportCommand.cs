@@ -1,27 +1,49 @@
 using System.CommandLine;
+using GrpoPipeline.Core;
 using GrpoPipeline.Training;
 using GrpoPipeline.Training.Onnx;
 using Microsoft.Extensions.Logging;
 
 namespace GrpoPipeline.Cli;
 
-/// <summary><c>grpo export --checkpoint &lt;run-dir|checkpoint-dir&gt; --output &lt;file.onnx&gt;</c></summary>
+/// <summary><c>grpo export --checkpoint &lt;run-dir|checkpoint-dir&gt; [--format onnx|safetensors] [--output &lt;file&gt;]</c></summary>
 static class ExportCommand
 {
+    enum ExportFormat { Onnx, Safetensors }
+
     public static Command Create()
     {
         var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "A run directory (its latest checkpoint) or a checkpoint folder.", Required = true };
-        var output = new Option<FileInfo?>("--output") { Description = "The .onnx file to write (default models/<run-name>.onnx)." };
-        var command = new Command("export", "Export a checkpoint's policy to ONNX.") { checkpoint, output };
+        var format = new Option<string>("--format")
+        {
+            Description = "onnx: the ONNX model for inference. safetensors: the weights under the checkpoint's names, plus <name>.json with the policy shape and config.",
+            DefaultValueFactory = _ => "onnx",
+        };
+        var output = new Option<FileInfo?>("--output") { Description = "The file to write (default models/<run-name>.onnx or .safetensors)." };
+        var command = new Command("export", "Export a checkpoint's policy to ONNX or safetensors.") { checkpoint, format, output };
         command.SetAction(parse => Cli.Execute(log =>
         {
+            var kind = ParseFormat(parse.GetValue(format)!);
             var source = parse.GetValue(checkpoint)!.FullName;
             var manifest = Checkpoint.ReadManifest(Checkpoint.Resolve(source));
-            var path = parse.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("models", $"{manifest.Config.RunName}.onnx"));
-            OnnxExporter.Export(source, path);
+            var extension = kind == ExportFormat.Onnx ? ".onnx" : SafetensorsExporter.FileExtension;
+            var path = parse.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("models", manifest.Config.RunName + extension));
+            if (kind == ExportFormat.Onnx)
+                OnnxExporter.Export(source, path);
+            else
+                SafetensorsExporter.Export(source, path);
             log.LogInformation("Exported {Policy} policy of run {Run} at epoch {Epoch} to {Path}", manifest.Shape.Options.Kind, manifest.Config.RunName, manifest.Epoch, path);
+            if (kind == ExportFormat.Safetensors)
+                log.LogInformation("Policy shape and config: {Manifest}", SafetensorsExporter.ManifestPathFor(path));
             return Cli.Ok;
         }));
         return command;
     }
+
+    static ExportFormat ParseFormat(string value) => value.ToLowerInvariant() switch
+    {
+        "onnx" => ExportFormat.Onnx,
+        "safetensors" => ExportFormat.Safetensors,
+        _ => throw new ConfigException("--format", $"--format '{value}' is not supported; use onnx or safetensors"),
+    };
 }

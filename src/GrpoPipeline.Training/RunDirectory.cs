@@ -7,6 +7,7 @@ namespace GrpoPipeline.Training;
 /// <code>
 /// &lt;run&gt;/config.json                  effective config
 /// &lt;run&gt;/metrics.jsonl                one JSON line per epoch
+/// &lt;run&gt;/events.out.tfevents.*        TensorBoard event files, one per training session (<see cref="TensorBoardLog"/>)
 /// &lt;run&gt;/checkpoints/epoch-NNNNNN/    one folder per checkpoint
 /// &lt;run&gt;/checkpoints/latest           name of the newest complete checkpoint
 /// </code>

@@ -113,6 +113,8 @@ public sealed record RunOptions
     /// idle worker threads spinning on a busy 2-core machine cost far more than they give.
     /// </summary>
     public int Threads { get; init; } = 1;
+    /// <summary>Write TensorBoard event files into the run directory, the metrics.jsonl keys as scalars. Default true.</summary>
+    public bool Tensorboard { get; init; } = true;
 
     public void Validate()
     {

@@ -72,11 +72,12 @@ public sealed class TrainingRun : IDisposable
         double windowSeconds = 0;
         int windowEpochs = 0;
         using var metrics = new StreamWriter(Directory.MetricsPath, append: true) { AutoFlush = true };
+        using var board = schedule.Tensorboard ? new TensorBoardLog(Directory.Root, firstStep: State.Epoch + 1) : null;
         while (State.Epoch < Config.Epochs)
         {
             if (cancel.IsCancellationRequested)
             {
-                var saved = Checkpoint.Save(State, Directory);
+                var saved = SaveCheckpoint(board);
                 _log.LogWarning("Stopped at epoch {Epoch}; saved {Checkpoint}. Continue with --resume.", State.Epoch, saved);
                 return last;
             }
@@ -90,18 +91,30 @@ public sealed class TrainingRun : IDisposable
                 last.Add(MetricKeys.HeldOutReward, reward);
             }
             metrics.WriteLine(last.ToJsonLine());
+            board?.Add(last);
 
             windowSeconds += last[MetricKeys.EpochSeconds];
             windowEpochs++;
             if (final || epoch % schedule.LogEvery == 0)
             {
                 LogProgress(last, windowEpochs * Config.SamplesPerEpoch / windowSeconds);
+                board?.Flush();
                 (windowSeconds, windowEpochs) = (0, 0);
             }
             if (final || (schedule.CheckpointEvery > 0 && epoch % schedule.CheckpointEvery == 0))
-                Checkpoint.Save(State, Directory);
+                SaveCheckpoint(board);
         }
         return last;
+    }
+
+    /// <summary>
+    /// Flushes TensorBoard first, so every epoch a checkpoint holds is in the event file too: a run killed later and
+    /// resumed from this checkpoint loses nothing that metrics.jsonl keeps.
+    /// </summary>
+    string SaveCheckpoint(TensorBoardLog? board)
+    {
+        board?.Flush();
+        return Checkpoint.Save(State, Directory);
     }
 
     void LogProgress(EpochMetrics m, double samplesPerSecond)

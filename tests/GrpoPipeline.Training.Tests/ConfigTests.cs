@@ -238,7 +238,7 @@ public sealed class ConfigTests
                 GroupSize = 16, InnerSteps = 3, Deltas = DeltasMode.Max, Loss = LossMode.Naive, ClipLow = 0.2, ClipHigh = 0.28,
                 KlCoef = 0, KlEstimator = KlEstimator.Exact, RefPeriod = 0, LearningRate = 3e-4, MaxGradNorm = 1, Temperature = 0.7,
             },
-            Run = new RunOptions { LogEvery = 7, HeldOutEvery = 0, CheckpointEvery = 0, Threads = 0 },
+            Run = new RunOptions { LogEvery = 7, HeldOutEvery = 0, CheckpointEvery = 0, Threads = 0, Tensorboard = false },
         }).SetArgDisplayNames("everything changed");
     }
 
