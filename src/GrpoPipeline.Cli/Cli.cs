@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using GrpoPipeline.Core;
 using GrpoPipeline.Training;
 using Microsoft.Extensions.Logging;
@@ -19,7 +20,20 @@ static class Cli
             Console.Error.WriteLine("Run 'grpo --help' for usage.");
             return BadInput;
         }
-        return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        // The first Ctrl+C (or SIGTERM) asks the command to stop cleanly — training saves a checkpoint and exits 130;
+        // a second one ends the process at once. System.CommandLine's own handler is off: it registers only after an
+        // action's InvokeAsync returns, which for our synchronous actions is after the work is done.
+        using var stop = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context)
+        {
+            if (stop.IsCancellationRequested) return;   // the second signal: let the runtime end the process
+            context.Cancel = true;
+            Console.Error.WriteLine($"{context.Signal}: stopping cleanly (training saves a checkpoint); signal again to quit at once");
+            stop.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, stop.Token);
     }
 
     /// <summary>Runs a command body with a console logger, mapping the user's mistakes to exit code 2 with one clear line.</summary>

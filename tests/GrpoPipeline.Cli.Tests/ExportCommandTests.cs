@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text.Json;
 using NUnit.Framework;
 
@@ -39,33 +38,7 @@ public sealed class ExportCommandTests
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
-    sealed record Result(int ExitCode, string StdOut, string StdErr)
-    {
-        public string Output => StdOut + StdErr;
-        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{StdOut}\n--- stderr\n{StdErr}";
-    }
-
-    /// <summary>Runs the grpo.dll copied next to this test assembly, in <paramref name="workingDirectory"/>.</summary>
-    static Result Grpo(string workingDirectory, params string[] args)
-    {
-        var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "grpo.dll");
-        var host = Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
-        start.ArgumentList.Add(dll);
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"grpo {string.Join(' ', args)} did not finish within 3 minutes");
-        }
-        process.WaitForExit();
-        var result = new Result(process.ExitCode, stdout.Result, stderr.Result);
-        TestContext.Out.WriteLine($"$ grpo {string.Join(' ', args)}\n{result}");
-        return result;
-    }
+    static GrpoResult Grpo(string workingDirectory, params string[] args) => GrpoCli.Run(workingDirectory, args);
 
     [Test]
     public void Format_Safetensors_Writes_Weights_And_Config_Under_Models_By_Default()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Cli.Tests;
@@ -47,54 +46,7 @@ public sealed class TrainCommandTests
         return path;
     }
 
-    sealed record Result(int ExitCode, string StdOut, string StdErr)
-    {
-        public string Output => StdOut + StdErr;
-        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{StdOut}\n--- stderr\n{StdErr}";
-    }
-
-    /// <summary>The grpo.dll copied next to this test assembly by the project reference.</summary>
-    static string GrpoDll()
-    {
-        var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "grpo.dll");
-        Assert.That(File.Exists(path), Is.True, $"{path} is missing: the Cli project reference should copy it");
-        Assert.That(File.Exists(Path.ChangeExtension(path, ".runtimeconfig.json")), Is.True, "grpo.runtimeconfig.json is missing");
-        return path;
-    }
-
-    /// <summary>The dotnet host running this test, or the one on PATH.</summary>
-    static string DotnetHost()
-    {
-        var self = Environment.ProcessPath;
-        if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
-        return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-    }
-
-    static Result Grpo(params string[] args)
-    {
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        start.ArgumentList.Add(GrpoDll());
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"grpo {string.Join(' ', args)} did not finish within 3 minutes");
-        }
-        process.WaitForExit();
-        var result = new Result(process.ExitCode, stdout.Result, stderr.Result);
-        TestContext.Out.WriteLine($"$ grpo {string.Join(' ', args)}\n{result}");
-        return result;
-    }
+    static GrpoResult Grpo(params string[] args) => GrpoCli.Run(Path.GetTempPath(), args);
 
     string MetricsPath => Path.Combine(_runDir, "metrics.jsonl");
 
