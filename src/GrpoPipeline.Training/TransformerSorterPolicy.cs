@@ -1,3 +1,4 @@
+using GrpoPipeline.Training.Decoding;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -52,7 +53,10 @@ public sealed class TransformerSorterPolicy : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>One pre-norm encoder block: x + Attention(LN(x)), then x + MLP(LN(x)).</summary>
+/// <summary>
+/// One pre-norm transformer block: x + Attention(LN(x)), then x + MLP(LN(x)). The sorter runs it without a mask (every
+/// position sees the whole prompt); the decoder with a causal, padding-aware mask and, when decoding, a KV cache.
+/// </summary>
 public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
 {
     readonly LayerNorm attention_norm;
@@ -85,13 +89,30 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     public Linear MlpIn => mlp_in;
     public Linear MlpOut => mlp_out;
 
-    public override Tensor forward(Tensor x)
+    /// <summary>Every position attends to every position (the sorter's encoder).</summary>
+    public override Tensor forward(Tensor x) => Forward(x, null, null, 0);
+
+    /// <summary>
+    /// The block on <paramref name="x"/> [N, T, d]. <paramref name="mask"/> [N, 1, T, S] says which of the S keys each
+    /// query may attend to (true = attend; null = all). With <paramref name="cache"/>, the T new keys and values are
+    /// written into its columns <c>offset .. offset+T−1</c> and the queries attend to its first <c>offset+T</c>
+    /// columns, so a decode step costs one new column, not the whole prefix.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor? mask, LayerCache? cache, long offset)
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0], length = x.shape[1], headDim = DModel / Heads;
         // [B, L, 3d] → [3, B, H, L, d/H]: one projection for queries, keys and values.
         var parts = qkv.forward(attention_norm.forward(x)).view(batch, length, 3, Heads, headDim).permute(2, 0, 3, 1, 4);
-        var attended = scaled_dot_product_attention(parts[0], parts[1], parts[2], null, 0, false)   // no mask: every position sees the whole prompt
+        Tensor keys = parts[1], values = parts[2];
+        if (cache is not null)
+        {
+            cache.Keys.narrow(2, offset, length).copy_(keys);
+            cache.Values.narrow(2, offset, length).copy_(values);
+            keys = cache.Keys.narrow(2, 0, offset + length);
+            values = cache.Values.narrow(2, 0, offset + length);
+        }
+        var attended = scaled_dot_product_attention(parts[0], keys, values, mask, 0, false)
             .transpose(1, 2).reshape(batch, length, DModel);
         x = x + dropout.forward(attention_out.forward(attended));
         x = x + dropout.forward(mlp_out.forward(gelu(mlp_in.forward(mlp_norm.forward(x)))));

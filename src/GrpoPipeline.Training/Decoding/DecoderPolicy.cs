@@ -1,0 +1,114 @@
+using GrpoPipeline.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GrpoPipeline.Training.Decoding;
+
+/// <summary>
+/// A decoder-only transformer that answers token by token: the state is the prompt plus the tokens generated so far,
+/// the action the next token. Token embeddings over the V values and SEP, EOS, PAD; learned position embeddings up to
+/// <c>2·maxLength + 2</c> positions; N pre-norm blocks with causal multi-head self-attention and a GELU MLP; a final
+/// LayerNorm and a head over the V values and EOS (output V means EOS, whose token id is V+1).
+/// </summary>
+/// <remarks>
+/// Sequences are left-padded: <c>[PAD … prompt SEP response…]</c>, so every row's SEP sits in the same column and all
+/// rows of a batch decode in lockstep, each step writing one column of the KV cache for every row. Positions count from
+/// each row's first real token (a row's positions do not depend on how much padding it got), and no real token attends
+/// to a PAD, so padding changes no log-prob. A PAD query attends to itself only, which keeps its softmax defined; its
+/// output is never used. Field names are checkpoint keys: renaming one breaks old checkpoints.
+/// </remarks>
+public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
+{
+    readonly Embedding token_embedding;
+    readonly Parameter position_embedding;
+    readonly ModuleList<TransformerBlock> blocks;
+    readonly LayerNorm final_norm;
+    readonly Linear head;
+
+    public DecoderPolicy(int vocab, int maxLength, int dModel, int heads, int layers, int mlpDim, double dropout)
+        : base(nameof(DecoderPolicy))
+    {
+        (Vocab, MaxLength, DModel, Heads) = (vocab, maxLength, dModel, heads);
+        Special = SpecialTokens.For(vocab);
+        token_embedding = nn.Embedding(SpecialTokens.InputVocab(vocab), dModel);
+        position_embedding = new Parameter(randn(Positions, dModel).mul_(0.02));
+        blocks = nn.ModuleList(Enumerable.Range(0, layers).Select(_ => new TransformerBlock(dModel, heads, mlpDim, dropout)).ToArray());
+        final_norm = nn.LayerNorm(dModel);
+        head = nn.Linear(dModel, SpecialTokens.OutputVocab(vocab));
+        using (no_grad()) token_embedding.weight!.mul_(0.02);   // GPT-2-style small init keeps early logits flat
+        RegisterComponents();
+    }
+
+    /// <summary>V: the values are 0..V−1.</summary>
+    public int Vocab { get; }
+    /// <summary>Longest prompt.</summary>
+    public int MaxLength { get; }
+    public int DModel { get; }
+    public int Heads { get; }
+    /// <summary>SEP, EOS and PAD.</summary>
+    public SpecialTokens Special { get; }
+    /// <summary>Position embeddings: a prompt of maxLength, SEP, and a response of maxLength + 1 tokens.</summary>
+    public int Positions => 2 * MaxLength + 2;
+    /// <summary>The output that means EOS.</summary>
+    public int EosOutput => Vocab;
+    public IEnumerable<TransformerBlock> Blocks => blocks;
+    public Tensor TokenEmbedding => token_embedding.weight!;
+    public Tensor PositionEmbedding => position_embedding;
+    public LayerNorm FinalNorm => final_norm;
+    public Linear Head => head;
+
+    /// <summary>
+    /// Teacher-forced logits [N, T, V+1] of token sequences [N, T] (left-padded, PAD wherever there is no token):
+    /// the logits at column t predict the token at column t+1.
+    /// </summary>
+    public override Tensor forward(Tensor tokens) => Run(tokens, cache: null);
+
+    /// <summary>
+    /// Runs the prompt block [N, P] (left-padded, ending with SEP) into the empty <paramref name="cache"/> and returns
+    /// the logits [N, V+1] of its last column: the distribution of the first response token.
+    /// </summary>
+    public Tensor Prefill(Tensor promptBlock, KvCache cache)
+    {
+        if (cache.Length != 0) throw new ArgumentException("prefill needs an empty cache", nameof(cache));
+        using var scope = NewDisposeScope();
+        var logits = Run(promptBlock, cache);
+        return logits.select(1, -1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One decode step: <paramref name="tokens"/> [N] enter column <c>cache.Length</c> at <paramref name="positions"/>
+    /// [N]; returns the logits [N, V+1] of the next token. A row fed PAD (finished) keeps its cache column invalid.
+    /// </summary>
+    public Tensor Step(Tensor tokens, Tensor positions, KvCache cache)
+    {
+        if (cache.Length >= cache.Capacity) throw new InvalidOperationException($"the cache is full ({cache.Capacity} columns)");
+        using var scope = NewDisposeScope();
+        long column = cache.Length;
+        cache.KeyValid.select(1, column).copy_(tokens.ne(Special.Pad));
+        var x = token_embedding.forward(tokens.unsqueeze(1)) + position_embedding.index_select(0, positions).unsqueeze(1);   // [N, 1, d]
+        var mask = cache.KeyValid.narrow(1, 0, column + 1).view(cache.Rows, 1, 1, column + 1);
+        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, mask, cache.Layers[i], column);
+        cache.Length = column + 1;
+        return head.forward(final_norm.forward(x)).select(1, 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The positions of the tokens of <paramref name="valid"/> [N, T]: 0 at each row's first real token.</summary>
+    public static Tensor PositionsOf(Tensor valid) => (valid.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
+
+    Tensor Run(Tensor tokens, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long rows = tokens.shape[0], length = tokens.shape[1];
+        var valid = tokens.ne(Special.Pad);                                                   // [N, T]
+        var positions = PositionsOf(valid);
+        var x = token_embedding.forward(tokens) + position_embedding.index_select(0, positions.flatten()).view(rows, length, DModel);
+        // Causal and padding-aware: query t attends to real keys at or before t; a PAD query to itself only.
+        var causal = ones(length, length, dtype: ScalarType.Bool).tril();
+        var mask = ((causal.unsqueeze(0) & valid.unsqueeze(1)) | eye(length, dtype: ScalarType.Bool).unsqueeze(0)).unsqueeze(1);   // [N, 1, T, T]
+        if (cache is not null) cache.KeyValid.narrow(1, 0, length).copy_(valid);
+        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, mask, cache?.Layers[i], 0);
+        if (cache is not null) cache.Length = length;
+        return head.forward(final_norm.forward(x)).MoveToOuterDisposeScope();
+    }
+}

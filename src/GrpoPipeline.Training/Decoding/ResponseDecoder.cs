@@ -1,0 +1,161 @@
+using GrpoPipeline.Core;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn.functional;
+
+namespace GrpoPipeline.Training.Decoding;
+
+/// <summary>
+/// What one decode of B prompts × G responses produced: tensors for the loss (N = B·G rows, R = decode steps taken)
+/// and, written into the caller's <see cref="TokenRows"/>, each response's tokens without EOS for the rewards.
+/// </summary>
+/// <param name="PromptBlock">[N, P]: each row's prompt, left-padded, then SEP.</param>
+/// <param name="Tokens">[N, R]: the response token ids (EOS included), PAD after a row's end.</param>
+/// <param name="Targets">[N, R]: the head output of each token (EOS is output V), 0 where masked.</param>
+/// <param name="Mask">[N, R] float: 1 on a response's tokens, EOS included.</param>
+/// <param name="LogProbs">[N, R]: log π of each chosen token under softmax(logits / T), 0 where masked.</param>
+/// <param name="Truncated">[N] bool: the response reached the cap without EOS.</param>
+/// <param name="Entropy">Mean entropy of the next-token distribution over the response tokens.</param>
+public sealed record DecodedResponses(Tensor PromptBlock, Tensor Tokens, Tensor Targets, Tensor Mask, Tensor LogProbs, Tensor Truncated, double Entropy)
+{
+    /// <summary>Decode steps taken, R.</summary>
+    public long Steps => Tokens.shape[1];
+
+    /// <summary>The teacher-forcing input [N, P + R − 1]: the prompt block, then every response token but the last.</summary>
+    public Tensor Inputs() => cat([PromptBlock, Tokens.narrow(1, 0, Steps - 1)], 1);
+}
+
+/// <summary>
+/// Token-by-token decoding with a <see cref="DecoderPolicy"/>: every row of a batch in one lockstep loop, under no-grad
+/// and in eval mode, stopping as soon as every row has emitted EOS or the cap is reached. With the KV cache each step
+/// costs one new column; the G responses of a prompt share its prefill. Without the cache each step runs the whole
+/// prefix again (what nanoGPT's <c>generate</c> does), kept for the benchmark.
+/// </summary>
+public static class ResponseDecoder
+{
+    /// <summary>
+    /// Decodes <paramref name="group"/> responses to each prompt of <paramref name="prompts"/> (response b·G + g answers
+    /// prompt b), at most <paramref name="maxResponseLength"/> tokens each: sampled from softmax(logits / T) with
+    /// <paramref name="generator"/>, or greedy (argmax) when it is null. Writes the responses without EOS into
+    /// <paramref name="responses"/> ([B·G] rows of room ≥ maxResponseLength) when given.
+    /// </summary>
+    public static DecodedResponses Decode(DecoderPolicy policy, TokenRows prompts, int group, int maxResponseLength, double temperature,
+        Generator? generator, TokenRows? responses = null, bool useCache = true)
+    {
+        bool wasTraining = policy.training;
+        policy.eval();
+        try
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            var result = Run(policy, prompts, group, maxResponseLength, temperature, generator, useCache);
+            if (responses is not null) CopyResponses(result, policy.Special.Eos, responses);
+            foreach (var t in new[] { result.PromptBlock, result.Tokens, result.Targets, result.Mask, result.LogProbs, result.Truncated }) t.MoveToOuterDisposeScope();
+            return result;
+        }
+        finally
+        {
+            if (wasTraining) policy.train();
+        }
+    }
+
+    /// <summary>[B, P] prompts left-padded to the longest, then SEP, as token ids.</summary>
+    public static Tensor PromptBlock(TokenRows prompts, SpecialTokens special)
+    {
+        int width = prompts.Lengths.Max() + 1;
+        var block = new long[prompts.Count * width];
+        for (int b = 0; b < prompts.Count; b++)
+        {
+            var row = block.AsSpan(b * width, width);
+            int pad = width - 1 - prompts.Lengths[b];
+            row[..pad].Fill(special.Pad);
+            prompts[b].CopyTo(row[pad..]);
+            row[^1] = special.Sep;
+        }
+        return tensor(block, [prompts.Count, width]);
+    }
+
+    static DecodedResponses Run(DecoderPolicy policy, TokenRows prompts, int group, int maxSteps, double temperature, Generator? generator, bool useCache)
+    {
+        var special = policy.Special;
+        long rows = (long)prompts.Count * group;
+        var block = PromptBlock(prompts, special);
+        long width = block.shape[1];
+        var promptBlock = block.repeat_interleave(group, 0);                                 // [N, P]
+        var positions = block.ne(special.Pad).sum(1).repeat_interleave(group, 0);             // the first response token's position
+        KvCache? cache = null;
+        Tensor logits, prefix = promptBlock;
+        if (useCache)
+        {
+            var blocks = policy.Blocks.ToList();
+            using var prefill = new KvCache(blocks.Count, prompts.Count, policy.Heads, width + maxSteps - 1, policy.DModel / policy.Heads);
+            logits = policy.Prefill(block, prefill).repeat_interleave(group, 0);
+            cache = prefill.Repeat(group);
+        }
+        else logits = policy.forward(promptBlock).select(1, -1);
+
+        var tokens = full(rows, maxSteps, special.Pad);
+        var targets = zeros(rows, maxSteps, ScalarType.Int64);
+        var mask = zeros(rows, maxSteps);
+        var logProbs = zeros(rows, maxSteps);
+        var active = ones(rows, dtype: ScalarType.Bool);
+        var entropy = zeros(1).squeeze();
+        int steps = 0;
+        try
+        {
+            for (int step = 0; step < maxSteps; step++)
+            {
+                using var stepScope = NewDisposeScope();
+                var logp = log_softmax(temperature == 1 ? logits : logits / temperature, -1);      // [N, V+1]
+                var choice = generator is null
+                    ? logp.argmax(-1)
+                    : multinomial(logp.exp(), 1, replacement: false, generator: generator).squeeze(1);
+                var live = active.to(ScalarType.Float32);
+                var token = where(active, where(choice.eq(policy.EosOutput), special.Eos, choice), special.Pad);
+                tokens.select(1, step).copy_(token);
+                targets.select(1, step).copy_(choice * active);
+                mask.select(1, step).copy_(live);
+                logProbs.select(1, step).copy_(logp.gather(1, choice.unsqueeze(1)).squeeze(1) * live);
+                entropy.add_((-(logp.exp() * logp).sum(-1) * live).sum());
+                active.logical_and_(token.ne(special.Eos));
+                steps = step + 1;
+                if (steps == maxSteps || !active.any().item<bool>()) break;
+
+                Tensor next;
+                if (cache is not null) next = policy.Step(token, positions, cache);
+                else
+                {
+                    var longer = cat([prefix, token.unsqueeze(1)], 1).MoveToOuterDisposeScope();
+                    if (!ReferenceEquals(prefix, promptBlock)) prefix.Dispose();
+                    prefix = longer;
+                    next = policy.forward(prefix).select(1, -1);
+                }
+                positions.add_(token.ne(special.Pad));
+                logits.Dispose();
+                logits = next.MoveToOuterDisposeScope();
+            }
+        }
+        finally
+        {
+            cache?.Dispose();
+        }
+        double entropyMean = entropy.item<float>() / Math.Max(1, mask.sum().item<float>());
+        return new DecodedResponses(promptBlock, tokens.narrow(1, 0, steps), targets.narrow(1, 0, steps), mask.narrow(1, 0, steps),
+            logProbs.narrow(1, 0, steps), active.clone(), entropyMean);
+    }
+
+    /// <summary>Each response's tokens before its EOS (all of them when it was truncated) into <paramref name="responses"/>.</summary>
+    static void CopyResponses(DecodedResponses decoded, long eos, TokenRows responses)
+    {
+        long rows = decoded.Tokens.shape[0], steps = decoded.Steps;
+        if (responses.Count != rows || responses.Stride < steps)
+            throw new ArgumentException($"responses hold {responses.Count} rows of room {responses.Stride}; the decode has {rows} rows of up to {steps} tokens", nameof(responses));
+        var all = decoded.Tokens.contiguous().data<long>().ToArray();
+        for (int r = 0; r < rows; r++)
+        {
+            var row = all.AsSpan((int)(r * steps), (int)steps);
+            int end = row.IndexOf(eos);
+            // A row that ended early has PAD after its EOS; a truncated row has no EOS and fills all the steps.
+            responses.Set(r, end < 0 ? row : row[..end]);
+        }
+    }
+}
