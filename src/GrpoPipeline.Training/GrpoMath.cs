@@ -31,6 +31,30 @@ public sealed record TokenStatistics(Tensor PositiveDeltas, Tensor NegativeDelta
 /// </summary>
 public sealed record Objective(Tensor PolicyLoss, Tensor Kl, Tensor Gradient);
 
+/// <summary>The settings of the per-token (general) loss; <see cref="GrpoOptions.TokenLoss"/> builds them.</summary>
+/// <param name="Mode">Surrogate: naive, unclipped or clipped.</param>
+/// <param name="ClipLow">ε_low.</param>
+/// <param name="ClipHigh">ε_high.</param>
+/// <param name="Aggregation">How per-token losses are averaged.</param>
+/// <param name="Ratio">Ratio per token or per sequence.</param>
+/// <param name="Estimator">KL estimator.</param>
+/// <param name="KlCoef">β; 0 leaves the KL term out.</param>
+/// <param name="MaxResponseLength">The longest response, for the constant aggregation.</param>
+public sealed record TokenLoss(LossMode Mode, double ClipLow, double ClipHigh, LossAggregation Aggregation, RatioLevel Ratio,
+    KlEstimator Estimator, double KlCoef, int MaxResponseLength);
+
+/// <summary>
+/// One inner step of the per-token path: the loss to backpropagate (policy + β·KL), and, without gradients, the values
+/// the metrics need.
+/// </summary>
+/// <param name="Loss">Policy loss + β·KL, with gradients.</param>
+/// <param name="PolicyLoss">The aggregated surrogate.</param>
+/// <param name="Kl">The KL(π‖π_ref) estimate: summed over each response's tokens, averaged over responses.</param>
+/// <param name="ClipLow">Share of tokens (responses, for a sequence ratio) clipped below with a negative advantage.</param>
+/// <param name="ClipHigh">Share clipped above with a positive advantage.</param>
+/// <param name="ApproxKlOld">Mean over tokens of (r − 1) − log r against π_old (cleanrl's approx_kl).</param>
+public sealed record SequenceObjective(Tensor Loss, Tensor PolicyLoss, Tensor Kl, Tensor ClipLow, Tensor ClipHigh, Tensor ApproxKlOld);
+
 /// <summary>
 /// The pure math of GRPO: tensors in, fresh tensors out, no model. Shapes use B prompts, G responses per prompt,
 /// L positions and V tokens. Per-response log-probs are laid out [B, L, G] because that is what a gather from the
@@ -264,4 +288,97 @@ public static class GrpoMath
         var high = ((ratio > 1 + clipHigh).to(s.Counts.dtype) * s.PositiveCounts).sum() / s.Tokens;
         return (low.MoveToOuterDisposeScope(), high.MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// The general per-sample objective on the sampled tokens of N responses, [N, T] with a mask: what an
+    /// autoregressive policy trains with, and what the <see cref="TokenStatistics"/> fast path equals for a factorised
+    /// one. <paramref name="logp"/> (with gradients) and <paramref name="logpOld"/> are the log-probs of the sampled
+    /// tokens under π and π_old, <paramref name="advantages"/> [N] the responses' deltas, <paramref name="mask"/> 1 on
+    /// a response's tokens. The KL term needs <paramref name="refLogp"/> [N, T] for k1/k2/k3, or the full next-token
+    /// log-distributions <paramref name="logProbs"/> and <paramref name="refLogProbs"/> [N, T, V] for the exact one.
+    /// </summary>
+    /// <remarks>
+    /// Per token, r = e^(x − x_old): naive −x·A; unclipped −r·A; clipped −min(r·A, clip(r, 1−ε_low, 1+ε_high)·A)
+    /// (PPO, Schulman 2017). With a sequence ratio, s = exp(mean over the response's tokens of x − x_old) replaces r,
+    /// and every token of the response carries that response's term (GSPO). Aggregation (T_i tokens in response i,
+    /// N responses): sequence_mean (1/|{i: T_i &gt; 0}|) Σ_i (1/T_i) Σ_t ℓ_it; token_mean Σ ℓ / Σ_i T_i; constant
+    /// Σ ℓ / (N·maxResponseLength). KL(π‖π_ref) is the sequence KL — summed over a response's tokens — averaged over
+    /// the N responses, whatever the aggregation (the lecture's and this trainer's fast path); per token, with
+    /// c = x_ref − x: k1 −c, k2 c²/2, k3 e^c − c − 1 (Schulman 2020), exact Σ_v π(v)(log π(v) − log π_ref(v)).
+    /// </remarks>
+    public static SequenceObjective SequenceLoss(Tensor logp, Tensor logpOld, Tensor advantages, Tensor mask, TokenLoss o,
+        Tensor? refLogp = null, Tensor? logProbs = null, Tensor? refLogProbs = null)
+    {
+        using var scope = NewDisposeScope();
+        long rows = logp.shape[0];
+        var live = mask.gt(0);
+        var tokens = mask.sum(1);                                               // [N]
+        var allTokens = mask.sum().clamp_min(1);
+        // Masked slots carry no ratio: their log-probs may be anything (a padded target), and e^(inf) would poison the sum.
+        var logRatio = (logp - logpOld).masked_fill(live.logical_not(), 0);
+        Tensor perToken, clipLow, clipHigh;
+        using (var _ = no_grad()) (clipLow, clipHigh) = (zeros(1).squeeze(), zeros(1).squeeze());
+        if (o.Mode == LossMode.Naive)
+            perToken = -(logp * advantages.unsqueeze(1));
+        else if (o.Ratio == RatioLevel.Token)
+        {
+            var ratio = logRatio.exp();
+            var a = advantages.unsqueeze(1);
+            perToken = Surrogate(ratio, a, o);
+            using var _ = no_grad();
+            clipLow = ((ratio < 1 - o.ClipLow) & (a < 0) & live).to(ScalarType.Float32).sum() / allTokens;
+            clipHigh = ((ratio > 1 + o.ClipHigh) & (a > 0) & live).to(ScalarType.Float32).sum() / allTokens;
+        }
+        else
+        {
+            var ratio = ((logRatio * mask).sum(1) / tokens.clamp_min(1)).exp();   // [N], 1 for an empty response
+            perToken = Surrogate(ratio, advantages, o).unsqueeze(1).expand_as(mask);
+            using var _ = no_grad();
+            var responses = tokens.gt(0);
+            var counted = responses.to(ScalarType.Float32).sum().clamp_min(1);
+            clipLow = ((ratio < 1 - o.ClipLow) & (advantages < 0) & responses).to(ScalarType.Float32).sum() / counted;
+            clipHigh = ((ratio > 1 + o.ClipHigh) & (advantages > 0) & responses).to(ScalarType.Float32).sum() / counted;
+        }
+        var weighted = perToken * mask;
+        var policy = o.Aggregation switch
+        {
+            LossAggregation.SequenceMean => (weighted.sum(1) / tokens.clamp_min(1)).sum() / tokens.gt(0).to(ScalarType.Float32).sum().clamp_min(1),
+            LossAggregation.TokenMean => weighted.sum() / allTokens,
+            _ => weighted.sum() / (rows * (double)o.MaxResponseLength),
+        };
+
+        var loss = policy;
+        var kl = zeros(1).squeeze();
+        if (o.KlCoef > 0 && (refLogp is not null || refLogProbs is not null))
+        {
+            Tensor perTokenKl;
+            if (o.Estimator == KlEstimator.Exact)
+                perTokenKl = (logProbs!.exp() * (logProbs! - refLogProbs!)).sum(-1);
+            else
+            {
+                var c = (refLogp! - logp).masked_fill(live.logical_not(), 0);
+                perTokenKl = o.Estimator switch
+                {
+                    KlEstimator.K1 => -c,
+                    KlEstimator.K2 => c.square() * 0.5,
+                    _ => c.exp() - c - 1,
+                };
+            }
+            kl = (perTokenKl * mask).sum() / rows;
+            loss = policy + kl * o.KlCoef;
+        }
+
+        Tensor approxKlOld;
+        using (var _ = no_grad())
+        {
+            var r = logRatio.exp();
+            approxKlOld = ((r - 1 - logRatio) * mask).sum() / allTokens;   // cleanrl's approx_kl, against π_old
+        }
+        return new SequenceObjective(loss.MoveToOuterDisposeScope(), policy.detach().MoveToOuterDisposeScope(), kl.detach().MoveToOuterDisposeScope(),
+            clipLow.MoveToOuterDisposeScope(), clipHigh.MoveToOuterDisposeScope(), approxKlOld.MoveToOuterDisposeScope());
+    }
+
+    static Tensor Surrogate(Tensor ratio, Tensor advantages, TokenLoss o) => o.Mode == LossMode.Unclipped
+        ? -(ratio * advantages)
+        : -minimum(ratio * advantages, ratio.clamp(1 - o.ClipLow, 1 + o.ClipHigh) * advantages);   // PPO, Schulman 2017
 }

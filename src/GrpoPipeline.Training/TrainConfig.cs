@@ -30,6 +30,29 @@ public enum LossMode
     Clipped,
 }
 
+/// <summary>How the per-token policy loss of a batch of responses becomes one number.</summary>
+public enum LossAggregation
+{
+    /// <summary>Mean over each response's tokens, then over responses (the GRPO paper, Shao et al. 2024).</summary>
+    SequenceMean,
+    /// <summary>Mean over all response tokens of the batch, so long responses weigh more (DAPO, Yu et al. 2025).</summary>
+    TokenMean,
+    /// <summary>Sum over tokens divided by B·G·(maxLength + 1), a constant (Dr. GRPO, Liu et al. 2025).</summary>
+    Constant,
+}
+
+/// <summary>Where the importance ratio π/π_old is taken.</summary>
+public enum RatioLevel
+{
+    /// <summary>One ratio per token, exp(log π − log π_old), clipped per token (PPO, GRPO).</summary>
+    Token,
+    /// <summary>
+    /// One ratio per response, exp(mean over its tokens of log π − log π_old), clipped per response (GSPO, Zheng et
+    /// al. 2025).
+    /// </summary>
+    Sequence,
+}
+
 /// <summary>Estimator of KL(π‖π_ref) per position (Schulman, "Approximating KL divergence", 2020).</summary>
 public enum KlEstimator
 {
@@ -75,6 +98,22 @@ public sealed record GrpoOptions
     public double MaxGradNorm { get; init; }
     /// <summary>Sampling temperature; the trained distribution is softmax(logits / T). Default 1.</summary>
     public double Temperature { get; init; } = 1;
+    /// <summary>
+    /// How the per-token policy loss is averaged: <c>sequence_mean</c>, <c>token_mean</c> or <c>constant</c>. The
+    /// three agree when every response has the same length (a fixed-length task). Default <c>sequence_mean</c>.
+    /// </summary>
+    public LossAggregation LossAggregation { get; init; } = LossAggregation.SequenceMean;
+    /// <summary>Importance ratio per <c>token</c> or per <c>sequence</c> (GSPO). Default <c>token</c>.</summary>
+    public RatioLevel RatioLevel { get; init; } = RatioLevel.Token;
+    /// <summary>
+    /// Truncated responses (no EOS within maxLength + 1 tokens) add nothing to the loss (DAPO's overlong filtering);
+    /// false scores them as they are. They still count in their group's advantages. Default false.
+    /// </summary>
+    public bool MaskTruncated { get; init; }
+
+    /// <summary>The settings of the per-token loss for responses of at most <paramref name="maxResponseLength"/> tokens.</summary>
+    public TokenLoss TokenLoss(int maxResponseLength) =>
+        new(Loss, ClipLow, ClipHigh, LossAggregation, RatioLevel, KlEstimator, KlCoef, maxResponseLength);
 
     /// <summary>The learning rate for 0-based <paramref name="epochIndex"/> of <paramref name="epochs"/>.</summary>
     public double LearningRateAt(int epochIndex, int epochs) => LearningRateFinal is not { } final || epochs <= 1
@@ -96,6 +135,8 @@ public sealed record GrpoOptions
         ConfigException.Require(LearningRateFinal is null or (>= 0 and <= 1), "grpo.learningRateFinal", LearningRateFinal, "null (constant) or 0..1");
         ConfigException.Require(MaxGradNorm is >= 0 and <= 1e6, "grpo.maxGradNorm", MaxGradNorm, "0 (off) or a positive norm");
         ConfigException.Require(Temperature is >= 0.01 and <= 100, "grpo.temperature", Temperature, "0.01..100");
+        ConfigException.Require(Enum.IsDefined(LossAggregation), "grpo.lossAggregation", LossAggregation, "sequence_mean, token_mean, constant");
+        ConfigException.Require(Enum.IsDefined(RatioLevel), "grpo.ratioLevel", RatioLevel, "token, sequence");
     }
 }
 
