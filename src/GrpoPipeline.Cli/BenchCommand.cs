@@ -7,8 +7,8 @@ using GrpoPipeline.Training;
 namespace GrpoPipeline.Cli;
 
 /// <summary>
-/// <c>grpo bench train</c>: steady-state epochs/s of the trainer on two fixed configs. Prints one JSON line per
-/// config and judges nothing.
+/// <c>grpo bench train</c>: epochs/s of the trainer on fixed configs (the decoder's twice: with the KV cache and
+/// recomputing the prefix at every decode step). Prints one JSON line per measurement and judges nothing.
 /// </summary>
 static class BenchCommand
 {
@@ -24,15 +24,43 @@ static class BenchCommand
         Policy = new PolicyOptions { EmbeddingDim = 32 },
     };
 
+    /// <summary>
+    /// Variable-length prompts of 1..8 tokens over V=16, B=64, G=16, μ=2, a decoder of d=64 with 2 layers, 4 heads and
+    /// an MLP of 256; clipped (ε 0.2), centered deltas, sequence_mean, no KL, sort-distance reward, grad-norm 1.
+    /// </summary>
+    public static TrainConfig Decoder => new()
+    {
+        RunName = "bench-decoder",
+        Task = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 8, VocabSize = 16, BatchSize = 64, HeldOutSize = 0 },
+        Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+        Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 64, Heads = 4, Layers = 2, MlpDim = 256 },
+        Grpo = new GrpoOptions { GroupSize = 16, InnerSteps = 2, ClipLow = 0.2, ClipHigh = 0.2, KlCoef = 0, MaxGradNorm = 1 },
+    };
+
     public static Command Create()
     {
         var seconds = new Option<double>("--seconds") { Description = "Measured time per config, after warm-up.", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Warm-up epochs per config.", DefaultValueFactory = _ => 50 };
-        var train = new Command("train", "Benchmark GRPO training epochs/s on the 'seed' and 'scale' configs.") { seconds, warmup };
+        var configs = new Option<string[]>("--config") { Description = "Configs to measure: seed, scale, decoder (default all).", DefaultValueFactory = _ => ["seed", "scale", "decoder"], AllowMultipleArgumentsPerToken = true };
+        var threads = new Option<int>("--threads") { Description = "torch intra-op threads (run.threads).", DefaultValueFactory = _ => 1 };
+        var train = new Command("train", "Benchmark GRPO training epochs/s on the 'seed', 'scale' and 'decoder' configs.") { seconds, warmup, configs, threads };
         train.SetAction(parse => Cli.Execute(_ =>
         {
-            foreach (var config in new[] { Seed, Scale })
-                Console.WriteLine(JsonSerializer.Serialize(Measure(config, parse.GetValue(warmup), parse.GetValue(seconds))));
+            int threadCount = parse.GetValue(threads);
+            ConfigException.Require(threadCount is >= 1 and <= 256, "--threads", threadCount, "1..256");
+            foreach (var name in parse.GetValue(configs)!)
+            {
+                var config = name switch
+                {
+                    "seed" => Seed,
+                    "scale" => Scale,
+                    "decoder" => Decoder,
+                    _ => throw new ConfigException("--config", $"--config '{name}' is invalid: allowed seed, scale, decoder"),
+                };
+                config = config with { Run = config.Run with { Threads = threadCount } };
+                foreach (bool kvCache in config.Policy.Kind == PolicyKind.Decoder ? new[] { true, false } : [true])
+                    Console.WriteLine(JsonSerializer.Serialize(Measure(config, parse.GetValue(warmup), parse.GetValue(seconds), kvCache)));
+            }
             return Cli.Ok;
         }));
         var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "Run directory or checkpoint folder of the policy to measure.", Required = true };
@@ -47,24 +75,31 @@ static class BenchCommand
         return new Command("bench", "Benchmarks that print figures and judge nothing.") { train, inference };
     }
 
-    static object Measure(TrainConfig config, int warmup, double seconds)
+    static object Measure(TrainConfig config, int warmup, double seconds, bool kvCache)
     {
-        using var trainer = new GrpoTrainer(TrainingState.Create(config with { Epochs = int.MaxValue / 2 }));
+        using var trainer = new GrpoTrainer(TrainingState.Create(config with { Epochs = int.MaxValue / 2 })) { DecodeWithKvCache = kvCache };
         for (int i = 0; i < warmup; i++) trainer.RunEpoch();
         int epochs = 0;
+        double responseTokens = 0;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds < seconds)
         {
-            trainer.RunEpoch();
+            var metrics = trainer.RunEpoch();
+            // Response tokens an epoch generated (EOS included); a factorised policy answers L tokens per response.
+            responseTokens += config.SamplesPerEpoch * (metrics.TryGet(MetricKeys.ResponseLengthMean, out var length) ? length : config.Task.MaxResponseLength);
             epochs++;
         }
         double elapsed = clock.Elapsed.TotalSeconds;
         return new
         {
             config = config.RunName["bench-".Length..],
+            kvCache = config.Policy.Kind == PolicyKind.Decoder ? kvCache : (bool?)null,
+            threads = config.Run.Threads,
             epochs,
             epochsPerSecond = Math.Round(epochs / elapsed, 2),
             samplesPerSecond = Math.Round(epochs * config.SamplesPerEpoch / elapsed, 0),
+            responseTokensPerSecond = Math.Round(responseTokens / elapsed, 0),
+            meanResponseLength = Math.Round(responseTokens / Math.Max(1, epochs * config.SamplesPerEpoch), 2),
         };
     }
 }

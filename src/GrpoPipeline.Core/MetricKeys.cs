@@ -32,8 +32,18 @@ public static class MetricKeys
     public const string ClipRatioLow = "clip/ratio_low";
     /// <summary>Share of sampled tokens whose ratio rose above 1+ε_high with a positive advantage, at the last step.</summary>
     public const string ClipRatioHigh = "clip/ratio_high";
-    /// <summary>Mean per-position entropy of the rollout distribution.</summary>
+    /// <summary>Mean per-position (per generated token) entropy of the rollout distribution.</summary>
     public const string PolicyEntropy = "policy/entropy";
+    /// <summary>cleanrl's approx_kl against π_old at the last inner step: mean over tokens of (r − 1) − log r.</summary>
+    public const string PolicyApproxKlOld = "policy/approx_kl_old";
+    /// <summary>Mean response length in tokens, EOS included (variable-length tasks).</summary>
+    public const string ResponseLengthMean = "response/length_mean";
+    /// <summary>Shortest response in the rollout.</summary>
+    public const string ResponseLengthMin = "response/length_min";
+    /// <summary>Longest response in the rollout.</summary>
+    public const string ResponseLengthMax = "response/length_max";
+    /// <summary>Share of responses that reached maxLength + 1 tokens without EOS.</summary>
+    public const string ResponseTruncated = "response/truncated";
     /// <summary>Global gradient norm of the last inner step, before clipping.</summary>
     public const string GradNorm = "grad/norm";
     /// <summary>The learning rate of the epoch (logged with a schedule only).</summary>
@@ -42,6 +52,8 @@ public static class MetricKeys
     public const string HeldOutExact = "heldout/exact";
     /// <summary>Mean training reward of the greedy responses on the held-out prompts.</summary>
     public const string HeldOutReward = "heldout/reward";
+    /// <summary>Greedy exact-match share on the held-out prompts of length <paramref name="length"/> (variable-length tasks).</summary>
+    public static string HeldOutExactAtLength(int length) => $"heldout/exact_len_{length}";
     /// <summary>Wall time of the epoch, in seconds; differs between two runs of the same config and seed.</summary>
     public const string EpochSeconds = "perf/epoch_s";
     /// <summary>Responses sampled per second in the epoch; differs between two runs of the same config and seed.</summary>

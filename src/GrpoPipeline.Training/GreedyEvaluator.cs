@@ -1,44 +1,65 @@
 using GrpoPipeline.Core;
+using GrpoPipeline.Training.Decoding;
 using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training;
 
-/// <summary>Greedy (argmax) evaluation of a policy on a fixed prompt set, e.g. the held-out prompts.</summary>
-public sealed class GreedyEvaluator : IDisposable
+/// <summary>Greedy evaluation on a prompt set: exact-match share, mean reward, and exact match per prompt length.</summary>
+/// <param name="Exact">Share of prompts sorted exactly.</param>
+/// <param name="Reward">Mean (weighted) training reward of the greedy responses.</param>
+/// <param name="ExactByLength">Exact-match share per prompt length (one entry for a fixed-length task).</param>
+public sealed record HeldOutResult(double Exact, double Reward, IReadOnlyDictionary<int, double> ExactByLength)
 {
-    readonly Tensor _prompts;
-    readonly TokenRows _promptRows;
+    /// <summary>No prompts: NaN everywhere.</summary>
+    public static HeldOutResult Empty { get; } = new(double.NaN, double.NaN, new Dictionary<int, double>());
+}
+
+/// <summary>
+/// Greedy (argmax) evaluation of a policy on a fixed prompt set, e.g. the held-out prompts: one forward pass for a
+/// factorised policy, one batched greedy decode with the KV cache for a decoder.
+/// </summary>
+public sealed class GreedyEvaluator
+{
+    readonly TokenRows _prompts;
     readonly TokenRows _responses;
     readonly float[] _rewards;
     readonly RewardFunction _reward;
+    readonly int _maxResponseLength;
 
-    public GreedyEvaluator(IReadOnlyList<long[]> prompts, int length, RewardFunction reward)
+    /// <param name="prompts">The prompts to evaluate on (of the task's lengths).</param>
+    /// <param name="task">The task: lengths, vocabulary and special tokens.</param>
+    /// <param name="reward">The training reward, for the mean reward.</param>
+    public GreedyEvaluator(IReadOnlyList<long[]> prompts, TaskOptions task, RewardFunction reward)
     {
-        Count = prompts.Count;
         _reward = reward;
-        _promptRows = TokenRows.From(prompts);
-        _prompts = tensor(_promptRows.Tokens, [Count, length]);
-        _responses = new TokenRows(Count, length);
-        _responses.Lengths.AsSpan().Fill(length);
-        _rewards = new float[Count];
+        _maxResponseLength = task.MaxResponseLength;
+        _prompts = TokenRows.From(prompts, task.IsVariableLength ? task.Special.Pad : 0);
+        _responses = new TokenRows(prompts.Count, _maxResponseLength, task.IsVariableLength ? task.Special.Pad : 0);
+        _rewards = new float[prompts.Count];
     }
 
     /// <summary>Number of prompts evaluated.</summary>
-    public int Count { get; }
+    public int Count => _prompts.Count;
 
-    /// <summary>Share of prompts sorted exactly, and the mean (weighted) reward of the greedy responses.</summary>
-    public (double Exact, double Reward) Evaluate(nn.Module<Tensor, Tensor> policy)
+    /// <summary>Greedy responses of <paramref name="policy"/>, scored.</summary>
+    public HeldOutResult Evaluate(nn.Module<Tensor, Tensor> policy)
     {
-        if (Count == 0) return (double.NaN, double.NaN);
+        if (Count == 0) return HeldOutResult.Empty;
         bool wasTraining = policy.training;
         policy.eval();
         try
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            policy.forward(_prompts).argmax(-1).data<long>().CopyTo(_responses.Tokens, 0, 0);
-            var components = _reward.Score(_promptRows, _responses, 1, _rewards);
-            return (components.Exact, _rewards.Average());
+            if (policy is DecoderPolicy decoder)
+                ResponseDecoder.Decode(decoder, _prompts, 1, _maxResponseLength, 1.0, generator: null, _responses);
+            else
+            {
+                policy.forward(tensor(_prompts.Tokens, [Count, _prompts.Stride])).argmax(-1).data<long>().CopyTo(_responses.Tokens, 0, 0);
+                _responses.Lengths.AsSpan().Fill(_prompts.Stride);
+            }
+            var components = _reward.Score(_prompts, _responses, 1, _rewards);
+            return new HeldOutResult(components.Exact, _rewards.Average(), ExactByLength());
         }
         finally
         {
@@ -46,5 +67,15 @@ public sealed class GreedyEvaluator : IDisposable
         }
     }
 
-    public void Dispose() => _prompts.Dispose();
+    IReadOnlyDictionary<int, double> ExactByLength()
+    {
+        var hits = new SortedDictionary<int, (int Exact, int Count)>();
+        for (int i = 0; i < Count; i++)
+        {
+            int length = _prompts.Lengths[i];
+            var (exact, count) = hits.GetValueOrDefault(length);
+            hits[length] = (exact + SortingRewards.Exact(_prompts[i], _responses[i]), count + 1);
+        }
+        return hits.ToDictionary(kv => kv.Key, kv => (double)kv.Value.Exact / kv.Value.Count);
+    }
 }

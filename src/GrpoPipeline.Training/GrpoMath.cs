@@ -279,6 +279,17 @@ public static class GrpoMath
         return new Objective(policy.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// cleanrl's approx_kl against π_old, mean over the sampled tokens of (r − 1) − log r, from full log-probs
+    /// [B, L, V] and the rollout's statistics (each (b, l, v) counted as often as it was sampled).
+    /// </summary>
+    public static Tensor ApproxKlOld(Tensor logProbs, Tensor logProbsOld, TokenStatistics s)
+    {
+        using var scope = NewDisposeScope();
+        var logRatio = s.LogRatio(logProbs, logProbsOld);
+        return (((logRatio.exp() - 1 - logRatio) * s.Counts).sum() / s.Tokens).MoveToOuterDisposeScope();
+    }
+
     /// <summary><see cref="ClipFractions(Tensor, Tensor, Tensor, double, double)"/> from full log-probs [B, L, V].</summary>
     public static (Tensor Low, Tensor High) ClipFractions(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, double clipLow, double clipHigh)
     {

@@ -1,15 +1,18 @@
 using System.Diagnostics;
 using GrpoPipeline.Core;
+using GrpoPipeline.Training.Decoding;
+using GrpoPipeline.Training.Rollouts;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using static TorchSharp.torch.nn.functional;
 
 namespace GrpoPipeline.Training;
 
 /// <summary>
 /// GRPO on the sorting task. Each epoch reads top-down:
 /// <c>Rollout → Score → Advantages → Optimize (μ inner steps)</c>; <see cref="TrainingRun"/> adds Log and Checkpoint.
+/// How a policy kind samples its responses and computes their log-probs lives in its <see cref="IRollout"/>:
+/// <see cref="FactorisedRollout"/> (seed, transformer) and <see cref="SequenceRollout"/> (decoder).
 /// </summary>
 public sealed class GrpoTrainer : IDisposable
 {
@@ -17,10 +20,9 @@ public sealed class GrpoTrainer : IDisposable
     readonly RewardFunction _reward;
     readonly GreedyEvaluator _heldOut;
     readonly Parameter[] _parameters;
-    readonly int _batch, _group, _length, _vocab;
     readonly TokenRows _prompts;
     readonly TokenRows _responses;
-    readonly float[] _rewardBuffer;
+    readonly float[] _rewards;
 
     /// <summary>Trains <paramref name="state"/> in memory; <see cref="TrainingRun"/> adds the run directory.</summary>
     public GrpoTrainer(TrainingState state)
@@ -29,16 +31,21 @@ public sealed class GrpoTrainer : IDisposable
         var config = state.Config;
         _task = new SortingTask(config.Task);
         _reward = new RewardFunction(config.Rewards);
-        _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), _task.Length, _reward);
+        _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), config.Task, _reward);
         _parameters = state.Policy.parameters().ToArray();
-        (_batch, _group, _length, _vocab) = (_task.BatchSize, config.Grpo.GroupSize, _task.Length, _task.Vocab);
         _prompts = _task.NewBatch();
-        _responses = new TokenRows(_batch * _group, _length);
-        _responses.Lengths.AsSpan().Fill(_length);   // a factorised policy answers every position
-        _rewardBuffer = new float[_batch * _group];
+        int responses = _task.BatchSize * config.Grpo.GroupSize;
+        _responses = new TokenRows(responses, config.Task.MaxResponseLength, config.Task.IsVariableLength ? config.Task.Special.Pad : 0);
+        _rewards = new float[responses];
     }
 
     public TrainingState State { get; }
+
+    /// <summary>
+    /// Decode a decoder's rollouts with the KV cache (default). False recomputes the whole prefix at every decode step,
+    /// as nanoGPT's <c>generate</c> does: the same responses, slower — for the benchmark.
+    /// </summary>
+    public bool DecodeWithKvCache { get; init; } = true;
     TrainConfig Config => State.Config;
     GrpoOptions Grpo => State.Config.Grpo;
 
@@ -51,9 +58,10 @@ public sealed class GrpoTrainer : IDisposable
         var metrics = new EpochMetrics(State.Epoch + 1);
 
         var rollout = Rollout();
-        var rewards = Score(rollout, metrics);
+        var rewards = Score(metrics);
         var deltas = GrpoMath.Deltas(rewards, Grpo.Deltas);
         Optimize(rollout, deltas, metrics);
+        rollout.AddMetrics(metrics);
 
         State.Epoch++;
         double seconds = clock.Elapsed.TotalSeconds;
@@ -62,62 +70,43 @@ public sealed class GrpoTrainer : IDisposable
         return metrics;
     }
 
-    /// <summary>The tensors of one rollout: responses [B, L, G]; log π_old and log π_ref over the vocab, [B, L, V].</summary>
-    sealed record RolloutBatch(Tensor Prompts, Tensor Responses, Tensor LogProbsOld, Tensor? RefLogProbs, double Entropy);
-
-    /// <summary>Samples G responses per prompt and records log π_old (and log π_ref) under no-grad.</summary>
-    RolloutBatch Rollout()
+    /// <summary>Samples a batch of prompts and G responses to each, under no-grad in eval mode.</summary>
+    IRollout Rollout()
     {
         _task.SampleTrainingBatch(_prompts, State.PromptSampler);
-        var prompts = tensor(_prompts.Tokens, [_batch, _length]);
-        using var _ = no_grad();
-        State.Policy.eval();   // dropout off while sampling
-        var logProbs = LogProbs(State.Policy, prompts);                                         // [B, L, V]
-        var responses = multinomial(logProbs.exp().view(_batch * _length, _vocab), _group, replacement: true,
-            generator: State.ResponseGenerator).view(_batch, _length, _group);                 // [B, L, G]
-        double entropy = GrpoMath.Entropy(logProbs).item<float>();
-        var refLogProbs = State.Reference is { } reference ? LogProbs(reference, prompts) : null;
-        return new RolloutBatch(prompts, responses, logProbs, refLogProbs, entropy);
+        return State.Policy is DecoderPolicy
+            ? new SequenceRollout(State, _prompts, Config.Task.MaxResponseLength, _responses, DecodeWithKvCache)
+            : new FactorisedRollout(State, _prompts, _task.Vocab, _responses);
     }
 
-    /// <summary>Scores the rollout on one contiguous managed copy of the responses; returns rewards [B, G].</summary>
-    Tensor Score(RolloutBatch rollout, EpochMetrics metrics)
+    /// <summary>Scores the responses on their managed copy; returns rewards [B, G].</summary>
+    Tensor Score(EpochMetrics metrics)
     {
-        rollout.Responses.permute(0, 2, 1).contiguous().data<long>().CopyTo(_responses.Tokens, 0, 0);   // [B, G, L]
-        var components = _reward.Score(_prompts, _responses, _group, _rewardBuffer);
-        RewardStatistics.Add(metrics, _rewardBuffer, _group, components);
-        return tensor(_rewardBuffer, [_batch, _group]);
+        var components = _reward.Score(_prompts, _responses, Grpo.GroupSize, _rewards);
+        RewardStatistics.Add(metrics, _rewards, Grpo.GroupSize, components);
+        return tensor(_rewards, [_prompts.Count, Grpo.GroupSize]);
     }
 
-    /// <summary>
-    /// μ optimizer steps on the same rollout: clipped surrogate plus β·KL(π‖π_ref), computed on [B, L, V] from the
-    /// rollout's <see cref="TokenStatistics"/> (the same values as per-sample terms, without a gather per step), with
-    /// the objective's gradient w.r.t. the log-probs in closed form (<see cref="GrpoMath.LossAndGradient"/>).
-    /// </summary>
-    void Optimize(RolloutBatch rollout, Tensor deltas, EpochMetrics metrics)
+    /// <summary>μ optimizer steps on the same rollout: policy loss plus β·KL(π‖π_ref), as the rollout computes them.</summary>
+    void Optimize(IRollout rollout, Tensor deltas, EpochMetrics metrics)
     {
-        var stats = GrpoMath.Aggregate(rollout.Responses, deltas, _vocab);
         State.Policy.train();
         double learningRate = Grpo.LearningRateAt(State.Epoch, Config.Epochs);
         foreach (var group in State.Optimizer.ParamGroups) group.LearningRate = learningRate;
-        double policyLoss = 0, kl = 0, gradNorm = double.NaN, clipLow = 0, clipHigh = 0;
+        double policyLoss = 0, kl = 0, gradNorm = double.NaN;
+        StepResult last = default;
+        rollout.Prepare(deltas);
         for (int step = 0; step < Grpo.InnerSteps; step++)
         {
             using var scope = NewDisposeScope();
             bool lastStep = step == Grpo.InnerSteps - 1;
-            var logProbs = LogProbs(State.Policy, rollout.Prompts);
-            var objective = GrpoMath.LossAndGradient(logProbs.detach(), rollout.LogProbsOld, rollout.RefLogProbs,
-                stats, Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh, Grpo.KlEstimator, Grpo.KlCoef);
-            policyLoss += objective.PolicyLoss.item<float>();
-            kl += objective.Kl.item<float>();
-            if (lastStep)
-            {
-                var (low, high) = GrpoMath.ClipFractions(logProbs.detach(), rollout.LogProbsOld, stats, Grpo.ClipLow, Grpo.ClipHigh);
-                (clipLow, clipHigh) = (low.item<float>(), high.item<float>());
-            }
+            var result = rollout.Step(lastStep);
+            policyLoss += result.PolicyLoss;
+            kl += result.Kl;
+            if (lastStep) last = result;
 
             State.Optimizer.zero_grad();
-            (logProbs * objective.Gradient).sum().backward();   // its gradient w.r.t. the log-probs is objective.Gradient
+            result.Backward.backward();
             // With clipping off the norm is still measured once per epoch (a 1e30 bound never binds).
             if (Grpo.MaxGradNorm > 0 || lastStep)
             {
@@ -128,26 +117,15 @@ public sealed class GrpoTrainer : IDisposable
         }
         metrics.Add(MetricKeys.LossPolicy, policyLoss / Grpo.InnerSteps);
         metrics.Add(MetricKeys.LossKl, State.Reference is null ? 0 : kl / Grpo.InnerSteps);
-        metrics.Add(MetricKeys.ClipRatioLow, clipLow);
-        metrics.Add(MetricKeys.ClipRatioHigh, clipHigh);
-        metrics.Add(MetricKeys.PolicyEntropy, rollout.Entropy);
+        metrics.Add(MetricKeys.ClipRatioLow, last.ClipLow);
+        metrics.Add(MetricKeys.ClipRatioHigh, last.ClipHigh);
+        metrics.Add(MetricKeys.PolicyApproxKlOld, last.ApproxKlOld);
         metrics.Add(MetricKeys.GradNorm, gradNorm);
         if (Grpo.LearningRateFinal is not null) metrics.Add(MetricKeys.LearningRate, learningRate);
     }
 
-    /// <summary>log softmax(logits / T): the distribution that is sampled is the one that is trained.</summary>
-    Tensor LogProbs(nn.Module<Tensor, Tensor> policy, Tensor prompts)
-    {
-        var logits = policy.forward(prompts);
-        return log_softmax(Grpo.Temperature == 1 ? logits : logits / Grpo.Temperature, -1);
-    }
+    /// <summary>Greedy exact-match share, mean reward and exact match per length on the held-out prompts.</summary>
+    public HeldOutResult EvaluateHeldOut() => _heldOut.Evaluate(State.Policy);
 
-    /// <summary>Greedy exact-match share and mean reward on the held-out prompts.</summary>
-    public (double Exact, double Reward) EvaluateHeldOut() => _heldOut.Evaluate(State.Policy);
-
-    public void Dispose()
-    {
-        _heldOut.Dispose();
-        State.Dispose();
-    }
+    public void Dispose() => State.Dispose();
 }

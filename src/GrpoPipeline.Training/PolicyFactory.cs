@@ -3,10 +3,16 @@ using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training;
 
-/// <summary>The shape that, with <see cref="PolicyOptions"/>, rebuilds a policy with no other input.</summary>
+/// <summary>
+/// The shape that, with <see cref="PolicyOptions"/>, rebuilds a policy with no other input: the (longest) prompt
+/// length, the (longest) response length — L for a factorised policy, maxLength + 1 with EOS for a decoder — and V.
+/// </summary>
 public sealed record PolicyShape(PolicyOptions Options, int PromptLength, int ResponseLength, int Vocab);
 
-/// <summary>Builds policies from their options and shape. Every policy maps prompts [B,L] to logits [B,R,V].</summary>
+/// <summary>
+/// Builds policies from their options and shape. A factorised policy maps prompts [B, L] to logits [B, L, V]; a decoder
+/// maps token sequences [N, T] to next-token logits [N, T, V+1].
+/// </summary>
 public static class PolicyFactory
 {
     /// <summary>Builds a freshly initialised policy (weights drawn from torch's global generator).</summary>
@@ -14,6 +20,8 @@ public static class PolicyFactory
     {
         PolicyKind.Seed => new SeedPolicy(shape.Vocab, shape.Options.EmbeddingDim, shape.PromptLength, shape.ResponseLength),
         PolicyKind.Transformer => new TransformerSorterPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
+            shape.Options.Heads, shape.Options.Layers, shape.Options.MlpDim, shape.Options.Dropout),
+        PolicyKind.Decoder => new Decoding.DecoderPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
             shape.Options.Heads, shape.Options.Layers, shape.Options.MlpDim, shape.Options.Dropout),
         _ => throw new ArgumentOutOfRangeException(nameof(shape), shape.Options.Kind, "unknown policy kind"),
     };

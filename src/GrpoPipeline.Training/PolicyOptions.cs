@@ -9,6 +9,11 @@ public enum PolicyKind
     Seed,
     /// <summary>A non-autoregressive pre-norm transformer encoder with a per-position head.</summary>
     Transformer,
+    /// <summary>
+    /// An autoregressive decoder-only transformer that answers token by token and ends with EOS: for variable-length
+    /// tasks (and fixed lengths, with task.minLength = task.maxLength).
+    /// </summary>
+    Decoder,
 }
 
 /// <summary>Policy architecture and size.</summary>
@@ -18,22 +23,22 @@ public sealed record PolicyOptions
     public PolicyKind Kind { get; init; } = PolicyKind.Seed;
     /// <summary>Seed policy: embedding width D. Default 10 (the lecture's).</summary>
     public int EmbeddingDim { get; init; } = 10;
-    /// <summary>Transformer: model width d_model. Default 64.</summary>
+    /// <summary>Transformer and decoder: model width d_model. Default 64.</summary>
     public int DModel { get; init; } = 64;
-    /// <summary>Transformer: attention heads; must divide d_model. Default 4.</summary>
+    /// <summary>Transformer and decoder: attention heads; must divide d_model. Default 4.</summary>
     public int Heads { get; init; } = 4;
-    /// <summary>Transformer: encoder blocks. Default 2.</summary>
+    /// <summary>Transformer and decoder: blocks. Default 2.</summary>
     public int Layers { get; init; } = 2;
-    /// <summary>Transformer: hidden width of each block's MLP. Default 256.</summary>
+    /// <summary>Transformer and decoder: hidden width of each block's MLP. Default 256.</summary>
     public int MlpDim { get; init; } = 256;
-    /// <summary>Transformer: dropout while optimizing (always off during rollouts and evaluation). Default 0.</summary>
+    /// <summary>Transformer and decoder: dropout while optimizing (always off during rollouts and evaluation). Default 0.</summary>
     public double Dropout { get; init; }
 
     public void Validate()
     {
-        ConfigException.Require(Enum.IsDefined(Kind), "policy.kind", Kind, "seed, transformer");
+        ConfigException.Require(Enum.IsDefined(Kind), "policy.kind", Kind, "seed, transformer, decoder");
         ConfigException.Require(EmbeddingDim is >= 1 and <= 4096, "policy.embeddingDim", EmbeddingDim, "1..4096");
-        if (Kind != PolicyKind.Transformer) return;
+        if (Kind == PolicyKind.Seed) return;
         ConfigException.Require(DModel is >= 4 and <= 4096, "policy.dModel", DModel, "4..4096");
         ConfigException.Require(Heads >= 1 && DModel % Heads == 0, "policy.heads", Heads, $"a divisor of dModel ({DModel})");
         ConfigException.Require(Layers is >= 1 and <= 64, "policy.layers", Layers, "1..64");

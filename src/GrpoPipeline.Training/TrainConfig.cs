@@ -196,6 +196,14 @@ public sealed record TrainConfig
         ConfigException.Require(Grpo is not null, "grpo", null, "an object");
         ConfigException.Require(Run is not null, "run", null, "an object");
         Task!.Validate(); Rewards!.Validate(); Policy!.Validate(); Grpo!.Validate(); Run!.Validate();
+        // A factorised policy answers every position at once, so its responses have the prompt's length; a decoder
+        // answers token by token and ends with EOS, which is what a variable-length task asks for.
+        if (Policy.Kind == PolicyKind.Decoder)
+            ConfigException.Require(Task.Kind == TaskKind.Variable, "task.kind", Task.Kind,
+                "variable with policy.kind = decoder (for one length, set task.minLength = task.maxLength)");
+        else
+            ConfigException.Require(Task.Kind != TaskKind.Variable, "policy.kind", Policy.Kind,
+                "decoder for a variable-length task: seed and transformer answer every position at once, so they need task.kind fixed or random");
     }
 
     /// <summary>Strict JSON (see <see cref="ConfigJson"/>).</summary>

@@ -35,7 +35,7 @@ public sealed class TrainingRun : IDisposable
         System.IO.Directory.CreateDirectory(run.Root);
         AtomicFile.WriteAllText(run.ConfigPath, config.ToJson());
         log.LogInformation("New run {Run}: {Task} task L={Length} V={Vocab}, {Policy} policy, B={Batch} G={Group} μ={Steps}, {Epochs} epochs",
-            run.Root, config.Task.Kind, config.Task.Length, config.Task.Vocab, config.Policy.Kind,
+            run.Root, config.Task.Kind, config.Task.Rules.LengthRange, config.Task.Vocab, config.Policy.Kind,
             config.Task.PromptsPerBatch, config.Grpo.GroupSize, config.Grpo.InnerSteps, config.Epochs);
         return new TrainingRun(TrainingState.Create(config), run, log);
     }
@@ -86,9 +86,11 @@ public sealed class TrainingRun : IDisposable
             bool final = epoch == Config.Epochs;
             if (final || (schedule.HeldOutEvery > 0 && epoch % schedule.HeldOutEvery == 0))
             {
-                var (exact, reward) = Trainer.EvaluateHeldOut();
-                last.Add(MetricKeys.HeldOutExact, exact);
-                last.Add(MetricKeys.HeldOutReward, reward);
+                var heldOut = Trainer.EvaluateHeldOut();
+                last.Add(MetricKeys.HeldOutExact, heldOut.Exact);
+                last.Add(MetricKeys.HeldOutReward, heldOut.Reward);
+                if (Config.Task.IsVariableLength)
+                    foreach (var (length, exact) in heldOut.ExactByLength) last.Add(MetricKeys.HeldOutExactAtLength(length), exact);
             }
             metrics.WriteLine(last.ToJsonLine());
             board?.Add(last);

@@ -56,7 +56,7 @@ public sealed class TrainingState : IDisposable
     }
 
     public static PolicyShape ShapeOf(TrainConfig config) =>
-        new(config.Policy, config.Task.Length, config.Task.Length, config.Task.Vocab);
+        new(config.Policy, config.Task.MaxPromptLength, config.Task.MaxResponseLength, config.Task.Vocab);
 
     /// <summary>Refreshes π_ref at the start of epoch <paramref name="epochIndex"/> (0-based), as the lecture does.</summary>
     public void RefreshReferenceIfDue(int epochIndex)

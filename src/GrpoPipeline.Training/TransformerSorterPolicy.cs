@@ -101,21 +101,50 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor x, Tensor? mask, LayerCache? cache, long offset)
     {
         using var scope = NewDisposeScope();
-        long batch = x.shape[0], length = x.shape[1], headDim = DModel / Heads;
-        // [B, L, 3d] → [3, B, H, L, d/H]: one projection for queries, keys and values.
-        var parts = qkv.forward(attention_norm.forward(x)).view(batch, length, 3, Heads, headDim).permute(2, 0, 3, 1, 4);
-        Tensor keys = parts[1], values = parts[2];
+        var (queries, keys, values) = Project(x);
         if (cache is not null)
         {
+            long length = x.shape[1];
             cache.Keys.narrow(2, offset, length).copy_(keys);
             cache.Values.narrow(2, offset, length).copy_(values);
             keys = cache.Keys.narrow(2, 0, offset + length);
             values = cache.Values.narrow(2, 0, offset + length);
         }
-        var attended = scaled_dot_product_attention(parts[0], keys, values, mask, 0, false)
-            .transpose(1, 2).reshape(batch, length, DModel);
-        x = x + dropout.forward(attention_out.forward(attended));
-        x = x + dropout.forward(mlp_out.forward(gelu(mlp_in.forward(mlp_norm.forward(x)))));
-        return x.MoveToOuterDisposeScope();
+        return Finish(x, scaled_dot_product_attention(queries, keys, values, mask, 0, false)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The block on a prefix shared by groups of rows: <paramref name="prefix"/> [B, P, d] once per prompt, and
+    /// <paramref name="rows"/> [B·G, T, d] (G rows per prompt) that attend to their prompt's prefix keys and values and to
+    /// their own. <paramref name="prefixMask"/> is [B, 1, P, P], <paramref name="rowMask"/> [B·G, 1, T, P+T]. Equal to
+    /// running every row's prefix and tokens through <see cref="Forward"/>, with the prefix computed once; gradients
+    /// flow through the shared prefix.
+    /// </summary>
+    public (Tensor Prefix, Tensor Rows) ForwardShared(Tensor prefix, Tensor rows, Tensor prefixMask, Tensor rowMask, int group)
+    {
+        using var scope = NewDisposeScope();
+        var (qp, kp, vp) = Project(prefix);
+        var (qr, kr, vr) = Project(rows);
+        var sharedPrefix = Finish(prefix, scaled_dot_product_attention(qp, kp, vp, prefixMask, 0, false));
+        var keys = cat([kp.repeat_interleave(group, 0), kr], 2);
+        var values = cat([vp.repeat_interleave(group, 0), vr], 2);
+        var ownRows = Finish(rows, scaled_dot_product_attention(qr, keys, values, rowMask, 0, false));
+        return (sharedPrefix.MoveToOuterDisposeScope(), ownRows.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Queries, keys and values [N, H, T, d/H] of <paramref name="x"/> [N, T, d], from one projection.</summary>
+    (Tensor Queries, Tensor Keys, Tensor Values) Project(Tensor x)
+    {
+        long rows = x.shape[0], length = x.shape[1], headDim = DModel / Heads;
+        var parts = qkv.forward(attention_norm.forward(x)).view(rows, length, 3, Heads, headDim).permute(2, 0, 3, 1, 4);
+        return (parts[0], parts[1], parts[2]);
+    }
+
+    /// <summary>The residual attention output, then the residual MLP.</summary>
+    Tensor Finish(Tensor x, Tensor attended)
+    {
+        long rows = x.shape[0], length = x.shape[1];
+        x = x + dropout.forward(attention_out.forward(attended.transpose(1, 2).reshape(rows, length, DModel)));
+        return x + dropout.forward(mlp_out.forward(gelu(mlp_in.forward(mlp_norm.forward(x)))));
     }
 }

@@ -93,22 +93,62 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
         return head.forward(final_norm.forward(x)).select(1, 0).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Teacher-forced logits [B·G, R, V+1] of G responses per prompt, the prompt computed once: the prompt block
+    /// [B, P] (left-padded, ending with SEP) and each row's response tokens but the last, <paramref name="responseInputs"/>
+    /// [B·G, R−1]. Column 0 predicts a response's first token, column j its (j+1)-th. Equal to
+    /// <see cref="forward"/> on the whole sequences, narrowed to their last R columns — at about half the cost when
+    /// prompt and response are about as long.
+    /// </summary>
+    public Tensor ForwardResponses(Tensor promptBlock, int group, Tensor responseInputs)
+    {
+        using var scope = NewDisposeScope();
+        long prompts = promptBlock.shape[0], width = promptBlock.shape[1];
+        long rows = responseInputs.shape[0], steps = responseInputs.shape[1];
+        var promptValid = promptBlock.ne(Special.Pad);                                          // [B, P]
+        var rowValid = responseInputs.ne(Special.Pad);                                          // [N, T]
+        var prefix = Embed(promptBlock, PositionsOf(promptValid));
+        // A response token's position continues from its prompt's SEP.
+        var start = promptValid.sum(1, keepdim: true).repeat_interleave(group, 0);              // [N, 1]
+        var own = Embed(responseInputs, start + PositionsOf(rowValid));
+
+        var prefixMask = AttentionMask(promptValid);                                            // [B, 1, P, P]
+        var causal = ones(steps, steps, dtype: ScalarType.Bool).tril();
+        var ownMask = (causal.unsqueeze(0) & rowValid.unsqueeze(1)) | eye(steps, dtype: ScalarType.Bool).unsqueeze(0);   // [N, T, T]
+        var prefixKeys = promptValid.repeat_interleave(group, 0).unsqueeze(1).expand(rows, steps, width);   // [N, T, P]
+        var rowMask = cat([prefixKeys, ownMask], 2).unsqueeze(1);                               // [N, 1, T, P+T]
+
+        foreach (var block in blocks) (prefix, own) = block.ForwardShared(prefix, own, prefixMask, rowMask, group);
+        var first = head.forward(final_norm.forward(prefix.narrow(1, width - 1, 1))).repeat_interleave(group, 0);   // [N, 1, V+1]
+        var rest = head.forward(final_norm.forward(own));                                                           // [N, T, V+1]
+        return cat([first, rest], 1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The positions of the tokens of <paramref name="valid"/> [N, T]: 0 at each row's first real token.</summary>
     public static Tensor PositionsOf(Tensor valid) => (valid.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
 
     Tensor Run(Tensor tokens, KvCache? cache)
     {
         using var scope = NewDisposeScope();
-        long rows = tokens.shape[0], length = tokens.shape[1];
+        long length = tokens.shape[1];
         var valid = tokens.ne(Special.Pad);                                                   // [N, T]
-        var positions = PositionsOf(valid);
-        var x = token_embedding.forward(tokens) + position_embedding.index_select(0, positions.flatten()).view(rows, length, DModel);
-        // Causal and padding-aware: query t attends to real keys at or before t; a PAD query to itself only.
-        var causal = ones(length, length, dtype: ScalarType.Bool).tril();
-        var mask = ((causal.unsqueeze(0) & valid.unsqueeze(1)) | eye(length, dtype: ScalarType.Bool).unsqueeze(0)).unsqueeze(1);   // [N, 1, T, T]
+        var x = Embed(tokens, PositionsOf(valid));
+        var mask = AttentionMask(valid);
         if (cache is not null) cache.KeyValid.narrow(1, 0, length).copy_(valid);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, mask, cache?.Layers[i], 0);
         if (cache is not null) cache.Length = length;
         return head.forward(final_norm.forward(x)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Token plus position embeddings, [N, T, d].</summary>
+    Tensor Embed(Tensor tokens, Tensor positions) =>
+        token_embedding.forward(tokens) + position_embedding.index_select(0, positions.flatten()).view(tokens.shape[0], tokens.shape[1], DModel);
+
+    /// <summary>Causal and padding-aware, [N, 1, T, T]: query t attends to real keys at or before t; a PAD query to itself only.</summary>
+    static Tensor AttentionMask(Tensor valid)
+    {
+        long length = valid.shape[1];
+        var causal = ones(length, length, dtype: ScalarType.Bool).tril();
+        return ((causal.unsqueeze(0) & valid.unsqueeze(1)) | eye(length, dtype: ScalarType.Bool).unsqueeze(0)).unsqueeze(1);
     }
 }

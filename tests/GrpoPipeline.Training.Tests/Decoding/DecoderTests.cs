@@ -155,6 +155,32 @@ public sealed class DecoderTests
         Assert.That((teacherForced - decoded.LogProbs).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5));
     }
 
+    [Test]
+    public void The_Shared_Prompt_Forward_Equals_The_Forward_Of_Whole_Sequences_With_Its_Gradient()
+    {
+        using var scope = NewDisposeScope();
+        var prompts = Prompts([3, 1, 4, 1], [9, 2, 6], [5]);
+        using var generator = new Generator(8);
+        var decoded = ResponseDecoder.Decode(_policy, prompts, 4, MaxLength + 1, 1.0, generator);
+        var block = ResponseDecoder.PromptBlock(prompts, Special);
+
+        var shared = _policy.ForwardResponses(block, 4, decoded.Tokens.narrow(1, 0, decoded.Steps - 1));
+        var whole = _policy.forward(decoded.Inputs()).narrow(1, block.shape[1] - 1, decoded.Steps);
+        Assert.That((shared - whole).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5));
+
+        // The same gradients: the prompt's share flows back through its one copy.
+        var weights = randn_like(whole);
+        var grads = new List<float[]>();
+        foreach (var logits in new Func<Tensor>[] { () => _policy.ForwardResponses(block, 4, decoded.Tokens.narrow(1, 0, decoded.Steps - 1)),
+                                                    () => _policy.forward(decoded.Inputs()).narrow(1, block.shape[1] - 1, decoded.Steps) })
+        {
+            _policy.zero_grad();
+            (logits() * weights * decoded.Mask.unsqueeze(2)).sum().backward();
+            grads.Add(_policy.parameters().SelectMany(p => p.grad!.data<float>().ToArray()).ToArray());
+        }
+        Assert.That(grads[0], Is.EqualTo(grads[1]).Within(1e-4));
+    }
+
     /// <summary>Teacher-forced log-probs of <paramref name="response"/> for the first prompt of <paramref name="prompts"/>.</summary>
     Tensor SequenceLogProbs(TokenRows prompts, long[] response)
     {
