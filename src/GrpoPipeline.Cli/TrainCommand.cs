@@ -57,6 +57,7 @@ static class TrainCommand
     /// <summary>Resumes with the checkpoint's config; a given --config or --seed must agree with it.</summary>
     static TrainingRun ResumeCompatible(RunDirectory directory, TrainConfig? config, int? epochs, long? seed, ILogger log)
     {
+        directory.RecoverCheckpoints();   // a run killed mid-checkpoint leaves hidden leftovers
         var checkpoint = directory.RequireLatestCheckpoint();
         var saved = Checkpoint.ReadManifest(checkpoint).Config;
         if (seed is { } s && s != saved.Seed)

@@ -40,6 +40,23 @@ public sealed class RunDirectory(string root)
     public string RequireLatestCheckpoint() => LatestCheckpoint()
         ?? throw new RunDirectoryException($"cannot resume: '{Root}' has no checkpoint ({LatestPointerPath} is missing)");
 
+    /// <summary>
+    /// Cleans up after a process killed while writing a checkpoint (<see cref="Checkpoint.Save"/> writes into a hidden
+    /// temporary folder and, to replace an epoch, moves the old copy aside): restores a moved-aside checkpoint that
+    /// <c>latest</c> still names, and deletes every other hidden leftover.
+    /// </summary>
+    public void RecoverCheckpoints()
+    {
+        if (!Directory.Exists(CheckpointsDir)) return;
+        var latest = LatestCheckpoint();
+        foreach (var dir in Directory.GetDirectories(CheckpointsDir, ".*"))
+        {
+            if (latest is not null && !Directory.Exists(latest) && Path.GetFileName(dir).StartsWith($".{Path.GetFileName(latest)}.old-", StringComparison.Ordinal))
+                Directory.Move(dir, latest);
+            else Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>Points <c>latest</c> at <paramref name="checkpointName"/>, atomically.</summary>
     public void SetLatest(string checkpointName) => AtomicFile.WriteAllText(LatestPointerPath, checkpointName + "\n");
 }

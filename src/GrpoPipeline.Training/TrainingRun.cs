@@ -46,6 +46,7 @@ public sealed class TrainingRun : IDisposable
     /// </summary>
     public static TrainingRun Resume(RunDirectory run, int? epochs, ILogger log)
     {
+        run.RecoverCheckpoints();
         var checkpoint = run.RequireLatestCheckpoint();
         var state = Checkpoint.Load(checkpoint);
         if (epochs is { } e)
@@ -127,17 +128,34 @@ public sealed class TrainingRun : IDisposable
             m[MetricKeys.ClipRatioLow], m[MetricKeys.ClipRatioHigh], heldOut, samplesPerSecond);
     }
 
+    /// <summary>
+    /// Keeps the lines of the epochs the checkpoint holds. A run killed while writing a line (kill -9, power loss)
+    /// leaves a torn last line: it is dropped with the rest of what came after the checkpoint. A bad line anywhere
+    /// else is damage this cannot repair, and an error.
+    /// </summary>
     static void TruncateMetrics(string path, int epoch)
     {
         if (!File.Exists(path)) return;
-        var kept = File.ReadLines(path).Where(line => line.Length > 0 && EpochOf(line) <= epoch).ToList();
+        var lines = File.ReadAllLines(path).Where(line => line.Length > 0).ToList();
+        var kept = new List<string>(lines.Count);
+        for (int i = 0; i < lines.Count; i++)
+        {
+            int? lineEpoch = EpochOf(lines[i]);
+            if (lineEpoch is null && i < lines.Count - 1)
+                throw new RunDirectoryException($"cannot resume: line {i + 1} of {path} is not a metrics line");
+            if (lineEpoch <= epoch) kept.Add(lines[i]);
+        }
         AtomicFile.WriteAllText(path, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
     }
 
-    static int EpochOf(string jsonLine)
+    static int? EpochOf(string jsonLine)
     {
-        using var doc = System.Text.Json.JsonDocument.Parse(jsonLine);
-        return doc.RootElement.GetProperty(MetricKeys.Epoch).GetInt32();
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(jsonLine);
+            return doc.RootElement.TryGetProperty(MetricKeys.Epoch, out var epoch) && epoch.TryGetInt32(out int e) ? e : null;
+        }
+        catch (System.Text.Json.JsonException) { return null; }
     }
 
     public void Dispose() => Trainer.Dispose();

@@ -65,4 +65,54 @@ public sealed class StopTests
         Assert.That(resumed.ExitCode, Is.Zero, resumed.ToString());
         Assert.That(Epochs(metrics), Is.EqualTo(Enumerable.Range(1, last + 20)));
     }
+
+    const string DecoderConfig = """
+        {
+          "runName": "cli-kill",
+          "seed": 3,
+          "epochs": 40,
+          "task": { "kind": "variable", "minLength": 1, "maxLength": 4, "vocabSize": 6, "batchSize": 8, "heldOutSize": 24 },
+          "rewards": { "inclusionOrdering": 0, "sortDistance": 1, "exact": 1 },
+          "policy": { "kind": "decoder", "dModel": 16, "heads": 2, "layers": 1, "mlpDim": 32 },
+          "grpo": { "groupSize": 4, "innerSteps": 2, "klCoef": 0.05, "klEstimator": "k3", "refPeriod": 15, "learningRate": 0.003, "learningRateFinal": 0.0003, "maxGradNorm": 1 },
+          "run": { "logEvery": 5, "heldOutEvery": 5, "checkpointEvery": 10, "threads": 1 }
+        }
+        """;
+
+    static string[] WithoutWallClock(string metrics) =>
+        File.ReadAllLines(metrics).Where(l => l.Length > 0).Select(line =>
+        {
+            using var doc = JsonDocument.Parse(line);
+            return string.Join(",", doc.RootElement.EnumerateObject().Where(p => !p.Name.StartsWith("perf/", StringComparison.Ordinal)).Select(p => $"{p.Name}={p.Value}"));
+        }).ToArray();
+
+    [Test]
+    public void A_Decoder_Run_Killed_With_Sigkill_And_Resumed_Writes_The_Metrics_Of_An_Uninterrupted_Run()
+    {
+        var config = Path.Combine(_dir, "decoder.json");
+        File.WriteAllText(config, DecoderConfig);
+        var uninterrupted = Path.Combine(_dir, "uninterrupted");
+        var whole = GrpoCli.Run(_dir, "train", "--config", config, "--run-dir", uninterrupted);
+        Assert.That(whole.ExitCode, Is.Zero, whole.ToString());
+
+        // kill -9 a few epochs after the checkpoint at epoch 20: nothing is flushed or saved at the kill.
+        var killed = Path.Combine(_dir, "killed");
+        var metrics = Path.Combine(killed, "metrics.jsonl");
+        using (var run = GrpoCli.Start(_dir, "train", "--config", config, "--run-dir", killed))
+        {
+            run.WaitUntil(() => File.Exists(metrics) && File.ReadAllLines(metrics).Length >= 23, "epoch 23");
+            run.KillHard();
+            run.WaitForExit();
+        }
+        int written = File.ReadAllLines(metrics).Length;
+        Assert.That(written, Is.InRange(23, 39), "killed mid-run, after the checkpoint at 20 and before the end");
+        Assert.That(File.ReadAllText(Path.Combine(killed, "checkpoints", "latest")).Trim(), Is.EqualTo("epoch-000020").Or.EqualTo("epoch-000030"));
+
+        var resumed = GrpoCli.Run(_dir, "train", "--resume", "--run-dir", killed);
+        Assert.That(resumed.ExitCode, Is.Zero, resumed.ToString());
+        Assert.That(WithoutWallClock(metrics), Is.EqualTo(WithoutWallClock(Path.Combine(uninterrupted, "metrics.jsonl"))),
+            "the resumed run's metrics equal the uninterrupted run's, line by line (wall-clock keys aside)");
+        Assert.That(WithoutWallClock(metrics).Last(), Does.Contain("heldout/exact_len_4="));
+        Assert.That(Directory.GetDirectories(Path.Combine(killed, "checkpoints"), ".*"), Is.Empty, "no half-written checkpoint is left behind");
+    }
 }

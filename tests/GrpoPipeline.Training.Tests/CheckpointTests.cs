@@ -217,6 +217,37 @@ public sealed class CheckpointTests
         }
         Assert.That(_run.LatestCheckpoint(), Is.EqualTo(Path.Combine(_run.CheckpointsDir, "epoch-000020")));
         Assert.That(Checkpoint.ReadManifest(_run.LatestCheckpoint()!).Epoch, Is.EqualTo(20));
+        Assert.That(Directory.Exists(tmp), Is.False, "resume removes what the killed process left half-written");
+    }
+
+    [Test]
+    public void A_Checkpoint_Moved_Aside_To_Be_Replaced_Is_Restored_On_Resume()
+    {
+        TrainNew(Tiny(10), _run);
+        // Killed while re-saving epoch 10: the old copy was moved aside and the new one never renamed into place.
+        var latest = _run.LatestCheckpoint()!;
+        Directory.Move(latest, Path.Combine(_run.CheckpointsDir, ".epoch-000010.old-4242"));
+        Directory.CreateDirectory(Path.Combine(_run.CheckpointsDir, ".epoch-000010.tmp-4242"));
+
+        using (var resumed = TrainingRun.Resume(_run, 12, NullLogger.Instance))
+            Assert.That(resumed.State.Epoch, Is.EqualTo(10));
+        Assert.That(Directory.GetDirectories(_run.CheckpointsDir).Select(Path.GetFileName), Is.EqualTo(new[] { "epoch-000010" }));
+    }
+
+    [Test]
+    public void A_Torn_Last_Metrics_Line_Is_Dropped_And_A_Torn_Line_Before_It_Is_An_Error()
+    {
+        TrainNew(Tiny(10), _run);
+        // kill -9 in the middle of writing epoch 11's line.
+        File.AppendAllText(_run.MetricsPath, "{\"epoch\":11,\"reward/mean\":0.5,\"rew");
+        using (var resumed = TrainingRun.Resume(_run, 10, NullLogger.Instance))
+            Assert.That(File.ReadAllLines(_run.MetricsPath), Has.Length.EqualTo(10));
+
+        var lines = File.ReadAllLines(_run.MetricsPath).ToList();
+        lines.Insert(3, "{\"epoch\":4,\"rew");
+        File.WriteAllLines(_run.MetricsPath, lines);
+        Assert.That(() => TrainingRun.Resume(_run, 10, NullLogger.Instance).Dispose(),
+            Throws.TypeOf<RunDirectoryException>().With.Message.Contains("line 4"));
     }
 
     [Test]

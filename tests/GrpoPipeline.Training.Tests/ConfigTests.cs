@@ -94,6 +94,21 @@ public sealed class ConfigTests
         Assert.That(e.Message, Does.Contain(path));
     }
 
+    [TestCase("""{"task": {"kind": "fixed"}, "policy": {"kind": "decoder"}}""", "task.kind", "variable with policy.kind = decoder")]
+    [TestCase("""{"task": {"kind": "random"}, "policy": {"kind": "decoder"}}""", "task.kind", "task.minLength = task.maxLength")]
+    [TestCase("""{"task": {"kind": "variable"}, "policy": {"kind": "transformer"}}""", "policy.kind", "decoder for a variable-length task")]
+    [TestCase("""{"task": {"kind": "variable"}}""", "policy.kind", "seed and transformer answer every position at once")]
+    [TestCase("""{"task": {"kind": "variable", "minLength": 6, "maxLength": 4}, "policy": {"kind": "decoder"}}""", "task.minLength", "1..maxLength (4)")]
+    [TestCase("""{"task": {"kind": "variable", "maxLength": 40}, "policy": {"kind": "decoder"}}""", "task.maxLength", "1..32")]
+    [TestCase("""{"task": {"kind": "variable"}, "policy": {"kind": "decoder", "dModel": 30, "heads": 4}}""", "policy.heads", "a divisor of dModel (30)")]
+    [TestCase("""{"task": {"kind": "variable"}, "policy": {"kind": "decoder"}, "grpo": {"lossAggregation": "token_sum"}}""", "grpo.lossAggregation", "sequence_mean, token_mean, constant")]
+    public void A_Policy_And_Task_That_Do_Not_Fit_Name_The_Key(string json, string key, string mention)
+    {
+        var e = Assert.Throws<ConfigException>(() => TrainConfig.Parse(json));
+        Assert.That(e!.Key, Is.EqualTo(key));
+        Assert.That(e.Message, Does.Contain(mention));
+    }
+
     [Test]
     public void Keys_Are_Case_Sensitive_So_A_Misspelled_Case_Is_An_Unknown_Key()
     {

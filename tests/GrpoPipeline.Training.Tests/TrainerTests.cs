@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using GrpoPipeline.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 using static GrpoPipeline.Training.Tests.TestConfigs;
@@ -190,5 +191,42 @@ public sealed class TrainerTests
         var (exact, reward, _) = trainer.EvaluateHeldOut();
         Assert.That(exact, Is.InRange(0.0, 1.0));
         Assert.That(reward, Is.InRange(0.0, 7.0));
+    }
+
+    [Test]
+    public void A_Decoder_Learns_A_Small_Variable_Length_Task_Token_By_Token()
+    {
+        var config = new TrainConfig
+        {
+            RunName = "decoder",
+            Seed = 2,
+            Epochs = 120,
+            Task = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 3, VocabSize = 4, BatchSize = 16, HeldOutSize = 60 },
+            Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+            Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 32, Heads = 2, Layers = 1, MlpDim = 64 },
+            Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, ClipLow = 0.2, ClipHigh = 0.2, KlCoef = 0, LearningRate = 3e-3, MaxGradNorm = 1 },
+            Run = new RunOptions { Threads = 1 },
+        };
+        using var trainer = new GrpoTrainer(TrainingState.Create(config));
+        var initial = Snapshot(trainer.State.Policy);
+        var before = trainer.EvaluateHeldOut();
+
+        var metrics = Run(trainer, config.Epochs);
+
+        var after = trainer.EvaluateHeldOut();
+        double first = metrics.Take(10).Average(m => m[MetricKeys.RewardMean]), last = metrics.TakeLast(10).Average(m => m[MetricKeys.RewardMean]);
+        TestContext.Out.WriteLine($"reward {first:F3} → {last:F3}; held-out exact {before.Exact:P0} → {after.Exact:P0}; " +
+            $"length {metrics[0][MetricKeys.ResponseLengthMean]:F2} → {metrics[^1][MetricKeys.ResponseLengthMean]:F2}");
+        Assert.That(SameWeights(Snapshot(trainer.State.Policy), initial), Is.False, "the policy's parameters did not change");
+        Assert.That(last, Is.GreaterThan(first + 0.2), "the sort-distance reward rises");
+        Assert.That(after.Exact, Is.GreaterThan(before.Exact + 0.2), "greedy held-out exact match rises");
+        Assert.That(after.ExactByLength.Keys, Is.EqualTo(new[] { 1, 2, 3 }), "exact match is reported per prompt length");
+        foreach (var m in metrics)
+        {
+            Assert.That(m[MetricKeys.ResponseLengthMin], Is.InRange(1.0, 4.0), "a response has 1..maxLength+1 tokens, EOS included");
+            Assert.That(m[MetricKeys.ResponseLengthMax], Is.InRange(m[MetricKeys.ResponseLengthMean], 4.0));
+            Assert.That(m[MetricKeys.ResponseTruncated], Is.InRange(0.0, 1.0));
+            Assert.That(m[MetricKeys.PolicyApproxKlOld], Is.GreaterThanOrEqualTo(-1e-6), "(r − 1) − log r ≥ 0, up to float rounding");
+        }
     }
 }
