@@ -8,44 +8,70 @@ using Microsoft.Extensions.Logging;
 namespace GrpoPipeline.Cli;
 
 /// <summary>
-/// <c>grpo experiment deltas [--config …] [--seeds 5] [--epochs N] [--out dir]</c>: the lecture's comparison of
-/// deltas modes, over several seeds; writes a Markdown table, a JSON file and a chart.
+/// <c>grpo experiment deltas|aggregation [--config …] [--seeds N] [--epochs N] [--target 0.99] [--out dir]</c>: one
+/// config trained under several variants over several seeds; writes a Markdown table, the raw runs (JSON) and a chart.
 /// </summary>
 static class ExperimentCommand
 {
-    public static Command Create()
+    public static Command Create() => new("experiment", "Compare variants of a config over several seeds.")
     {
-        var config = new Option<FileInfo>("--config") { Description = "Config to vary.", DefaultValueFactory = _ => new FileInfo("models/configs/seed.json") };
-        var seeds = new Option<int>("--seeds") { Description = "Seeds per mode.", DefaultValueFactory = _ => 5 };
+        Variants("deltas", "Train one config under the lecture's deltas modes: rewards, centered, normalized and max.",
+            "models/configs/seed.json", seeds: 5, Experiment.DeltasModes, "deltas"),
+        Variants("aggregation", "Train one config under the loss aggregations (sequence_mean, token_mean, constant) and GSPO's sequence ratio.",
+            "models/configs/sort-variable.json", seeds: 3, Experiment.LossAggregations, "loss aggregation"),
+    };
+
+    static Command Variants(string name, string description, string defaultConfig, int seeds, IReadOnlyList<ExperimentVariant> variants, string header)
+    {
+        var config = new Option<FileInfo>("--config") { Description = "Config to vary.", DefaultValueFactory = _ => new FileInfo(defaultConfig) };
+        var seedCount = new Option<int>("--seeds") { Description = "Seeds per variant.", DefaultValueFactory = _ => seeds };
         var epochs = new Option<int?>("--epochs") { Description = "Override the config's epochs." };
-        var output = new Option<DirectoryInfo?>("--out") { Description = "Output folder (default models/experiments/deltas-<runName>)." };
-        var deltas = new Command("deltas", "Train one config under deltas modes rewards, centered, normalized and max.") { config, seeds, epochs, output };
-        deltas.SetAction(parse => Cli.Execute(log =>
+        var target = new Option<double>("--target") { Description = "Held-out exact match whose time to reach is reported.", DefaultValueFactory = _ => 0.99 };
+        var output = new Option<DirectoryInfo?>("--out") { Description = $"Output folder (default models/experiments/{name}-<runName>)." };
+        var command = new Command(name, description) { config, seedCount, epochs, target, output };
+        command.SetAction((parse, cancel) => Task.FromResult(Cli.Execute(log =>
         {
             var baseConfig = TrainConfig.Load(parse.GetValue(config)!.FullName);
             if (parse.GetValue(epochs) is { } e) baseConfig = baseConfig with { Epochs = e };
             baseConfig.Validate();
-            int n = parse.GetValue(seeds);
-            if (n is < 1 or > 100) throw new Core.ConfigException("--seeds", $"--seeds {n} is invalid: allowed 1..100");
-            var dir = parse.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("models", "experiments", $"deltas-{baseConfig.RunName}"));
+            int n = parse.GetValue(seedCount);
+            double goal = parse.GetValue(target);
+            ConfigException.Require(n is >= 1 and <= 100, "--seeds", n, "1..100");
+            ConfigException.Require(goal is > 0 and <= 1, "--target", goal, "0 < target ≤ 1");
+            var dir = parse.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("models", "experiments", $"{name}-{baseConfig.RunName}"));
             Directory.CreateDirectory(dir);
 
-            log.LogInformation("Deltas experiment on {Run}: {Modes} × {Seeds} seeds × {Epochs} epochs",
-                baseConfig.RunName, string.Join(", ", DeltasExperiment.LectureModes), n, baseConfig.Epochs);
-            var runs = DeltasExperiment.Run(baseConfig, DeltasExperiment.LectureModes, n, run =>
-                log.LogInformation("{Mode} seed {Seed}: final reward {Reward:F3}, held-out exact {Exact:P1}", run.Mode, run.Seed, run.FinalReward, run.HeldOutExact));
-            var rows = DeltasExperiment.Summarize(runs);
-            var table = DeltasExperiment.ToMarkdown(rows, baseConfig);
+            log.LogInformation("Experiment {Name} on {Run}: {Variants} × {Seeds} seeds × {Epochs} epochs",
+                name, baseConfig.RunName, string.Join(", ", variants.Select(v => v.Label)), n, baseConfig.Epochs);
+            var runs = Experiment.Run(baseConfig, variants, n,
+                run => log.LogInformation("{Variant} seed {Seed}: final reward {Reward:F3}, held-out exact {Exact:P1}, {Goal:P0} {Reached}",
+                    run.Variant, run.Seed, run.FinalReward, run.FinalHeldOutExact, goal,
+                    run.FirstReaching(goal) is { } p ? $"reached at epoch {p.Epoch} ({p.TrainingSeconds:F0} s)" : "not reached"),
+                new EveryHundredEpochs(log), cancel);
+            var rows = Experiment.Summarize(runs, goal);
+            var table = Experiment.ToMarkdown(rows, baseConfig, goal, header);
             var configPath = Path.GetRelativePath(Environment.CurrentDirectory, parse.GetValue(config)!.FullName);
-            var command = $"grpo experiment deltas --config {configPath} --seeds {n} --epochs {baseConfig.Epochs}";
-            AtomicFile.WriteAllText(Path.Combine(dir, "deltas.md"), $"# Deltas modes on `{baseConfig.RunName}`\n\nProduced by `{command}`.\n\n{table}");
-            AtomicFile.WriteAllText(Path.Combine(dir, "deltas.json"), JsonSerializer.Serialize(new { command, config = baseConfig, rows, runs }, TrainConfig.Json));
-            ExperimentPlot.Write(Path.Combine(dir, "deltas.png"), $"Deltas modes: {baseConfig.RunName}",
-                runs.GroupBy(r => r.Mode).Select(g => (JsonNamingPolicy.SnakeCaseLower.ConvertName(g.Key.ToString()), g.Select(r => r.RewardCurve).ToArray())).ToList());
+            var commandLine = $"grpo experiment {name} --config {configPath} --seeds {n} --epochs {baseConfig.Epochs} --target {goal}";
+            AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.md"), $"# {description}\n\nConfig `{baseConfig.RunName}`, produced by `{commandLine}`. " +
+                "Times are training wall time on this machine (held-out evaluations excluded).\n\n" + table);
+            AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.json"), JsonSerializer.Serialize(new { command = commandLine, config = baseConfig, target = goal, rows, runs }, TrainConfig.Json));
+            ExperimentPlot.Write(Path.Combine(dir, $"{name}.png"), $"{name}: {baseConfig.RunName}",
+                runs.GroupBy(r => r.Variant).Select(g => new CurveSet(g.Key, Enumerable.Range(1, baseConfig.Epochs).Select(x => (double)x).ToArray(), g.Select(r => r.RewardCurve).ToArray())).ToList(),
+                runs.GroupBy(r => r.Variant).Select(g => new CurveSet(g.Key, g.First().HeldOut.Select(p => (double)p.Epoch).ToArray(), g.Select(r => r.HeldOut.Select(p => p.Exact).ToArray()).ToArray())).ToList());
             Console.WriteLine(table);
-            log.LogInformation("Wrote {Dir}/deltas.md, deltas.json, deltas.png", dir);
+            log.LogInformation("Wrote {Dir}/{Name}.md, {Name}.json, {Name}.png", dir, name, name, name);
             return Cli.Ok;
-        }));
-        return new Command("experiment", "Reproduce the lecture's experiments.") { deltas };
+        })));
+        return command;
+    }
+
+    /// <summary>A progress line every 100 epochs of a run: experiments take minutes.</summary>
+    sealed class EveryHundredEpochs(ILogger log) : IProgress<ExperimentProgress>
+    {
+        public void Report(ExperimentProgress p)
+        {
+            if (p.Epoch % 100 == 0 || p.Epoch == p.Epochs)
+                log.LogInformation("  {Variant} seed {Seed}: epoch {Epoch}/{Epochs}, held-out exact {Exact:P1}", p.Variant, p.Seed, p.Epoch, p.Epochs, p.HeldOutExact);
+        }
     }
 }

@@ -3,26 +3,40 @@ using ScottPlot;
 
 namespace GrpoPipeline.Evaluation;
 
-/// <summary>Reward curves of an experiment: one line per variant (mean over seeds) with a ±std band across seeds.</summary>
+/// <summary>One variant's curves, one per seed, over the same x values.</summary>
+/// <param name="Label">The variant.</param>
+/// <param name="Xs">The x values (epochs), shared by every seed.</param>
+/// <param name="Curves">One y value per x, per seed.</param>
+public sealed record CurveSet(string Label, double[] Xs, double[][] Curves);
+
+/// <summary>
+/// An experiment's chart: per variant, the mean over seeds with a ±std band — the training reward per epoch (left) and
+/// the greedy held-out exact match (right).
+/// </summary>
 public static class ExperimentPlot
 {
-    /// <summary>
-    /// Writes the chart to <paramref name="pngPath"/>. Each series is a label and one reward-per-epoch curve per seed
-    /// (all of the same length).
-    /// </summary>
-    public static void Write(string pngPath, string title, IReadOnlyList<(string Label, double[][] Curves)> series)
+    /// <summary>Writes the chart to <paramref name="pngPath"/>, atomically.</summary>
+    public static void Write(string pngPath, string title, IReadOnlyList<CurveSet> rewards, IReadOnlyList<CurveSet> heldOut)
     {
-        var plot = new Plot();
+        var multiplot = new Multiplot();
+        multiplot.AddPlots(2);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        Panel(multiplot.GetPlot(0), $"{title}: training reward", "mean reward (band: ± std over seeds)", rewards, Alignment.LowerRight);
+        Panel(multiplot.GetPlot(1), $"{title}: held-out exact", "greedy held-out exact match", heldOut, Alignment.LowerRight);
+        multiplot.GetPlot(1).Axes.SetLimitsY(0, 1.02);
+        AtomicFile.WriteVia(pngPath, tmp => multiplot.SavePng(tmp, 1600, 650));
+    }
+
+    static void Panel(Plot plot, string title, string yLabel, IReadOnlyList<CurveSet> series, Alignment legend)
+    {
         var palette = new ScottPlot.Palettes.Category10();
         for (int i = 0; i < series.Count; i++)
         {
-            var (label, curves) = series[i];
-            if (curves.Length == 0 || curves[0].Length == 0) continue;
-            int epochs = curves[0].Length;
-            var xs = Enumerable.Range(1, epochs).Select(e => (double)e).ToArray();
-            var mean = new double[epochs];
-            var std = new double[epochs];
-            for (int e = 0; e < epochs; e++)
+            var (label, xs, curves) = series[i];
+            if (curves.Length == 0 || xs.Length == 0) continue;
+            var mean = new double[xs.Length];
+            var std = new double[xs.Length];
+            for (int e = 0; e < xs.Length; e++)
             {
                 mean[e] = curves.Average(c => c[e]);
                 std[e] = Math.Sqrt(curves.Average(c => (c[e] - mean[e]) * (c[e] - mean[e])));
@@ -39,9 +53,7 @@ public static class ExperimentPlot
         }
         plot.Title(title);
         plot.XLabel("epoch");
-        plot.YLabel("mean reward (band: ± std over seeds)");
-        plot.ShowLegend(Alignment.LowerRight);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(pngPath))!);
-        AtomicFile.WriteVia(pngPath, tmp => plot.SavePng(tmp, 1200, 700));
+        plot.YLabel(yLabel);
+        plot.ShowLegend(legend);
     }
 }

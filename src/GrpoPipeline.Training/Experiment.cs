@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Text.Json;
+using GrpoPipeline.Core;
+
+namespace GrpoPipeline.Training;
+
+/// <summary>One variant of an experiment: a label, and how it changes the base config.</summary>
+public sealed record ExperimentVariant(string Label, Func<TrainConfig, TrainConfig> Apply);
+
+/// <summary>A greedy held-out evaluation during a run, and the training time spent until then.</summary>
+/// <param name="Epoch">The epoch it followed.</param>
+/// <param name="TrainingSeconds">Wall time of the epochs so far, evaluations excluded.</param>
+/// <param name="Exact">Held-out exact-match share.</param>
+public readonly record struct HeldOutPoint(int Epoch, double TrainingSeconds, double Exact);
+
+/// <summary>One training run of an experiment.</summary>
+/// <param name="Variant">The variant's label.</param>
+/// <param name="Seed">The run's seed.</param>
+/// <param name="RewardCurve">reward/mean of every epoch.</param>
+/// <param name="HeldOut">The held-out evaluations, every run.heldOutEvery epochs and at the end.</param>
+/// <param name="FinalReward">Mean reward over the last tenth of the epochs.</param>
+public sealed record ExperimentRun(string Variant, long Seed, double[] RewardCurve, HeldOutPoint[] HeldOut, double FinalReward)
+{
+    /// <summary>Held-out exact match after the last epoch.</summary>
+    public double FinalHeldOutExact => HeldOut.Length == 0 ? double.NaN : HeldOut[^1].Exact;
+
+    /// <summary>The first evaluation at or above <paramref name="target"/>, if any.</summary>
+    public HeldOutPoint? FirstReaching(double target) =>
+        HeldOut.Select(p => (HeldOutPoint?)p).FirstOrDefault(p => p!.Value.Exact >= target);
+
+    /// <summary>The lowest evaluation from the first reaching <paramref name="target"/> to the end (null if never reached).</summary>
+    public double? LowestAfterReaching(double target) =>
+        FirstReaching(target) is { } first ? HeldOut.Where(p => p.Epoch >= first.Epoch).Min(p => p.Exact) : null;
+}
+
+/// <summary>A variant aggregated over seeds: means ± (population) std, and the time to a held-out target.</summary>
+/// <param name="Variant">The variant's label.</param>
+/// <param name="Seeds">Runs aggregated.</param>
+/// <param name="FinalRewardMean">Mean of the runs' final rewards.</param>
+/// <param name="FinalRewardStd">Their std.</param>
+/// <param name="HeldOutExactMean">Mean of the final held-out exact match.</param>
+/// <param name="HeldOutExactStd">Its std.</param>
+/// <param name="Reached">Runs whose held-out exact match reached the target.</param>
+/// <param name="SecondsToTarget">Training seconds to the target, per run (null: not reached), in seed order.</param>
+/// <param name="EpochsToTarget">Epochs to the target, per run (null: not reached).</param>
+/// <param name="LowestAfterTarget">The lowest held-out exact match after reaching the target, over the runs that did.</param>
+public sealed record ExperimentRow(string Variant, int Seeds, double FinalRewardMean, double FinalRewardStd, double HeldOutExactMean, double HeldOutExactStd,
+    int Reached, double?[] SecondsToTarget, int?[] EpochsToTarget, double? LowestAfterTarget)
+{
+    /// <summary>
+    /// The median training seconds to the target, counting "not reached" as longer than any time; null when half or
+    /// more of the runs did not reach it.
+    /// </summary>
+    public double? MedianSecondsToTarget => Median(SecondsToTarget);
+    /// <summary>The median epochs to the target, as <see cref="MedianSecondsToTarget"/>.</summary>
+    public double? MedianEpochsToTarget => Median(EpochsToTarget.Select(e => (double?)e).ToArray());
+
+    static double? Median(double?[] values)
+    {
+        var sorted = values.OrderBy(v => v ?? double.PositiveInfinity).ToArray();
+        double? Middle(int i) => sorted[i];
+        if (sorted.Length % 2 == 1) return Middle(sorted.Length / 2);
+        return Middle(sorted.Length / 2 - 1) is { } a && Middle(sorted.Length / 2) is { } b ? (a + b) / 2 : null;
+    }
+}
+
+/// <summary>How far an experiment has come.</summary>
+/// <param name="Variant">The variant being trained.</param>
+/// <param name="Seed">Its seed.</param>
+/// <param name="Epoch">Epochs done.</param>
+/// <param name="Epochs">Epochs of the run.</param>
+/// <param name="HeldOutExact">The latest held-out exact match.</param>
+public readonly record struct ExperimentProgress(string Variant, long Seed, int Epoch, int Epochs, double HeldOutExact);
+
+/// <summary>
+/// The same config trained under several variants and seeds, in memory: the lecture's comparison of deltas modes
+/// (§5.1–5.4), the loss aggregations of the autoregressive trainer, and ablations. Each run logs its reward per epoch
+/// and a greedy held-out evaluation every <c>run.heldOutEvery</c> epochs, with the training time until then.
+/// </summary>
+public static class Experiment
+{
+    /// <summary>The deltas modes the lecture compares, plus its max_rewards.</summary>
+    public static IReadOnlyList<ExperimentVariant> DeltasModes { get; } =
+        new[] { DeltasMode.Rewards, DeltasMode.Centered, DeltasMode.Normalized, DeltasMode.Max }
+            .Select(mode => new ExperimentVariant(Name(mode), c => c with { Grpo = c.Grpo with { Deltas = mode } })).ToList();
+
+    /// <summary>The three loss aggregations with a token ratio, and GSPO's sequence ratio (sequence_mean).</summary>
+    public static IReadOnlyList<ExperimentVariant> LossAggregations { get; } =
+    [
+        .. Enum.GetValues<LossAggregation>().Select(a => new ExperimentVariant(Name(a),
+            c => c with { Grpo = c.Grpo with { LossAggregation = a, RatioLevel = RatioLevel.Token } })),
+        new ExperimentVariant("sequence_ratio (GSPO)",
+            c => c with { Grpo = c.Grpo with { LossAggregation = LossAggregation.SequenceMean, RatioLevel = RatioLevel.Sequence } }),
+    ];
+
+    /// <summary>Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …).</summary>
+    public static IReadOnlyList<ExperimentRun> Run(TrainConfig config, IReadOnlyList<ExperimentVariant> variants, int seeds,
+        Action<ExperimentRun>? onRun = null, IProgress<ExperimentProgress>? progress = null, CancellationToken cancel = default)
+    {
+        config.Validate();
+        if (seeds < 1) throw new ArgumentOutOfRangeException(nameof(seeds), seeds, "at least one seed");
+        var runs = new List<ExperimentRun>();
+        foreach (var variant in variants)
+            for (int s = 0; s < seeds; s++)
+            {
+                var run = RunOne(variant, variant.Apply(config) with { Seed = config.Seed + s }, progress, cancel);
+                runs.Add(run);
+                onRun?.Invoke(run);
+            }
+        return runs;
+    }
+
+    static ExperimentRun RunOne(ExperimentVariant variant, TrainConfig config, IProgress<ExperimentProgress>? progress, CancellationToken cancel)
+    {
+        config.Validate();
+        using var trainer = new GrpoTrainer(TrainingState.Create(config));
+        var curve = new double[config.Epochs];
+        var heldOut = new List<HeldOutPoint>();
+        double seconds = 0;
+        for (int e = 1; e <= config.Epochs; e++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var metrics = trainer.RunEpoch();
+            curve[e - 1] = metrics[MetricKeys.RewardMean];
+            seconds += metrics[MetricKeys.EpochSeconds];
+            if (e == config.Epochs || (config.Run.HeldOutEvery > 0 && e % config.Run.HeldOutEvery == 0))
+            {
+                var point = new HeldOutPoint(e, seconds, trainer.EvaluateHeldOut().Exact);
+                heldOut.Add(point);
+                progress?.Report(new ExperimentProgress(variant.Label, config.Seed, e, config.Epochs, point.Exact));
+            }
+        }
+        int tail = Math.Max(1, config.Epochs / 10);
+        return new ExperimentRun(variant.Label, config.Seed, curve, heldOut.ToArray(), curve[^tail..].Average());
+    }
+
+    /// <summary>One row per variant, in the order the variants first appear; time to <paramref name="target"/> held-out exact.</summary>
+    public static IReadOnlyList<ExperimentRow> Summarize(IEnumerable<ExperimentRun> runs, double target) =>
+        runs.GroupBy(r => r.Variant).Select(g =>
+        {
+            var list = g.ToList();
+            var reached = list.Select(r => r.FirstReaching(target)).ToList();
+            var lowest = list.Select(r => r.LowestAfterReaching(target)).Where(v => v is not null).Select(v => v!.Value).ToList();
+            return new ExperimentRow(g.Key, list.Count,
+                list.Average(r => r.FinalReward), Std(list.Select(r => r.FinalReward)),
+                list.Average(r => r.FinalHeldOutExact), Std(list.Select(r => r.FinalHeldOutExact)),
+                reached.Count(p => p is not null),
+                reached.Select(p => p?.TrainingSeconds).ToArray(),
+                reached.Select(p => p?.Epoch).ToArray(),
+                lowest.Count == 0 ? null : lowest.Min());
+        }).ToList();
+
+    /// <summary>The table as Markdown.</summary>
+    public static string ToMarkdown(IReadOnlyList<ExperimentRow> rows, TrainConfig config, double target, string variantHeader = "variant")
+    {
+        string t = Percent(target);
+        var lines = new List<string>
+        {
+            $"| {variantHeader} | seeds | final mean reward (max {config.Rewards.MaxReward(config.Task.MaxPromptLength).ToString("0.##", CultureInfo.InvariantCulture)}) | final held-out exact | reached {t} | time to {t}: median [range] | epochs to {t}: median | lowest after reaching |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        };
+        foreach (var r in rows)
+        {
+            var times = r.SecondsToTarget.Where(s => s is not null).Select(s => s!.Value).ToList();
+            string range = times.Count == 0 ? "" : $" [{Seconds(times.Min())}, {(r.Reached < r.Seeds ? "not reached" : Seconds(times.Max()))}]";
+            string median = r.MedianSecondsToTarget is { } m ? Seconds(m) + range : "not reached" + range;
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Variant} | {r.Seeds} | {r.FinalRewardMean:F3} ± {r.FinalRewardStd:F3} | {Percent(r.HeldOutExactMean)} ± {Percent(r.HeldOutExactStd)} | " +
+                $"{r.Reached}/{r.Seeds} | {median} | {(r.MedianEpochsToTarget is { } e ? e.ToString("0") : "not reached")} | {(r.LowestAfterTarget is { } low ? Percent(low) : "")} |"));
+        }
+        return string.Join('\n', lines) + "\n";
+    }
+
+    /// <summary>A config enum's JSON name, e.g. <c>batch_normalized</c>.</summary>
+    public static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+
+    static string Percent(double share) => (share * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+    static string Seconds(double s) => s.ToString("0", CultureInfo.InvariantCulture) + " s";
+
+    static double Std(IEnumerable<double> values)
+    {
+        var v = values.ToArray();
+        double mean = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / v.Length);
+    }
+}
