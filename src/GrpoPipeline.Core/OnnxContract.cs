@@ -76,12 +76,74 @@ public static class OnnxContract
             new TensorSpec(ResponseOutput, TensorElementType.Int64, [BatchDim, LengthDim]),
         ]);
 
-    /// <summary>The contracts this build reads, by version.</summary>
-    public static readonly IReadOnlyList<ContractSpec> All = [Sorter];
+    /// <summary>Decoder input: int64 token ids [batch, sequence] — a prompt block, or the next token of each row.</summary>
+    public const string InputIds = "input_ids";
+    /// <summary>Decoder input: int64 [batch, total_sequence], 1 for a real token (past and new), 0 for padding.</summary>
+    public const string AttentionMask = "attention_mask";
+    /// <summary>Decoder input: int64 positions [batch, sequence], counted from each row's first real token.</summary>
+    public const string PositionIds = "position_ids";
+    /// <summary>Decoder input: layer <paramref name="layer"/>'s cached keys, float32 [batch, heads, past_sequence, head_dim].</summary>
+    public static string PastKey(int layer) => $"past_key_values.{layer}.key";
+    /// <summary>Decoder input: layer <paramref name="layer"/>'s cached values.</summary>
+    public static string PastValue(int layer) => $"past_key_values.{layer}.value";
+    /// <summary>Decoder output: layer <paramref name="layer"/>'s keys, past then new, [batch, heads, total_sequence, head_dim].</summary>
+    public static string PresentKey(int layer) => $"present.{layer}.key";
+    /// <summary>Decoder output: layer <paramref name="layer"/>'s values, past then new.</summary>
+    public static string PresentValue(int layer) => $"present.{layer}.value";
+
+    /// <summary>The new tokens of a decoder call.</summary>
+    public const string SequenceDim = "sequence";
+    /// <summary>Tokens already in the cache (0 on the first call).</summary>
+    public const string PastSequenceDim = "past_sequence";
+    /// <summary>past_sequence + sequence.</summary>
+    public const string TotalSequenceDim = "total_sequence";
+    /// <summary>Attention heads, fixed per model by <see cref="Metadata.Heads"/>.</summary>
+    public const string HeadsDim = "heads";
+    /// <summary>Per-head width, d_model / heads.</summary>
+    public const string HeadDim = "head_dim";
+    /// <summary>The decoder's logits cover every token id it could emit: the values, SEP (never) and EOS, V+2.</summary>
+    public const string OutputVocabDim = "V+2";
+
+    /// <summary>
+    /// <c>decoder/1</c> for a decoder of <paramref name="layers"/> layers: one graph for the prefill and every decode
+    /// step, named as ONNX Runtime's generation tooling and Hugging Face Optimum name theirs — <c>input_ids</c>,
+    /// <c>attention_mask</c>, <c>position_ids</c> and each layer's <c>past_key_values.{i}.key|value</c> in;
+    /// <c>logits</c> [batch, sequence, V+2] (indexed by token id; SEP's is a large negative constant) and each layer's
+    /// <c>present.{i}.key|value</c> out. <c>past_sequence</c> may be 0.
+    /// </summary>
+    public static ContractSpec Decoder(int layers)
+    {
+        string[] cache = [BatchDim, HeadsDim, PastSequenceDim, HeadDim], present = [BatchDim, HeadsDim, TotalSequenceDim, HeadDim];
+        var inputs = new List<TensorSpec>
+        {
+            new(InputIds, TensorElementType.Int64, [BatchDim, SequenceDim]),
+            new(AttentionMask, TensorElementType.Int64, [BatchDim, TotalSequenceDim]),
+            new(PositionIds, TensorElementType.Int64, [BatchDim, SequenceDim]),
+        };
+        var outputs = new List<TensorSpec> { new(LogitsOutput, TensorElementType.Float32, [BatchDim, SequenceDim, OutputVocabDim]) };
+        for (int i = 0; i < layers; i++)
+        {
+            inputs.Add(new(PastKey(i), TensorElementType.Float32, cache));
+            inputs.Add(new(PastValue(i), TensorElementType.Float32, cache));
+            outputs.Add(new(PresentKey(i), TensorElementType.Float32, present));
+            outputs.Add(new(PresentValue(i), TensorElementType.Float32, present));
+        }
+        return new ContractSpec(DecoderVersion, inputs, outputs);
+    }
+
+    /// <summary>The version of <see cref="Decoder"/>.</summary>
+    public const string DecoderVersion = "decoder/1";
+
+    /// <summary>The contract versions this build reads.</summary>
+    public static readonly IReadOnlyList<string> Versions = [Sorter.Version, DecoderVersion];
 
     /// <summary>The sizes that fix a sorter's symbolic dimensions.</summary>
     public static IReadOnlyDictionary<string, long> SorterSizes(int length, int vocab) =>
         new Dictionary<string, long> { [LengthDim] = length, [VocabDim] = vocab };
+
+    /// <summary>The sizes that fix a decoder's per-model dimensions (the batch and the sequences stay symbolic).</summary>
+    public static IReadOnlyDictionary<string, long> DecoderSizes(int vocab, int heads, int headDim) =>
+        new Dictionary<string, long> { [OutputVocabDim] = vocab + 2, [HeadsDim] = heads, [HeadDim] = headDim };
 
     /// <summary>ONNX operator set the exporter targets.</summary>
     public const int Opset = 17;
@@ -113,5 +175,21 @@ public static class OnnxContract
         public const string Config = "grpo.config";
         /// <summary>JSON of the <see cref="TaskOptions"/> that define the held-out split.</summary>
         public const string HeldOutSplit = "grpo.heldout_split";
+        /// <summary>A decoder's shortest prompt.</summary>
+        public const string MinLength = "grpo.min_length";
+        /// <summary>A decoder's longest prompt (its responses have at most this + 1 tokens, EOS included).</summary>
+        public const string MaxLength = "grpo.max_length";
+        /// <summary>The id of SEP, which ends a prompt (V).</summary>
+        public const string SepToken = "grpo.sep_token";
+        /// <summary>The id of EOS, which ends a response (V+1).</summary>
+        public const string EosToken = "grpo.eos_token";
+        /// <summary>The id of PAD (V+2).</summary>
+        public const string PadToken = "grpo.pad_token";
+        /// <summary>A decoder's attention heads.</summary>
+        public const string Heads = "grpo.num_heads";
+        /// <summary>A decoder's layers (one past/present key and value pair each).</summary>
+        public const string Layers = "grpo.num_layers";
+        /// <summary>A decoder's per-head width (its cache's last dimension).</summary>
+        public const string HeadDim = "grpo.head_dim";
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using GrpoPipeline.Core;
@@ -158,25 +157,6 @@ public sealed class SafetensorsTests
         AssertMatchesStateDict(Parse(File.ReadAllBytes(path)), state.Policy);
     }
 
-    /// <summary>Debian's interpreter: python3-torch installs into it, not into a pyenv or venv one.</summary>
-    const string Python = "/usr/bin/python3";
-
-    static (int ExitCode, string StdOut, string StdErr) RunProcess(string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', args)} did not finish within 2 minutes");
-        }
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
-
     static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
@@ -187,11 +167,7 @@ public sealed class SafetensorsTests
     [Test]
     public void PyTorch_Loads_The_Seed_Policy_And_Computes_The_Same_Logits()
     {
-        if (!File.Exists(Python))
-            Assert.Ignore($"Skipped: {Python} is missing, so PyTorch cannot load the file. Install Debian's python3 and python3-torch (apt-get install python3-torch).");
-        var probe = RunProcess(Python, "-c", "import torch");
-        if (probe.ExitCode != 0)
-            Assert.Ignore($"Skipped: {Python} has no torch module ({probe.StdErr.Trim().Split('\n')[^1]}). Install Debian's python3-torch (apt-get install python3-torch) to run it.");
+        DebianPython.Require("torch", "python3-torch");
 
         var config = Tiny(5);
         using var trainer = Trained(config, epochs: 5);
@@ -200,7 +176,7 @@ public sealed class SafetensorsTests
         long[][] prompts = [[1, 0, 2], [3, 2, 4], [1, 2, 3], [4, 4, 0], [0, 1, 2]];
 
         var script = Path.Combine(RepoRoot(), "tools", "safetensors", "load_seed_policy.py");
-        var result = RunProcess(Python, script, path, "--prompts", JsonSerializer.Serialize(prompts));
+        var result = DebianPython.Run(script, path, "--prompts", JsonSerializer.Serialize(prompts));
         Assert.That(result.ExitCode, Is.EqualTo(0), result.StdErr);
 
         using var output = JsonDocument.Parse(result.StdOut);

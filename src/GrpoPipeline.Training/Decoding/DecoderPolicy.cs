@@ -46,6 +46,8 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     public int MaxLength { get; }
     public int DModel { get; }
     public int Heads { get; }
+    /// <summary>Transformer blocks.</summary>
+    public int Layers => blocks.Count;
     /// <summary>SEP, EOS and PAD.</summary>
     public SpecialTokens Special { get; }
     /// <summary>Position embeddings: a prompt of maxLength, SEP, and a response of maxLength + 1 tokens.</summary>

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using Google.Protobuf;
 using GrpoPipeline.Core;
+using GrpoPipeline.Training.Decoding;
 using GrpoPipeline.Training.Onnx.Proto;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,9 +10,11 @@ using static TorchSharp.torch;
 namespace GrpoPipeline.Training.Onnx;
 
 /// <summary>
-/// Exports a trained policy to an ONNX file that follows <see cref="OnnxContract"/>: input <c>prompts</c> int64
-/// [batch, L], outputs <c>logits</c> float32 [batch, L, V] and <c>response</c> int64 [batch, L] (greedy argmax).
-/// Opset 17, IR 8, built from Gather/MatMul/Reshape (ORT's CPU Einsum is much slower than MatMul).
+/// Exports a trained policy to an ONNX file that follows <see cref="OnnxContract"/>: a factorised policy as
+/// <c>sorter/1</c> (input <c>prompts</c> int64 [batch, L], outputs <c>logits</c> float32 [batch, L, V] and
+/// <c>response</c> int64 [batch, L], the greedy argmax), a decoder as <c>decoder/1</c> (one decode step with a KV
+/// cache, see <see cref="OnnxContract.Decoder"/>). Opset 17, IR 8, built from Gather/MatMul/Gemm/Reshape (ORT's CPU
+/// Einsum is much slower than MatMul).
 /// </summary>
 public static class OnnxExporter
 {
@@ -32,28 +35,8 @@ public static class OnnxExporter
     /// <summary>The ONNX model of <paramref name="policy"/>, with the contract's metadata.</summary>
     internal static ModelProto BuildModel(nn.Module<Tensor, Tensor> policy, PolicyShape shape, TrainConfig config, int epoch)
     {
-        if (shape.ResponseLength != shape.PromptLength)
-            throw new NotSupportedException($"the {OnnxContract.Sorter.Version} contract answers with one token per prompt token; this policy has L={shape.PromptLength}, R={shape.ResponseLength}");
-        var contract = OnnxContract.Sorter;
-        var sizes = OnnxContract.SorterSizes(shape.PromptLength, shape.Vocab);
-        var graph = new OnnxGraphBuilder($"grpo_{shape.Options.Kind.ToString().ToLowerInvariant()}_sorter");
-        foreach (var input in contract.Inputs) graph.Graph.Input.Add(OnnxGraphBuilder.Value(input, sizes));
-
-        using (no_grad())
-        {
-            string logits = policy switch
-            {
-                SeedPolicy seed => SeedGraph(graph, seed),
-                TransformerSorterPolicy transformer => TransformerGraph(graph, transformer),
-                _ => throw new NotSupportedException($"ONNX export of {policy.GetType().Name} is not implemented"),
-            };
-            if (logits != OnnxContract.LogitsOutput) throw new InvalidOperationException("policy graph must end in the logits output");
-        }
-        // Greedy response: first maximal index, as torch.argmax.
-        graph.Node("ArgMax", [OnnxContract.LogitsOutput], OnnxContract.ResponseOutput,
-            OnnxGraphBuilder.Int("axis", 2), OnnxGraphBuilder.Int("keepdims", 0), OnnxGraphBuilder.Int("select_last_index", 0));
-        foreach (var output in contract.Outputs) graph.Graph.Output.Add(OnnxGraphBuilder.Value(output, sizes));
-
+        using var _ = no_grad();
+        var (graph, doc) = policy is DecoderPolicy decoder ? (DecoderModel(decoder), DecoderDoc) : (SorterModel(policy, shape), SorterDoc);
         var model = new ModelProto
         {
             IrVersion = OnnxContract.IrVersion,
@@ -61,13 +44,51 @@ public static class OnnxExporter
             ProducerVersion = ProducerVersion,
             Domain = "ai.grpopipeline",
             ModelVersion = epoch,
-            DocString = "GRPO-trained sorter: prompts [batch, L] int64 → logits [batch, L, V] float32 and greedy response [batch, L] int64.",
-            Graph = graph.Graph,
+            DocString = doc,
+            Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxContract.Opset });
-        foreach (var (key, value) in Metadata(shape, config, epoch))
+        foreach (var (key, value) in Metadata(policy, shape, config, epoch))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return model;
+    }
+
+    const string SorterDoc = "GRPO-trained sorter: prompts [batch, L] int64 → logits [batch, L, V] float32 and greedy response [batch, L] int64.";
+    const string DecoderDoc = "GRPO-trained autoregressive sorter (decoder/1): input_ids, attention_mask, position_ids and each layer's " +
+        "past_key_values → next-token logits [batch, sequence, V+2] by token id and each layer's present key/value. " +
+        "Prompt: values 0..V-1 then SEP (V); response: values then EOS (V+1); PAD (V+2) pads rows on the left.";
+
+    static GraphProto SorterModel(nn.Module<Tensor, Tensor> policy, PolicyShape shape)
+    {
+        if (shape.ResponseLength != shape.PromptLength)
+            throw new NotSupportedException($"the {OnnxContract.Sorter.Version} contract answers with one token per prompt token; this policy has L={shape.PromptLength}, R={shape.ResponseLength}");
+        var contract = OnnxContract.Sorter;
+        var sizes = OnnxContract.SorterSizes(shape.PromptLength, shape.Vocab);
+        var graph = new OnnxGraphBuilder($"grpo_{shape.Options.Kind.ToString().ToLowerInvariant()}_sorter");
+        foreach (var input in contract.Inputs) graph.Graph.Input.Add(OnnxGraphBuilder.Value(input, sizes));
+        string logits = policy switch
+        {
+            SeedPolicy seed => SeedGraph(graph, seed),
+            TransformerSorterPolicy transformer => TransformerGraph(graph, transformer),
+            _ => throw new NotSupportedException($"ONNX export of {policy.GetType().Name} is not implemented"),
+        };
+        if (logits != OnnxContract.LogitsOutput) throw new InvalidOperationException("policy graph must end in the logits output");
+        // Greedy response: first maximal index, as torch.argmax.
+        graph.Node("ArgMax", [OnnxContract.LogitsOutput], OnnxContract.ResponseOutput,
+            OnnxGraphBuilder.Int("axis", 2), OnnxGraphBuilder.Int("keepdims", 0), OnnxGraphBuilder.Int("select_last_index", 0));
+        foreach (var output in contract.Outputs) graph.Graph.Output.Add(OnnxGraphBuilder.Value(output, sizes));
+        return graph.Graph;
+    }
+
+    static GraphProto DecoderModel(DecoderPolicy p)
+    {
+        var contract = OnnxContract.Decoder(p.Layers);
+        var sizes = OnnxContract.DecoderSizes(p.Vocab, p.Heads, p.DModel / p.Heads);
+        var graph = new OnnxGraphBuilder("grpo_decoder_sorter");
+        foreach (var input in contract.Inputs) graph.Graph.Input.Add(OnnxGraphBuilder.Value(input, sizes));
+        DecoderGraph.Build(graph, p);
+        foreach (var output in contract.Outputs) graph.Graph.Output.Add(OnnxGraphBuilder.Value(output, sizes));
+        return graph.Graph;
     }
 
     /// <summary>
@@ -77,14 +98,25 @@ public static class OnnxExporter
     static string ProducerVersion =>
         (typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0").Split('+')[0];
 
-    static IEnumerable<(string, string)> Metadata(PolicyShape shape, TrainConfig config, int epoch)
+    static IEnumerable<(string, string)> Metadata(nn.Module<Tensor, Tensor> policy, PolicyShape shape, TrainConfig config, int epoch)
     {
-        yield return (OnnxContract.Metadata.Contract, OnnxContract.Sorter.Version);
+        yield return (OnnxContract.Metadata.Contract, policy is DecoderPolicy ? OnnxContract.DecoderVersion : OnnxContract.Sorter.Version);
         yield return (OnnxContract.Metadata.Task, "sort");
         yield return (OnnxContract.Metadata.Policy, JsonNamingPolicy.SnakeCaseLower.ConvertName(shape.Options.Kind.ToString()));
         yield return (OnnxContract.Metadata.VocabSize, shape.Vocab.ToString());
         yield return (OnnxContract.Metadata.PromptLength, shape.PromptLength.ToString());
         yield return (OnnxContract.Metadata.ResponseLength, shape.ResponseLength.ToString());
+        if (policy is DecoderPolicy decoder)
+        {
+            yield return (OnnxContract.Metadata.MinLength, config.Task.MinLength.ToString());
+            yield return (OnnxContract.Metadata.MaxLength, decoder.MaxLength.ToString());
+            yield return (OnnxContract.Metadata.SepToken, decoder.Special.Sep.ToString());
+            yield return (OnnxContract.Metadata.EosToken, decoder.Special.Eos.ToString());
+            yield return (OnnxContract.Metadata.PadToken, decoder.Special.Pad.ToString());
+            yield return (OnnxContract.Metadata.Layers, decoder.Layers.ToString());
+            yield return (OnnxContract.Metadata.Heads, decoder.Heads.ToString());
+            yield return (OnnxContract.Metadata.HeadDim, (decoder.DModel / decoder.Heads).ToString());
+        }
         yield return (OnnxContract.Metadata.Run, config.RunName);
         yield return (OnnxContract.Metadata.Epoch, epoch.ToString());
         yield return (OnnxContract.Metadata.Config, config.ToJson());
@@ -98,10 +130,10 @@ public static class OnnxExporter
     static string SeedGraph(OnnxGraphBuilder g, SeedPolicy p)
     {
         int l = p.PromptLength, r = p.ResponseLength, d = p.Dim, v = p.Vocab;
-        var embedding = g.Initializer("embedding.weight", Floats(p.EmbeddingWeight), v, d);
-        var encode = g.Initializer("encode_weights", Floats(p.EncodeWeights.reshape(l * d, d)), l * d, d);
-        var decode = g.Initializer("decode_weights", Floats(p.DecodeWeights.permute(1, 0, 2).reshape(d, r * d)), d, r * d);
-        var unembed = g.Initializer("embedding.weight.T", Floats(p.EmbeddingWeight.t()), d, v);
+        var embedding = g.Initializer("embedding.weight", OnnxLayers.Floats(p.EmbeddingWeight), v, d);
+        var encode = g.Initializer("encode_weights", OnnxLayers.Floats(p.EncodeWeights.reshape(l * d, d)), l * d, d);
+        var decode = g.Initializer("decode_weights", OnnxLayers.Floats(p.DecodeWeights.permute(1, 0, 2).reshape(d, r * d)), d, r * d);
+        var unembed = g.Initializer("embedding.weight.T", OnnxLayers.Floats(p.EmbeddingWeight.t()), d, v);
 
         var tokens = g.Node("Gather", [embedding, OnnxContract.PromptsInput], "token_embeddings", OnnxGraphBuilder.Int("axis", 0));
         var flat = g.Node("Reshape", [tokens, g.Int64Initializer("shape_b_ld", -1, l * d)], "flat_embeddings");
@@ -121,66 +153,28 @@ public static class OnnxExporter
     /// </summary>
     static string TransformerGraph(OnnxGraphBuilder g, TransformerSorterPolicy p)
     {
+        var layers = new OnnxLayers(g);
         int l = p.Length, d = p.DModel, h = p.Heads, dh = d / h;
-        var tokens = g.Node("Gather", [g.Initializer("token_embedding.weight", Floats(p.TokenEmbedding), p.Vocab, d), OnnxContract.PromptsInput],
+        var tokens = g.Node("Gather", [g.Initializer("token_embedding.weight", OnnxLayers.Floats(p.TokenEmbedding), p.Vocab, d), OnnxContract.PromptsInput],
             "token_embeddings", OnnxGraphBuilder.Int("axis", 0));
-        var embedded = g.Node("Add", [tokens, g.Initializer("position_embedding", Floats(p.PositionEmbedding), l, d)], "x0");
+        var embedded = g.Node("Add", [tokens, g.Initializer("position_embedding", OnnxLayers.Floats(p.PositionEmbedding), l, d)], "x0");
         var tokenShape = g.Int64Initializer("shape_bl_d", -1, d);
         var x = g.Node("Reshape", [embedded, tokenShape], "x0_tokens");                            // [B·L, D]
 
         var splitShape = g.Int64Initializer("shape_b_l_3h_dh", -1, l, 3 * h, dh);
         var scale = g.FloatScalar("attention_scale", (float)(1 / Math.Sqrt(dh)));
-        var sqrt2 = g.FloatScalar("sqrt2", (float)Math.Sqrt(2));
-        var half = g.FloatScalar("half", 0.5f);
-        var one = g.FloatScalar("one", 1f);
-
         int i = 0;
         foreach (var block in p.Blocks)
         {
             string n = $"blocks.{i++}";
-            var qkv = Linear(g, $"{n}.qkv", block.Qkv, LayerNorm(g, $"{n}.attention_norm", block.AttentionNorm, x));
-            var heads = g.Node("Transpose", [g.Node("Reshape", [qkv, splitShape], $"{n}.qkv_split")], $"{n}.qkv_heads",
-                OnnxGraphBuilder.Ints("perm", 0, 2, 1, 3));                                      // [B, 3H, L, dh]
-            string q = $"{n}.q", k = $"{n}.k", v = $"{n}.v";                                    // [B, H, L, dh] each
-            g.Node("Split", [heads], [q, k, v], OnnxGraphBuilder.Int("axis", 1));
+            var (q, k, v) = layers.Heads(n, block, x, splitShape);
             var kT = g.Node("Transpose", [k], $"{n}.k_t", OnnxGraphBuilder.Ints("perm", 0, 1, 3, 2));
-            var scores = g.Node("Mul", [g.Node("MatMul", [q, kT], $"{n}.qk"), scale], $"{n}.scores");
+            var scores = g.Node("Mul", [g.Node("MatMul", [q, kT], $"{n}.qk"), scale], $"{n}.scores");   // no mask: the whole prompt
             var weights = g.Node("Softmax", [scores], $"{n}.attention", OnnxGraphBuilder.Int("axis", -1));
-            var attended = g.Node("Transpose", [g.Node("MatMul", [weights, v], $"{n}.attended_heads")], $"{n}.attended_t",
-                OnnxGraphBuilder.Ints("perm", 0, 2, 1, 3));                                      // [B, L, H, dh]
-            var merged = g.Node("Reshape", [attended, tokenShape], $"{n}.attended");             // [B·L, D]
-            x = g.Node("Add", [x, Linear(g, $"{n}.attention_out", block.AttentionOut, merged)], $"{n}.x_attention");
-
-            var hidden = Linear(g, $"{n}.mlp_in", block.MlpIn, LayerNorm(g, $"{n}.mlp_norm", block.MlpNorm, x));
-            var gate = g.Node("Add", [g.Node("Erf", [g.Node("Div", [hidden, sqrt2], $"{n}.gelu_scaled")], $"{n}.gelu_erf"), one], $"{n}.gelu_gate");
-            var gelu = g.Node("Mul", [g.Node("Mul", [hidden, gate], $"{n}.gelu_gated"), half], $"{n}.gelu");
-            x = g.Node("Add", [x, Linear(g, $"{n}.mlp_out", block.MlpOut, gelu)], $"{n}.x_mlp");
+            x = layers.Finish(n, block, x, g.Node("MatMul", [weights, v], $"{n}.attended_heads"), tokenShape);
         }
-        var logits = Linear(g, "head", p.Head, LayerNorm(g, "final_norm", p.FinalNorm, x));   // [B·L, V]
+        var logits = layers.Linear("head", p.Head, layers.LayerNorm("final_norm", p.FinalNorm, x));   // [B·L, V]
         return g.Node("Reshape", [logits, g.Int64Initializer("shape_b_l_v", -1, l, p.Vocab)], OnnxContract.LogitsOutput);
-    }
-
-    static string LayerNorm(OnnxGraphBuilder g, string name, TorchSharp.Modules.LayerNorm norm, string input)
-    {
-        long width = norm.weight!.shape[0];
-        return g.Node("LayerNormalization",
-            [input, g.Initializer($"{name}.weight", Floats(norm.weight!), width), g.Initializer($"{name}.bias", Floats(norm.bias!), width)],
-            name, OnnxGraphBuilder.Int("axis", -1), OnnxGraphBuilder.Float("epsilon", 1e-5f));
-    }
-
-    /// <summary>y = x·Wᵀ + b on 2-D x, as one Gemm with Wᵀ stored pre-transposed.</summary>
-    static string Linear(OnnxGraphBuilder g, string name, TorchSharp.Modules.Linear linear, string input)
-    {
-        long outputs = linear.weight!.shape[0], inputs = linear.weight!.shape[1];
-        return g.Node("Gemm",
-            [input, g.Initializer($"{name}.weight.T", Floats(linear.weight!.t()), inputs, outputs), g.Initializer($"{name}.bias", Floats(linear.bias!), outputs)],
-            name);
-    }
-
-    static float[] Floats(Tensor t)
-    {
-        using var contiguous = t.detach().contiguous().to(ScalarType.Float32);
-        return contiguous.data<float>().ToArray();
     }
 
     /// <summary>Writes the model to a temporary file and renames it into place.</summary>

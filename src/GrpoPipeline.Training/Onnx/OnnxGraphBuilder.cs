@@ -18,6 +18,10 @@ sealed class OnnxGraphBuilder(string name)
     public string Int64Initializer(string name, params long[] values) =>
         AddInitializer(name, TensorProto.Types.DataType.Int64, MemoryMarshal.AsBytes(values.AsSpan()), values.Length, values.Length);
 
+    /// <summary>A 0-d int64 initializer (a Range bound, a Gather index that drops the axis).</summary>
+    public string Int64Scalar(string name, long value) =>
+        AddInitializer(name, TensorProto.Types.DataType.Int64, MemoryMarshal.AsBytes(new[] { value }.AsSpan()), 1);
+
     /// <summary>A 0-d float32 initializer (a scalar operand that broadcasts).</summary>
     public string FloatScalar(string name, float value) =>
         AddInitializer(name, TensorProto.Types.DataType.Float, MemoryMarshal.AsBytes(new[] { value }.AsSpan()), 1);
