@@ -5,7 +5,7 @@ using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 namespace GrpoPipeline.Inference;
 
 /// <summary>
-/// Checks a loaded session against the contract its metadata names (<see cref="OnnxContract.All"/>): every input and
+/// Checks a loaded session against the contract its metadata names (<see cref="OnnxContract.Versions"/>): every input and
 /// output of the description with its element type and dimensions, nothing else as input, and the metadata that fixes
 /// the sizes. Every failure says what was expected and what was found.
 /// </summary>
@@ -14,27 +14,48 @@ static class ContractCheck
     public static PolicyContract Validate(InferenceSession session, string path)
     {
         var meta = session.ModelMetadata.CustomMetadataMap;
-        var spec = SpecOf(meta, path);
-        int length = IntMetadata(meta, OnnxContract.Metadata.PromptLength, path);
-        int vocab = IntMetadata(meta, OnnxContract.Metadata.VocabSize, path);
-        var sizes = OnnxContract.SorterSizes(length, vocab);
-
+        var version = meta.GetValueOrDefault(OnnxContract.Metadata.Contract, OnnxContract.Sorter.Version);   // before the key: a sorter
+        var (spec, sizes, prompts) = version switch
+        {
+            OnnxContract.DecoderVersion => Decoder(meta, path),
+            _ when version == OnnxContract.Sorter.Version => Sorter(meta, path),
+            _ => Fail<(ContractSpec, IReadOnlyDictionary<string, long>, PromptRules)>(path,
+                $"metadata '{OnnxContract.Metadata.Contract}' to be one of {string.Join(", ", OnnxContract.Versions)}", $"'{version}'"),
+        };
         foreach (var input in spec.Inputs) Expect(session.InputMetadata, input, sizes, path, "input");
         foreach (var output in spec.Outputs) Expect(session.OutputMetadata, output, sizes, path, "output");
         if (session.InputMetadata.Count != spec.Inputs.Count)
             Fail(path, $"inputs {Names(spec.Inputs.Select(i => i.Name))}", $"inputs {Names(session.InputMetadata.Keys)}");
-        return new PolicyContract
-        {
-            Path = path, Spec = spec, Sizes = sizes, Prompts = PromptRules.Fixed(length, vocab), Metadata = meta.AsReadOnly(),
-        };
+        return new PolicyContract { Path = path, Spec = spec, Sizes = sizes, Prompts = prompts, Metadata = meta.AsReadOnly() };
     }
 
-    /// <summary>The contract the model claims; a model from before the key existed is a sorter.</summary>
-    static ContractSpec SpecOf(IReadOnlyDictionary<string, string> meta, string path)
+    static (ContractSpec, IReadOnlyDictionary<string, long>, PromptRules) Sorter(IReadOnlyDictionary<string, string> meta, string path)
     {
-        if (!meta.TryGetValue(OnnxContract.Metadata.Contract, out var version)) return OnnxContract.Sorter;
-        return OnnxContract.All.FirstOrDefault(c => c.Version == version)
-            ?? Fail<ContractSpec>(path, $"metadata '{OnnxContract.Metadata.Contract}' to be one of {string.Join(", ", OnnxContract.All.Select(c => c.Version))}", $"'{version}'");
+        int length = IntMetadata(meta, OnnxContract.Metadata.PromptLength, path);
+        int vocab = IntMetadata(meta, OnnxContract.Metadata.VocabSize, path);
+        return (OnnxContract.Sorter, OnnxContract.SorterSizes(length, vocab), PromptRules.Fixed(length, vocab));
+    }
+
+    /// <summary>A decoder's sizes come from its metadata, and its special ids must be the fixed ones after V.</summary>
+    static (ContractSpec, IReadOnlyDictionary<string, long>, PromptRules) Decoder(IReadOnlyDictionary<string, string> meta, string path)
+    {
+        int vocab = IntMetadata(meta, OnnxContract.Metadata.VocabSize, path);
+        int min = IntMetadata(meta, OnnxContract.Metadata.MinLength, path);
+        int max = IntMetadata(meta, OnnxContract.Metadata.MaxLength, path);
+        if (min > max) Fail(path, $"metadata '{OnnxContract.Metadata.MinLength}' ≤ '{OnnxContract.Metadata.MaxLength}' ({max})", $"{min}");
+        var special = SpecialTokens.For(vocab);
+        ExpectMetadata(meta, OnnxContract.Metadata.SepToken, special.Sep, path);
+        ExpectMetadata(meta, OnnxContract.Metadata.EosToken, special.Eos, path);
+        ExpectMetadata(meta, OnnxContract.Metadata.PadToken, special.Pad, path);
+        int layers = IntMetadata(meta, OnnxContract.Metadata.Layers, path);
+        int heads = IntMetadata(meta, OnnxContract.Metadata.Heads, path);
+        int headDim = IntMetadata(meta, OnnxContract.Metadata.HeadDim, path);
+        return (OnnxContract.Decoder(layers), OnnxContract.DecoderSizes(vocab, heads, headDim), new PromptRules(min, max, vocab));
+    }
+
+    static void ExpectMetadata(IReadOnlyDictionary<string, string> meta, string key, long value, string path)
+    {
+        if (IntMetadata(meta, key, path) != value) Fail(path, $"metadata '{key}' = {value} (fixed after the vocabulary)", $"'{meta[key]}'");
     }
 
     static void Expect(IReadOnlyDictionary<string, NodeMetadata> values, TensorSpec spec, IReadOnlyDictionary<string, long> sizes, string path, string role)

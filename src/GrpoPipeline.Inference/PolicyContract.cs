@@ -23,6 +23,24 @@ public sealed record PolicyContract
     public string Version => Spec.Version;
     /// <summary>Vocabulary size V: prompt tokens are 0..V−1.</summary>
     public int VocabSize => Prompts.VocabSize;
+    /// <summary>
+    /// Whether the model decodes token by token (<c>decoder/1</c>: prompts of any length in
+    /// <see cref="PromptRules.MinLength"/>..<see cref="PromptRules.MaxLength"/>, responses of varying length) rather
+    /// than answering in one pass (<c>sorter/1</c>: one response token per prompt token).
+    /// </summary>
+    public bool IsDecoder => Version == OnnxContract.DecoderVersion;
+    /// <summary>A decoder's special token ids (SEP = V, EOS = V+1, PAD = V+2); null for a sorter, which has none.</summary>
+    public SpecialTokens? Special => IsDecoder ? SpecialTokens.For(VocabSize) : null;
+    /// <summary>
+    /// The longest response: L for a sorter; maxLength + 1 for a decoder, whose responses end at EOS (not returned)
+    /// or are cut at this many tokens.
+    /// </summary>
+    public int MaxResponseLength => IsDecoder ? Prompts.MaxLength + 1 : Prompts.MaxLength;
+    /// <summary>
+    /// Whether a decoder's <paramref name="response"/> (as returned, without EOS) was cut at the cap before EOS: the
+    /// only responses that long. Always false for a sorter.
+    /// </summary>
+    public bool IsTruncated(ReadOnlySpan<long> response) => IsDecoder && response.Length >= MaxResponseLength;
     /// <summary>Policy architecture recorded at export, e.g. <c>seed</c> or <c>transformer</c>.</summary>
     public string PolicyKind => Metadata.GetValueOrDefault(OnnxContract.Metadata.Policy, "");
     /// <summary>Training run the model was exported from.</summary>

@@ -5,8 +5,11 @@ using Microsoft.ML.OnnxRuntime;
 namespace GrpoPipeline.Inference;
 
 /// <summary>
-/// A GRPO-trained sorter exported to ONNX (contract <c>sorter/1</c>). Load it once and share it: every method is safe
-/// to call from many threads at once. Dispose it to release the native session.
+/// A GRPO-trained sorter exported to ONNX: a factorised policy (contract <c>sorter/1</c>, prompts of one length L,
+/// answered in one run) or an autoregressive one (<c>decoder/1</c>, prompts of any length in minLength..maxLength,
+/// decoded token by token with a KV cache, batches of mixed lengths in one loop). <see cref="Load"/> opens either and
+/// <see cref="Contract"/> says which it found. Load it once and share it: every method is safe to call from many
+/// threads at once. Dispose it to release the native session.
 /// </summary>
 /// <example>
 /// <code>
@@ -23,6 +26,7 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
     readonly InferenceSession _session;
     readonly SessionOptions _sessionOptions;
     readonly RunOptions _runOptions = new();
+    readonly DecoderRunner? _decoder;
     volatile bool _disposed;
 
     SorterPolicy(InferenceSession session, SessionOptions sessionOptions, PolicyContract contract)
@@ -31,11 +35,12 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
         _sessionOptions = sessionOptions;
         Contract = contract;
         PromptLength = contract.Prompts.MaxLength;
+        if (contract.IsDecoder) _decoder = new DecoderRunner(session, _runOptions, contract);
     }
 
     /// <inheritdoc />
     public PolicyContract Contract { get; }
-    /// <summary>Prompt and response length L.</summary>
+    /// <summary>The longest prompt: L, the only length, for a sorter; maxLength for a decoder.</summary>
     public int PromptLength { get; }
     /// <summary>Vocabulary size V: tokens are 0..V-1.</summary>
     public int VocabSize => Contract.VocabSize;
@@ -69,7 +74,7 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
         try
         {
             var policy = new SorterPolicy(session, sessionOptions, ContractCheck.Validate(session, path));
-            if (options.WarmUp) policy.Run(new long[policy.PromptLength], 1, ResponseOnly).Dispose();
+            if (options.WarmUp) policy.Sort(new long[policy.Contract.Prompts.MinLength]);
             return policy;
         }
         catch
@@ -85,8 +90,13 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
     {
         Validate(prompt, 0);
         long start = Stopwatch.GetTimestamp();
-        using var outputs = Run(prompt.ToArray(), 1, ResponseOnly);
-        var response = outputs[0].GetTensorDataAsSpan<long>().ToArray();
+        long[] response;
+        if (_decoder is not null) response = Decode([prompt.ToArray()], 0, null)[0];
+        else
+        {
+            using var outputs = Run(prompt.ToArray(), 1, ResponseOnly);
+            response = outputs[0].GetTensorDataAsSpan<long>().ToArray();
+        }
         GrpoMetrics.RecordInference(start, 1);
         return response;
     }
@@ -94,6 +104,14 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
     /// <inheritdoc />
     public long[][] SortBatch(IReadOnlyList<long[]> prompts)
     {
+        if (_decoder is not null)
+        {
+            CheckBatch(prompts);
+            long began = Stopwatch.GetTimestamp();
+            var decoded = Decode(prompts, 0, null);
+            GrpoMetrics.RecordInference(began, prompts.Count);
+            return decoded;
+        }
         var flat = Flatten(prompts);
         long start = Stopwatch.GetTimestamp();
         using var outputs = Run(flat, prompts.Count, ResponseOnly);
@@ -106,10 +124,12 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
 
     /// <summary>
     /// Greedy responses to a batch given row-major: <paramref name="prompts"/> is [n, L] and <paramref name="responses"/>
-    /// receives [n, L]. No per-prompt arrays: the fastest way to sort many prompts.
+    /// receives [n, L]. No per-prompt arrays: the fastest way to sort many prompts with a <c>sorter/1</c> model.
     /// </summary>
+    /// <exception cref="NotSupportedException">A <c>decoder/1</c> model, whose responses vary in length.</exception>
     public void SortBatch(ReadOnlySpan<long> prompts, Span<long> responses)
     {
+        RequireSorter(nameof(SortBatch) + "(ReadOnlySpan<long>, Span<long>)");
         if (prompts.Length == 0 || prompts.Length % PromptLength != 0)
             throw new ArgumentException($"expected a non-empty multiple of {PromptLength} tokens (rows of length L), found {prompts.Length}", nameof(prompts));
         if (responses.Length != prompts.Length)
@@ -122,31 +142,44 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
         GrpoMetrics.RecordInference(start, rows);
     }
 
-    /// <summary>Logits of one prompt, row-major [L, V].</summary>
+    /// <summary>Logits of one prompt, row-major [L, V] (<c>sorter/1</c> only).</summary>
+    /// <exception cref="NotSupportedException">A <c>decoder/1</c> model: its logits depend on the tokens decoded so far.</exception>
     public float[] Logits(ReadOnlySpan<long> prompt)
     {
+        RequireSorter(nameof(Logits));
         Validate(prompt, 0);
         using var outputs = Run(prompt.ToArray(), 1, LogitsOnly);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
-    /// <summary>Logits of many prompts, row-major [batch, L, V].</summary>
+    /// <summary>Logits of many prompts, row-major [batch, L, V] (<c>sorter/1</c> only).</summary>
+    /// <exception cref="NotSupportedException">A <c>decoder/1</c> model: its logits depend on the tokens decoded so far.</exception>
     public float[] LogitsBatch(IReadOnlyList<long[]> prompts)
     {
+        RequireSorter(nameof(LogitsBatch));
         var flat = Flatten(prompts);
         using var outputs = Run(flat, prompts.Count, LogitsOnly);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     /// <summary>
-    /// Draws <paramref name="n"/> responses the way the trainer does: each position independently from
-    /// softmax(logits / <paramref name="temperature"/>). The same seed gives the same responses.
+    /// Draws <paramref name="n"/> responses the way the trainer does, from softmax(logits / <paramref name="temperature"/>):
+    /// a sorter draws each position independently, a decoder token by token, each token given the ones before. The
+    /// same seed gives the same responses.
     /// </summary>
     public long[][] Sample(ReadOnlySpan<long> prompt, int n, double temperature = 1.0, ulong seed = 0)
     {
         if (n is < 1 or > 4096) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be in 1..4096");
         if (!(temperature is >= 0.01 and <= 100)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be in 0.01..100");
         long start = Stopwatch.GetTimestamp();
+        if (_decoder is not null)
+        {
+            Validate(prompt, 0);
+            var copy = prompt.ToArray();
+            var samples = Decode(Enumerable.Repeat(copy, n).ToArray(), temperature, new Rng(seed));
+            GrpoMetrics.RecordInference(start, 1);
+            return samples;
+        }
         var logits = Logits(prompt);
         var probabilities = new double[logits.Length];
         for (int pos = 0; pos < PromptLength; pos++)
@@ -167,8 +200,10 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
     public SortScore Score(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
     {
         Validate(prompt, 0);
-        if (response.Length != PromptLength)
-            throw new ArgumentException($"response has length {response.Length}; the model's responses have length {PromptLength}", nameof(response));
+        if (_decoder is not null ? response.Length > Contract.MaxResponseLength : response.Length != PromptLength)
+            throw new ArgumentException(_decoder is not null
+                ? $"response has length {response.Length}; the model's responses have at most {Contract.MaxResponseLength} tokens"
+                : $"response has length {response.Length}; the model's responses have length {PromptLength}", nameof(response));
         return SortScore.Of(prompt, response);
     }
 
@@ -180,18 +215,33 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
         return _session.Run(_runOptions, InputNames, [input], outputNames);
     }
 
+    long[][] Decode(IReadOnlyList<long[]> prompts, double temperature, Rng? rng)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _decoder!.Decode(prompts, temperature, rng);
+    }
+
     long[] Flatten(IReadOnlyList<long[]> prompts)
+    {
+        CheckBatch(prompts);
+        var flat = new long[prompts.Count * PromptLength];
+        for (int b = 0; b < prompts.Count; b++) prompts[b].CopyTo(flat, b * PromptLength);
+        return flat;
+    }
+
+    void CheckBatch(IReadOnlyList<long[]> prompts)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         if (prompts.Count == 0) throw new ArgumentException("the batch is empty", nameof(prompts));
-        var flat = new long[prompts.Count * PromptLength];
         for (int b = 0; b < prompts.Count; b++)
-        {
-            var prompt = prompts[b] ?? throw new ArgumentException($"prompt {b} is null", nameof(prompts));
-            Validate(prompt, b, prompts.Count > 1);
-            prompt.CopyTo(flat, b * PromptLength);
-        }
-        return flat;
+            Validate(prompts[b] ?? throw new ArgumentException($"prompt {b} is null", nameof(prompts)), b, prompts.Count > 1);
+    }
+
+    void RequireSorter(string member)
+    {
+        if (_decoder is not null)
+            throw new NotSupportedException($"{member} needs a {OnnxContract.Sorter.Version} model, whose responses have the prompt's length; " +
+                $"'{Contract.Path}' is {OnnxContract.DecoderVersion}: use Sort, SortBatch(IReadOnlyList<long[]>) or Sample");
     }
 
     void Validate(ReadOnlySpan<long> prompt, int row, bool inBatch = false)
@@ -200,7 +250,7 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
             throw new ArgumentException(inBatch ? $"prompt {row}: {problem}" : problem, "prompt");
     }
 
-    static void Softmax(ReadOnlySpan<float> logits, double temperature, Span<double> probabilities)
+    internal static void Softmax(ReadOnlySpan<float> logits, double temperature, Span<double> probabilities)
     {
         double max = double.NegativeInfinity, sum = 0;
         foreach (var l in logits) max = Math.Max(max, l);
@@ -208,7 +258,7 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
         for (int v = 0; v < logits.Length; v++) probabilities[v] /= sum;
     }
 
-    static long Draw(ReadOnlySpan<double> probabilities, Rng rng)
+    internal static long Draw(ReadOnlySpan<double> probabilities, Rng rng)
     {
         double u = (rng.NextUInt64() >> 11) * (1.0 / (1UL << 53)), cumulative = 0;
         for (int v = 0; v < probabilities.Length; v++)

@@ -23,6 +23,11 @@ public static class FixtureModels
     public const string Small = "seed-l4v6.onnx";
     /// <summary>The same task and initial weights as <see cref="Small"/>, exported before any epoch.</summary>
     public const string SmallUntrained = "seed-l4v6-untrained.onnx";
+    /// <summary>
+    /// A decoder (<c>decoder/1</c>) on lengths 1..6, V=8, d=32, 2 layers, trained 300 epochs: about half its held-out
+    /// prompts exact, better on short ones, and responses that end at EOS.
+    /// </summary>
+    public const string Decoder = "decoder-l1to6v8.onnx";
     /// <summary>A run of 60 epochs on L=4 V=6 with held-out evaluations, exported at its end.</summary>
     public const string Run = "e2e.onnx";
     /// <summary>That run's metrics.jsonl without the wall-clock <c>perf/*</c> keys.</summary>
@@ -44,6 +49,13 @@ public static class FixtureModels
             Policy = new PolicyOptions { EmbeddingDim = 16 }, Grpo = new GrpoOptions { LearningRate = 1e-2 }, Run = Quiet }, 300),
         new(Small, SmallConfig, 150),
         new(SmallUntrained, SmallConfig, 0),
+        new(Decoder, new TrainConfig { RunName = "fixture-decoder", Seed = 2, Epochs = 300,
+            Task = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 6, VocabSize = 8, BatchSize = 32, HeldOutSize = 256 },
+            Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+            Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 32, Heads = 4, Layers = 2, MlpDim = 64 },
+            Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, Deltas = DeltasMode.Normalized, KlCoef = 0, ClipLow = 0.2, ClipHigh = 0.2,
+                LearningRate = 3e-3, LearningRateFinal = 3e-4, MaxGradNorm = 1 },
+            Run = Quiet }, 300),
     ];
 
     /// <summary>The config of <see cref="Run"/>.</summary>

@@ -160,7 +160,7 @@ public sealed class ContractValidationTests
     public void An_Unknown_Contract_Version_Is_Refused_Naming_The_Known_Ones()
     {
         var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.Contract, "sorter/9"), "sorter-9.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.Contract}' to be one of {OnnxContract.Sorter.Version}"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.Contract}' to be one of sorter/1, decoder/1"));
         Assert.That(e.Message, Does.Contain("found 'sorter/9'"));
     }
 
@@ -181,5 +181,59 @@ public sealed class ContractValidationTests
             Assert.That(c.Spec.Outputs.Single(o => o.Name == OnnxContract.LogitsOutput).Shape(c.Sizes), Is.EqualTo(new[] { "batch", "6", "12" }));
             Assert.That((c.RunName, c.Epoch, c.PolicyKind), Is.EqualTo(("fixture-random", 300, "seed")));
         }
+    }
+
+    // decoder/1: the same checks over its inputs, outputs and metadata.
+
+    [Test]
+    public void A_Decoder_Without_One_Of_Its_Cache_Inputs_Is_Refused_Naming_It()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceAll(File.ReadAllBytes(TestModels.Decoder), "past_key_values.1.value", "past_key_values.1.valuX"), "no-past.onnx"));
+        Assert.That(e.Message, Does.Contain("expected input 'past_key_values.1.value' float32 [batch, 4, past_sequence, 8]"));
+        Assert.That(e.Message, Does.Contain("'past_key_values.1.valuX'"));
+    }
+
+    [Test]
+    public void A_Decoder_Whose_Heads_Metadata_Disagrees_With_Its_Cache_Shape_Names_Both()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(File.ReadAllBytes(TestModels.Decoder), OnnxContract.Metadata.Heads, "2"), "heads-2.onnx"));
+        Assert.That(e.Message, Does.Contain("expected input 'past_key_values.0.key' float32 [batch, 2, past_sequence, 8]"));
+        Assert.That(e.Message, Does.Contain("found dimension 1 = 4"));
+    }
+
+    [Test]
+    public void A_Decoder_Whose_Logits_Are_Not_V_Plus_2_Wide_Is_Refused()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(File.ReadAllBytes(TestModels.Decoder), OnnxContract.Metadata.VocabSize, "9"), "vocab-9.onnx"));
+        Assert.That(e.Message, Does.Contain("expected metadata 'grpo.sep_token' = 9 (fixed after the vocabulary), found '8'"));
+    }
+
+    [Test]
+    public void A_Decoder_Whose_Special_Tokens_Are_Not_The_Fixed_Ones_Is_Refused()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(File.ReadAllBytes(TestModels.Decoder), OnnxContract.Metadata.EosToken, "3"), "eos-3.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.EosToken}' = 9 (fixed after the vocabulary), found '3'"));
+    }
+
+    [Test]
+    public void A_Decoder_Without_Its_Layer_Count_Is_Refused_Naming_The_Key()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceAll(File.ReadAllBytes(TestModels.Decoder), OnnxContract.Metadata.Layers, "grpo.num_layerZ"), "no-layers.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.Layers}', found no such key"));
+    }
+
+    [Test]
+    public void A_Decoder_Whose_Min_Length_Exceeds_Its_Max_Is_Refused()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(File.ReadAllBytes(TestModels.Decoder), OnnxContract.Metadata.MinLength, "7"), "min-7.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.MinLength}' ≤ '{OnnxContract.Metadata.MaxLength}' (6), found 7"));
+    }
+
+    [Test]
+    public void A_Model_Claiming_To_Be_A_Decoder_Is_Refused_For_The_Decoder_Metadata_It_Lacks()
+    {
+        var e = LoadFails(Write(OnnxBytes.IdentityModel(OnnxContract.InputIds, OnnxContract.LogitsOutput, OnnxBytes.Int64, 3,
+            (OnnxContract.Metadata.Contract, OnnxContract.DecoderVersion), (OnnxContract.Metadata.VocabSize, "5")), "fake-decoder.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.MinLength}', found no such key"));
     }
 }

@@ -16,6 +16,8 @@ public sealed class TestModels
     public static string Random => Fixtures.Random;
     /// <summary>The lecture's task, L=3 V=5, trained.</summary>
     public static string Lecture => Fixtures.Lecture;
+    /// <summary>A decoder (decoder/1), lengths 1..6 V=8, trained.</summary>
+    public static string Decoder => Fixtures.Decoder;
 
     [OneTimeSetUp]
     public void CreateTemp() => _temp = new TempDir("inference");

@@ -22,8 +22,11 @@ static class Fixtures
     public static string Run => Path("e2e.onnx");
     /// <summary>That run's metrics.jsonl, without the wall-clock keys.</summary>
     public static string RunMetrics => Path("e2e-metrics.jsonl");
+    /// <summary>A decoder (decoder/1) on lengths 1..6, V=8, trained 300 epochs (run <c>fixture-decoder</c>): about half its held-out prompts exact.</summary>
+    public static string Decoder => Path("decoder-l1to6v8.onnx");
 
-    public const string LectureRun = "fixture-lecture", LectureUntrainedRun = "fixture-lecture-b", RandomRun = "fixture-random", SmallRun = "fixture-small";
+    public const string LectureRun = "fixture-lecture", LectureUntrainedRun = "fixture-lecture-b", RandomRun = "fixture-random", SmallRun = "fixture-small",
+        DecoderRun = "fixture-decoder";
 
     /// <summary>A fixture next to the test assembly; fails the test clearly when it was not copied.</summary>
     public static string Path(string name)

@@ -80,7 +80,12 @@ sealed partial class ModelWatcher(SorterPolicyHost host, IOptions<SorterModelOpt
             return;
         }
         // Recorded before loading, so a rejected file is not retried on every poll; a new write changes it again.
-        lock (_gate) _seen = signature;
+        // A late duplicate event for a file already handled finds its signature seen and reloads nothing.
+        lock (_gate)
+        {
+            if (signature == _seen) return;
+            _seen = signature;
+        }
         host.TryReload();
     }
 

@@ -1,0 +1,182 @@
+using System.Buffers;
+using GrpoPipeline.Core;
+using Microsoft.ML.OnnxRuntime;
+
+namespace GrpoPipeline.Inference;
+
+/// <summary>
+/// Decodes with a <c>decoder/1</c> model: all rows of a batch in lockstep, prompts left-padded to the longest so every
+/// row's SEP sits in the same column, one prefill run and then one run per response token. The KV cache lives in two
+/// preallocated buffers per layer, key and value: each run reads <c>past</c> from one and writes <c>present</c> into
+/// the other, which the next run reads back. A [B, H, T, dh] tensor is contiguous from a buffer's start for any T, so
+/// the buffers serve every step without a copy of the cache or an allocation per token. Rows stop at EOS or at the cap
+/// of maxLength + 1 tokens; the loop ends when every row has stopped.
+/// </summary>
+/// <remarks>Stateless between calls (every call rents its own buffers), so one runner serves many threads.</remarks>
+sealed class DecoderRunner
+{
+    /// <summary>Rows decoded together: bounds a call's buffers (≈ 75 KB per row for a 2-layer d=64 model of length 8).</summary>
+    internal const int MaxRowsPerRun = 1024;
+
+    readonly InferenceSession _session;
+    readonly RunOptions _runOptions;
+    readonly int _vocab, _layers, _heads, _headDim, _maxLength;
+    readonly SpecialTokens _special;
+    readonly string[] _inputNames, _outputNames;
+
+    public DecoderRunner(InferenceSession session, RunOptions runOptions, PolicyContract contract)
+    {
+        _session = session;
+        _runOptions = runOptions;
+        _vocab = contract.VocabSize;
+        _maxLength = contract.Prompts.MaxLength;
+        _special = SpecialTokens.For(_vocab);
+        _heads = (int)contract.Sizes[OnnxContract.HeadsDim];
+        _headDim = (int)contract.Sizes[OnnxContract.HeadDim];
+        _layers = (contract.Spec.Inputs.Count - 3) / 2;
+        _inputNames = contract.Spec.Inputs.Select(i => i.Name).ToArray();
+        _outputNames = contract.Spec.Outputs.Select(o => o.Name).ToArray();
+    }
+
+    /// <summary>
+    /// Responses (without EOS) to <paramref name="prompts"/>, each already checked: greedy when <paramref name="rng"/>
+    /// is null, otherwise drawn from softmax(logits / <paramref name="temperature"/>) with it, row by row in order.
+    /// </summary>
+    public long[][] Decode(IReadOnlyList<long[]> prompts, double temperature, Rng? rng)
+    {
+        var responses = new long[prompts.Count][];
+        for (int start = 0; start < prompts.Count; start += MaxRowsPerRun)
+        {
+            int rows = Math.Min(MaxRowsPerRun, prompts.Count - start);
+            DecodeChunk(prompts, start, rows, temperature, rng, responses);
+        }
+        return responses;
+    }
+
+    void DecodeChunk(IReadOnlyList<long[]> prompts, int first, int rows, double temperature, Rng? rng, long[][] responses)
+    {
+        int longest = 0;
+        for (int b = 0; b < rows; b++) longest = Math.Max(longest, prompts[first + b].Length);
+        int width = longest + 1, cap = _maxLength + 1, outputs = _vocab + 2;
+        int capacity = width + cap - 1;                                      // the last token is never fed back
+        int cacheSize = rows * _heads * capacity * _headDim;
+
+        var pool = ArrayPool<float>.Shared;
+        var longs = ArrayPool<long>.Shared;
+        var cache = new float[4 * _layers][];                                // [layer][key, value] × [read, write]
+        for (int i = 0; i < cache.Length; i++) cache[i] = pool.Rent(cacheSize);
+        var logits = pool.Rent(rows * width * outputs);
+        var ids = longs.Rent(rows * width);
+        var positions = longs.Rent(rows * width);
+        var mask = longs.Rent(rows * capacity);
+        var valid = new bool[rows * capacity];                               // [row, column]: a real token is there
+        var next = new long[rows];                                           // each row's next position
+        var tokens = new List<long>[rows];
+        var done = new bool[rows];
+        var probabilities = rng is null ? null : new double[outputs];
+        var inputValues = new OrtValue[_inputNames.Length];
+        var outputValues = new OrtValue[_outputNames.Length];
+        try
+        {
+            // Prefill: [PAD … prompt SEP], positions counted from each row's first real token.
+            for (int b = 0; b < rows; b++)
+            {
+                var prompt = prompts[first + b];
+                int pad = width - 1 - prompt.Length;
+                for (int c = 0; c < width; c++)
+                {
+                    long token = c < pad ? _special.Pad : c < width - 1 ? prompt[c - pad] : _special.Sep;
+                    ids[b * width + c] = token;
+                    positions[b * width + c] = Math.Max(0, c - pad);
+                    valid[b * capacity + c] = c >= pad;
+                }
+                next[b] = prompt.Length + 1;
+                tokens[b] = new List<long>(cap);
+            }
+
+            int length = width, past = 0, read = 0, running = rows;
+            while (true)
+            {
+                Run(ids, positions, mask, valid, rows, length - past, past, capacity, cache, read, logits, inputValues, outputValues);
+                read ^= 1;
+                int stride = (length - past) * outputs;                       // logits of each row's last column
+                running = 0;
+                for (int b = 0; b < rows; b++)
+                {
+                    if (done[b]) { ids[b] = _special.Pad; positions[b] = 0; continue; }
+                    var row = logits.AsSpan(b * stride + stride - outputs, outputs);
+                    long token = rng is null ? Greedy(row) : Draw(row, temperature, probabilities!, rng);
+                    if (token == _special.Eos) done[b] = true;
+                    else tokens[b].Add(token);
+                    if (tokens[b].Count == cap) done[b] = true;             // truncated: the cap without EOS
+                    if (done[b]) { ids[b] = _special.Pad; positions[b] = 0; continue; }
+                    ids[b] = token;
+                    positions[b] = next[b]++;
+                    running++;
+                }
+                if (running == 0) break;
+                for (int b = 0; b < rows; b++) valid[b * capacity + length] = ids[b] != _special.Pad;
+                past = length;
+                length++;
+            }
+            for (int b = 0; b < rows; b++) responses[first + b] = tokens[b].ToArray();
+        }
+        finally
+        {
+            foreach (var buffer in cache) pool.Return(buffer);
+            pool.Return(logits);
+            longs.Return(ids);
+            longs.Return(positions);
+            longs.Return(mask);
+        }
+    }
+
+    /// <summary>
+    /// One run over the <paramref name="sequence"/> newest columns with <paramref name="past"/> cached ones:
+    /// reads the cache from buffer set <paramref name="read"/> and writes the present into the other.
+    /// </summary>
+    void Run(long[] ids, long[] positions, long[] mask, bool[] valid, int rows, int sequence, int past, int capacity,
+        float[][] cache, int read, float[] logits, OrtValue[] inputs, OrtValue[] outputs)
+    {
+        int total = past + sequence;
+        for (int b = 0; b < rows; b++)
+            for (int c = 0; c < total; c++) mask[b * total + c] = valid[b * capacity + c] ? 1 : 0;
+
+        var info = OrtMemoryInfo.DefaultInstance;
+        try
+        {
+            inputs[0] = OrtValue.CreateTensorValueFromMemory(info, ids.AsMemory(0, rows * sequence), [rows, sequence]);
+            inputs[1] = OrtValue.CreateTensorValueFromMemory(info, mask.AsMemory(0, rows * total), [rows, total]);
+            inputs[2] = OrtValue.CreateTensorValueFromMemory(info, positions.AsMemory(0, rows * sequence), [rows, sequence]);
+            outputs[0] = OrtValue.CreateTensorValueFromMemory(info, logits.AsMemory(0, rows * sequence * (_vocab + 2)), [rows, sequence, _vocab + 2]);
+            for (int kv = 0; kv < 2 * _layers; kv++)
+            {
+                inputs[3 + kv] = OrtValue.CreateTensorValueFromMemory(info, cache[2 * kv + read].AsMemory(0, rows * _heads * past * _headDim),
+                    [rows, _heads, past, _headDim]);
+                outputs[1 + kv] = OrtValue.CreateTensorValueFromMemory(info, cache[2 * kv + (read ^ 1)].AsMemory(0, rows * _heads * total * _headDim),
+                    [rows, _heads, total, _headDim]);
+            }
+            _session.Run(_runOptions, _inputNames, inputs, _outputNames, outputs);
+        }
+        finally
+        {
+            for (int i = 0; i < inputs.Length; i++) { inputs[i]?.Dispose(); inputs[i] = null!; }
+            for (int i = 0; i < outputs.Length; i++) { outputs[i]?.Dispose(); outputs[i] = null!; }
+        }
+    }
+
+    /// <summary>The first maximal id, as torch.argmax (SEP's logit is −1e9, so it never wins).</summary>
+    static long Greedy(ReadOnlySpan<float> logits)
+    {
+        int best = 0;
+        for (int v = 1; v < logits.Length; v++)
+            if (logits[v] > logits[best]) best = v;
+        return best;
+    }
+
+    static long Draw(ReadOnlySpan<float> logits, double temperature, double[] probabilities, Rng rng)
+    {
+        SorterPolicy.Softmax(logits, temperature, probabilities);
+        return SorterPolicy.Draw(probabilities, rng);
+    }
+}
