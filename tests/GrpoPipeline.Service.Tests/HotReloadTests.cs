@@ -44,25 +44,7 @@ public sealed class HotReloadTests
     public async Task Swapping_In_A_Model_Under_Load_Fails_No_Request()
     {
         var generations = new ConcurrentDictionary<int, int>();
-        var load = Load.Start(_client, workers: 4, async (client, i, random) =>
-        {
-            switch (i % 4)
-            {
-                case 0:
-                    return await Expect200(client.PostJson("/v1/sort", new { prompt = Prompt(random, 3, 5) }));
-                case 1:
-                    return await Expect200(client.PostJson("/v1/sort/batch", new { prompts = Enumerable.Range(0, 8).Select(_ => Prompt(random, 3, 5)) }));
-                case 2:
-                    return await Expect200(client.PostJson("/v1/sample", new { prompt = Prompt(random, 3, 5), n = 4, seed = i }));
-                default:
-                    using (var response = await client.GetAsync("/v1/model"))
-                    {
-                        if (response.StatusCode != HttpStatusCode.OK) return $"GET /v1/model: {(int)response.StatusCode}";
-                        generations.AddOrUpdate((await response.Json()).GetProperty("generation").GetInt32(), 1, (_, n) => n + 1);
-                        return null;
-                    }
-            }
-        });
+        var load = Load.Start(_client, workers: 4, EveryEndpoint(model => generations.AddOrUpdate(model.GetProperty("generation").GetInt32(), 1, (_, n) => n + 1)));
 
         await Task.Delay(500);
         TestModels.ReplaceAtomically(_model, TestModels.LectureB);
@@ -119,6 +101,36 @@ public sealed class HotReloadTests
         using var direct = SorterPolicy.Load(TestModels.Random);
         var sorted = await (await _client.PostJson("/v1/sort", new { prompt = new long[] { 5, 0, 3, 1 } })).Json();
         Assert.That(sorted.GetProperty("response").Longs(), Is.EqualTo(direct.Sort([5, 0, 3, 1])));
+    }
+
+    [Test]
+    public async Task A_Sorter_Swapped_For_A_Decoder_And_Back_Under_Load_Fails_No_Request()
+    {
+        // The load's prompts are valid for both models, so every request must succeed whichever answers it.
+        var kinds = new ConcurrentDictionary<string, int>();
+        var load = Load.Start(_client, workers: 4, EveryEndpoint(model => kinds.AddOrUpdate(model.GetProperty("contract").GetProperty("kind").GetString()!, 1, (_, n) => n + 1)));
+
+        await Task.Delay(400);
+        TestModels.ReplaceAtomically(_model, TestModels.Decoder);
+        var decoder = await _client.WaitForModel(m => m.GetProperty("run").GetString() == TestModels.DecoderRun, SwapTimeout);
+        await Task.Delay(600);
+        var sorted = await (await _client.PostJson("/v1/sort", new { prompt = new long[] { 7, 1, 6, 0, 2 } })).Json();
+        TestModels.ReplaceAtomically(_model, TestModels.Lecture);
+        var sorter = await _client.WaitForModel(m => m.GetProperty("generation").GetInt32() == 3, SwapTimeout);
+        await Task.Delay(400);
+        var result = await load.StopAsync();
+
+        TestContext.Out.WriteLine($"{result.Requests} requests, contract kinds seen: {string.Join(", ", kinds.Select(kv => $"{kv.Key}×{kv.Value}"))}");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(result.Failures, Is.Empty, "requests failed during the swaps");
+            Assert.That(result.Requests, Is.GreaterThan(50), "the load barely ran");
+            Assert.That(decoder.GetProperty("contract").GetProperty("kind").GetString(), Is.EqualTo("decoder"));
+            Assert.That(sorted.GetProperty("response").Longs(), Has.Length.InRange(1, 7), "a length-5 prompt, valid only for the decoder, was answered");
+            Assert.That(sorter.GetProperty("contract").GetProperty("kind").GetString(), Is.EqualTo("sorter"));
+            Assert.That(sorter.GetProperty("run").GetString(), Is.EqualTo(TestModels.LectureRun));
+            Assert.That(kinds.Keys, Is.EquivalentTo(new[] { "sorter", "decoder" }), "requests ran against both kinds");
+        }
     }
 
     [Test]
@@ -179,6 +191,31 @@ public sealed class HotReloadTests
         }
         return $"{response.RequestMessage?.RequestUri?.AbsolutePath}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
     }
+
+    /// <summary>
+    /// A load step that cycles through the endpoints with length-3 prompts over 0..4 (valid for the lecture models and
+    /// the decoder), each expected to answer 200; every fourth request reads <c>GET /v1/model</c> into
+    /// <paramref name="onModel"/>.
+    /// </summary>
+    static Func<HttpClient, int, Random, Task<string?>> EveryEndpoint(Action<System.Text.Json.JsonElement> onModel) => async (client, i, random) =>
+    {
+        switch (i % 4)
+        {
+            case 0:
+                return await Expect200(client.PostJson("/v1/sort", new { prompt = Prompt(random, 3, 5) }));
+            case 1:
+                return await Expect200(client.PostJson("/v1/sort/batch", new { prompts = Enumerable.Range(0, 8).Select(_ => Prompt(random, 3, 5)) }));
+            case 2:
+                return await Expect200(client.PostJson("/v1/sample", new { prompt = Prompt(random, 3, 5), n = 4, seed = i }));
+            default:
+                using (var response = await client.GetAsync("/v1/model"))
+                {
+                    if (response.StatusCode != HttpStatusCode.OK) return $"GET /v1/model: {(int)response.StatusCode}";
+                    onModel(await response.Json());
+                    return null;
+                }
+        }
+    };
 
     /// <summary>Worker loops that send requests until stopped; a step returns null or a description of a failure.</summary>
     sealed class Load

@@ -5,8 +5,8 @@ namespace GrpoPipeline.Service.Tests;
 
 /// <summary>
 /// The models the service tests serve (committed ONNX fixtures, see <see cref="Fixtures"/>): two lecture-task models of
-/// the same shape (L=3, V=5) with different weights, a random-task model of another shape (L=4, V=6), and a file that
-/// is not a model.
+/// the same shape (L=3, V=5) with different weights, a random-task model of another shape (L=4, V=6), a decoder (lengths
+/// 1..6, V=8), and a file that is not a model.
 /// </summary>
 [SetUpFixture]
 public sealed class TestModels
@@ -19,12 +19,15 @@ public sealed class TestModels
     public static string LectureB => Fixtures.LectureUntrained;
     /// <summary>Random task, L=4 V=6.</summary>
     public static string Random => Fixtures.SmallUntrained;
+    /// <summary>A decoder (decoder/1), lengths 1..6 V=8: takes the lecture model's prompts too.</summary>
+    public static string Decoder => Fixtures.Decoder;
     /// <summary>Not an ONNX model: the first half of <see cref="LectureB"/>.</summary>
     public static string Truncated { get; private set; } = null!;
 
     public const string LectureRun = Fixtures.LectureRun;
     public const string LectureBRun = Fixtures.LectureUntrainedRun;
     public const string RandomRun = Fixtures.SmallRun;
+    public const string DecoderRun = Fixtures.DecoderRun;
 
     [OneTimeSetUp]
     public void CreateTemp()

@@ -1,3 +1,5 @@
+using GrpoPipeline.Core;
+
 namespace GrpoPipeline.Service.Features;
 
 /// <summary>The model being served: its contract, accepted prompts, provenance and reload state.</summary>
@@ -7,7 +9,9 @@ namespace GrpoPipeline.Service.Features;
 /// <param name="Contract">The ONNX contract the model follows, with its tensors' shapes.</param>
 /// <param name="MinPromptLength">Shortest prompt accepted.</param>
 /// <param name="MaxPromptLength">Longest prompt accepted.</param>
+/// <param name="MaxResponseLength">Longest response: L for a sorter, maxLength + 1 for a decoder (cut there without EOS).</param>
 /// <param name="VocabSize">Vocabulary size V: prompt tokens are 0..V-1.</param>
+/// <param name="SpecialTokens">A decoder's SEP (V), EOS (V+1) and PAD (V+2) ids; null for a sorter.</param>
 /// <param name="Policy">Policy architecture recorded at export.</param>
 /// <param name="Run">Training run the model was exported from.</param>
 /// <param name="Epoch">Training epoch the model was exported at.</param>
@@ -20,7 +24,9 @@ public sealed record ModelInfo(
     ContractInfo Contract,
     int MinPromptLength,
     int MaxPromptLength,
+    int MaxResponseLength,
     int VocabSize,
+    SpecialTokens? SpecialTokens,
     string Policy,
     string Run,
     int Epoch,
@@ -28,11 +34,12 @@ public sealed record ModelInfo(
     ReloadInfo Reload);
 
 /// <summary>An ONNX contract as the model follows it.</summary>
-/// <param name="Version">Contract version, e.g. <c>sorter/1</c>.</param>
+/// <param name="Kind"><c>sorter</c> (one run answers a prompt of length L) or <c>decoder</c> (token by token, any allowed length).</param>
+/// <param name="Version">Contract version, e.g. <c>sorter/1</c> or <c>decoder/1</c>.</param>
 /// <param name="Inputs">Model inputs.</param>
 /// <param name="Outputs">Model outputs.</param>
 /// <param name="Opset">ONNX operator set the exporter targets.</param>
-public sealed record ContractInfo(string Version, TensorInfo[] Inputs, TensorInfo[] Outputs, int Opset);
+public sealed record ContractInfo(string Kind, string Version, TensorInfo[] Inputs, TensorInfo[] Outputs, int Opset);
 
 /// <summary>One input or output tensor.</summary>
 /// <param name="Name">Tensor name.</param>

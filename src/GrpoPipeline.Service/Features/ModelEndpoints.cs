@@ -23,11 +23,11 @@ static class ModelEndpoints
             var model = lease.Model;
             var c = model.Policy.Contract;
             TensorInfo[] Tensors(IEnumerable<TensorSpec> specs) => specs.Select(t => new TensorInfo(t.Name, t.ElementTypeName, t.Shape(c.Sizes))).ToArray();
-            var contract = new ContractInfo(c.Version, Tensors(c.Spec.Inputs), Tensors(c.Spec.Outputs), OnnxContract.Opset);
+            var contract = new ContractInfo(c.IsDecoder ? "decoder" : "sorter", c.Version, Tensors(c.Spec.Inputs), Tensors(c.Spec.Outputs), OnnxContract.Opset);
             var rejection = host.LastRejection;
             var reload = new ReloadInfo(options.Value.HotReload, host.Reloads, host.Rejections, rejection?.At, rejection?.Reason);
             return TypedResults.Ok(new ModelInfo(c.Path, model.LoadedAt, model.Generation, contract, c.Prompts.MinLength, c.Prompts.MaxLength,
-                c.VocabSize, c.PolicyKind, c.RunName, c.Epoch, c.Metadata, reload));
+                c.MaxResponseLength, c.VocabSize, c.Special, c.PolicyKind, c.RunName, c.Epoch, c.Metadata, reload));
         }
     }
 }

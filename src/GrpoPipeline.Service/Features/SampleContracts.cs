@@ -39,5 +39,6 @@ public sealed record SampleRequest(long[] Prompt, int N, double? Temperature = n
 /// <summary>Sampled responses and their rewards.</summary>
 /// <param name="Responses">N responses drawn at the requested temperature.</param>
 /// <param name="Rewards">The reward components of each response.</param>
+/// <param name="Truncated">Whether each response was cut at the cap without EOS (decoders only).</param>
 /// <param name="Seed">The seed used; send it back to draw the same responses.</param>
-public sealed record SampleResponse(long[][] Responses, SortScore[] Rewards, ulong Seed);
+public sealed record SampleResponse(long[][] Responses, SortScore[] Rewards, bool[] Truncated, ulong Seed);

@@ -28,7 +28,8 @@ static class SampleEndpoints
             if (Problems.PromptProblem(request.Prompt, lease.Policy, "prompt") is { } detail) return Problems.BadRequest(detail);
             var responses = lease.Policy.Sample(request.Prompt, request.N, request.Temperature ?? 1.0, seed);
             var rewards = responses.Select(r => SortScore.Of(request.Prompt, r)).ToArray();
-            return TypedResults.Ok(new SampleResponse(responses, rewards, seed));
+            var truncated = responses.Select(r => lease.Policy.Contract.IsTruncated(r)).ToArray();
+            return TypedResults.Ok(new SampleResponse(responses, rewards, truncated, seed));
         }
     }
 }

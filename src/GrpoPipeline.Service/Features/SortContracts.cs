@@ -14,9 +14,10 @@ public sealed record SortRequest(long[] Prompt) : IRequestBody<SortRequest>
 }
 
 /// <summary>The greedy response to one prompt.</summary>
-/// <param name="Response">The model's greedy (argmax) response.</param>
+/// <param name="Response">The model's greedy (argmax) response; a decoder's without its EOS.</param>
 /// <param name="Rewards">The response's reward components.</param>
-public sealed record SortResponse(long[] Response, SortScore Rewards);
+/// <param name="Truncated">A decoder's response that reached maxLength + 1 tokens without EOS; always false for a sorter.</param>
+public sealed record SortResponse(long[] Response, SortScore Rewards, bool Truncated);
 
 /// <summary>Body of <c>POST /v1/sort/batch</c>.</summary>
 /// <param name="Prompts">1..MaxBatch prompts, each of a length and with tokens the model accepts.</param>
@@ -40,4 +41,5 @@ public sealed record BatchSortRequest(long[][] Prompts) : IRequestBody<BatchSort
 /// <summary>Greedy responses to a batch, in the order of the prompts.</summary>
 /// <param name="Responses">One greedy response per prompt.</param>
 /// <param name="Rewards">The reward components of each response.</param>
-public sealed record BatchSortResponse(long[][] Responses, SortScore[] Rewards);
+/// <param name="Truncated">Whether each response was cut at the cap without EOS (decoders only).</param>
+public sealed record BatchSortResponse(long[][] Responses, SortScore[] Rewards, bool[] Truncated);

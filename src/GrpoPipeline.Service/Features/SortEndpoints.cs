@@ -5,7 +5,10 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace GrpoPipeline.Service.Features;
 
-/// <summary><c>POST /v1/sort</c> and <c>POST /v1/sort/batch</c>: greedy responses and their rewards.</summary>
+/// <summary>
+/// <c>POST /v1/sort</c> and <c>POST /v1/sort/batch</c>: greedy responses and their rewards. A batch to a decoder may
+/// mix prompt lengths; it is decoded in one loop.
+/// </summary>
 static class SortEndpoints
 {
     public static void MapSort(this IEndpointRouteBuilder routes)
@@ -33,7 +36,7 @@ static class SortEndpoints
             // Checked against the leased model: after a reload the accepted prompts may differ from the last request's.
             if (Problems.PromptProblem(prompt, lease.Policy, "prompt") is { } detail) return Problems.BadRequest(detail);
             var response = lease.Policy.Sort(prompt);
-            return TypedResults.Ok(new SortResponse(response, SortScore.Of(prompt, response)));
+            return TypedResults.Ok(new SortResponse(response, SortScore.Of(prompt, response), lease.Policy.Contract.IsTruncated(response)));
         }
     }
 
@@ -50,8 +53,13 @@ static class SortEndpoints
                 if (Problems.PromptProblem(prompts[b], lease.Policy, $"prompts[{b}]") is { } detail) return Problems.BadRequest(detail);
             var responses = lease.Policy.SortBatch(prompts);
             var rewards = new SortScore[prompts.Length];
-            for (int b = 0; b < prompts.Length; b++) rewards[b] = SortScore.Of(prompts[b], responses[b]);
-            return TypedResults.Ok(new BatchSortResponse(responses, rewards));
+            var truncated = new bool[prompts.Length];
+            for (int b = 0; b < prompts.Length; b++)
+            {
+                rewards[b] = SortScore.Of(prompts[b], responses[b]);
+                truncated[b] = lease.Policy.Contract.IsTruncated(responses[b]);
+            }
+            return TypedResults.Ok(new BatchSortResponse(responses, rewards, truncated));
         }
     }
 }
