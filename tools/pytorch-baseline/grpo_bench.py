@@ -6,14 +6,18 @@ Prints one JSON line per config with the keys `grpo bench train` prints. Figures
 Each epoch does what GrpoTrainer.RunEpoch does: sample a batch of prompts, G responses per prompt under no-grad,
 log pi_old and log pi_ref once per rollout, inclusion+ordering rewards, centered deltas, then mu Adam steps on the
 clipped surrogate + beta * k3 KL, with the entropy, the clip fractions and the grad norm measured as the trainer does.
+Before the figures it prints to stderr what it runs on (runtime_info.py): BLAS library, threads, matmul GFLOP/s.
 """
 import argparse
 import copy
 import json
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+import runtime_info
 
 
 class SeedPolicy(torch.nn.Module):
@@ -131,6 +135,16 @@ def measure(name, warmup, seconds, seed):
     }
 
 
+def set_threads(threads):
+    """torch intra-op threads = threads, inter-op threads = 1 (possible only before any parallel work).
+    OPENBLAS/OMP/MKL_NUM_THREADS must be set before Python starts: tools/pytorch-bench.sh does that."""
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError as error:
+        print(f"# set_num_interop_threads(1) failed: {error}", file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="measured time per config, after warm-up")
@@ -138,7 +152,9 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the trainer's run.threads default is 1)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    for line in runtime_info.report():
+        print("# " + line, file=sys.stderr, flush=True)
     for name in CONFIGS:
         print(json.dumps(measure(name, args.warmup, args.seconds, args.seed)), flush=True)
 
