@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# PyTorch baseline of `grpo bench train`: runs tools/pytorch-baseline/grpo_bench.py (same two configs, same JSON keys)
-# with Debian's python3-torch on OpenBLAS, installing both if missing (needs root; PyPI is not needed). Prints figures,
-# judges nothing; what it ran on goes to stderr as `# ...` lines.
+# PyTorch baseline of `grpo bench train`: runs tools/pytorch-baseline/grpo_bench.py (the seed and scale configs, and the
+# autoregressive decoder config; same JSON keys) with Debian's python3-torch on OpenBLAS, installing both if missing
+# (needs root; PyPI is not needed). Prints figures, judges nothing; what it ran on goes to stderr as `# ...` lines.
 #
 # Debian builds python3-torch against the generic libblas.so.3, whose reference BLAS runs a 1024^3 sgemm at a few
 # GFLOP/s. libopenblas0-pthread registers OpenBLAS as the libblas.so.3/liblapack.so.3 alternative (~60-90 GFLOP/s on
@@ -14,7 +14,8 @@
 #                 OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=T
 #   --blas generic  for comparison only: run this process on Debian's reference BLAS/LAPACK (through
 #                 LD_LIBRARY_PATH; the system alternatives stay on OpenBLAS)
-#   others (--seconds S, --warmup N, --seed N) go to grpo_bench.py; see its --help.
+#   others (--config seed|scale|decoder, --kv-cache/--no-kv-cache, --seconds S, --warmup N, --seed N, --self-test,
+#   --train-check [EPOCHS]) go to grpo_bench.py; see its --help.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python=/usr/bin/python3   # Debian's interpreter: python3-torch installs into it, not into a pyenv or venv one
