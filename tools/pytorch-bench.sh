@@ -46,10 +46,11 @@ multiarch=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("MULT
 libdir=/usr/lib/$multiarch
 for lib in libblas.so.3 liblapack.so.3; do
   name=$lib-$multiarch target=$libdir/openblas-pthread/$lib
-  current=$(update-alternatives --query "$name" | sed -n 's/^Value: //p')
+  query=$(update-alternatives --query "$name")
+  current=$(sed -n 's/^Value: //p' <<<"$query") best=$(sed -n 's/^Best: //p' <<<"$query")
   if [[ "$current" != "$target" ]]; then
     echo "# $name points at ${current:-nothing}; setting it to $target" >&2
-    update-alternatives --quiet --set "$name" "$target"
+    if [[ "$best" == "$target" ]]; then update-alternatives --quiet --auto "$name"; else update-alternatives --quiet --set "$name" "$target"; fi
   fi
 done
 echo "# alternatives: $(update-alternatives --query "libblas.so.3-$multiarch" | sed -n 's/^Value: /libblas.so.3 -> /p'), \
