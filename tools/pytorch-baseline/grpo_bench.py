@@ -173,14 +173,14 @@ def set_threads(threads):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--config", choices=[*CONFIGS, "decoder"], action="append",
                         help="config to measure (repeatable); default: seed, scale and decoder")
     parser.add_argument("--kv-cache", action=argparse.BooleanOptionalAction, default=None,
                         help="decoder rollout with (--kv-cache) or without (--no-kv-cache) a KV cache; default: both")
     parser.add_argument("--seconds", type=float, default=10, help="measured time per config, after warm-up")
     parser.add_argument("--warmup", type=int, default=50, help="warm-up epochs per config")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the trainer's run.threads default is 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the trainer's run.threads default is 1); inter-op threads are 1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--self-test", action="store_true", help="check the decoder config's correctness and exit")
     parser.add_argument("--train-check", type=int, nargs="?", const=50, metavar="EPOCHS",
