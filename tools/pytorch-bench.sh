@@ -4,7 +4,7 @@
 # (needs root; PyPI is not needed). Prints figures, judges nothing; what it ran on goes to stderr as `# ...` lines.
 #
 # Debian builds python3-torch against the generic libblas.so.3, whose reference BLAS runs a 1024^3 sgemm at a few
-# GFLOP/s. libopenblas0-pthread registers OpenBLAS as the libblas.so.3/liblapack.so.3 alternative (~60-90 GFLOP/s on
+# GFLOP/s. libopenblas0-pthread registers OpenBLAS as the libblas.so.3/liblapack.so.3 alternative (~100 GFLOP/s on
 # one core here); this script makes sure the alternatives point at it, so that every PyTorch figure runs on a BLAS
 # comparable to libtorch's in TorchSharp. torch keeps printing BLAS_INFO=generic (a build-time string): the process's
 # mapped libraries and the measured GFLOP/s show what it actually ran on.
@@ -14,6 +14,10 @@
 #                 OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=T
 #   --blas generic  for comparison only: run this process on Debian's reference BLAS/LAPACK (through
 #                 LD_LIBRARY_PATH; the system alternatives stay on OpenBLAS)
+#   GLIBC_TUNABLES in the environment is passed on (and printed). With glibc's default malloc, libtorch's large
+#   buffers are page-faulted in again on most calls; on the decoder config that is ~40k minor faults per epoch and
+#   ~40% of its time here. GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824
+#   removes them: compare engines with the same setting.
 #   others (--config seed|scale|decoder, --kv-cache/--no-kv-cache, --seconds S, --warmup N, --seed N, --self-test,
 #   --train-check [EPOCHS]) go to grpo_bench.py; see its --help.
 set -euo pipefail

@@ -1,5 +1,6 @@
 """What a PyTorch figure ran on: torch's build-time BLAS string, the BLAS/LAPACK libraries this process actually maps,
-OpenBLAS's own view of itself when it is the one loaded, the thread settings, and a measured 1024^3 float32 matmul rate.
+OpenBLAS's own view of itself when it is the one loaded, the thread and malloc settings, and a measured 1024^3 float32
+matmul rate.
 
 Debian's python3-torch is built against the generic libblas.so.3 (`BLAS_INFO=generic` in `torch.__config__.show()`
 is a build-time string and stays so whatever library the loader picks at run time), so the evidence that counts is
@@ -58,5 +59,6 @@ def report():
     lines.append(f"OpenBLAS: {openblas[0]}, {openblas[1]} thread(s)" if openblas else "OpenBLAS: not the loaded libblas.so.3")
     env = ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"))
     lines.append(f"threads: torch intra-op {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}; {env}")
+    lines.append(f"malloc: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', 'unset')}")
     lines.append(f"1024^3 float32 matmul: {matmul_gflops():.1f} GFLOP/s at {torch.get_num_threads()} torch thread(s)")
     return lines
