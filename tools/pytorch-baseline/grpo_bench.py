@@ -1,19 +1,27 @@
 #!/usr/bin/env python3
-"""PyTorch baseline for `grpo bench train`: the same GRPO epoch on the same two configs, written the way a PyTorch
+"""PyTorch baseline for `grpo bench train`: the same GRPO epoch on the same configs, written the way a PyTorch
 user would write it (the lecture's einsum model, log-probs gathered from the expanded logits, rewards in Python).
 
 Prints one JSON line per config with the keys `grpo bench train` prints. Figures only; it judges nothing.
-Each epoch does what GrpoTrainer.RunEpoch does: sample a batch of prompts, G responses per prompt under no-grad,
-log pi_old and log pi_ref once per rollout, inclusion+ordering rewards, centered deltas, then mu Adam steps on the
-clipped surrogate + beta * k3 KL, with the entropy, the clip fractions and the grad norm measured as the trainer does.
+For `seed` and `scale` each epoch does what GrpoTrainer.RunEpoch does: sample a batch of prompts, G responses per
+prompt under no-grad, log pi_old and log pi_ref once per rollout, inclusion+ordering rewards, centered deltas, then mu
+Adam steps on the clipped surrogate + beta * k3 KL, with the entropy, the clip fractions and the grad norm measured as
+the trainer does. `decoder` (decoder.py) is GRPO with an autoregressive nanoGPT-style decoder on variable-length
+sorting, measured twice: nanoGPT's whole-prefix `generate`, then with a KV cache.
+Before the figures it prints to stderr what it runs on (runtime_info.py): BLAS library, threads, matmul GFLOP/s.
 """
 import argparse
 import copy
 import json
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+import decoder
+import decoder_checks
+import runtime_info
 
 
 class SeedPolicy(torch.nn.Module):
@@ -111,16 +119,21 @@ class Trainer:
         return rewards.mean().item(), entropy, clip_low, clip_high
 
 
+def timed(run_epoch, warmup, seconds):
+    """Runs warmup epochs, then epochs for `seconds`; returns (epochs, elapsed seconds, per-epoch results)."""
+    for _ in range(warmup):
+        run_epoch()
+    epochs, results, start = 0, [], time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        results.append(run_epoch())
+        epochs += 1
+    return epochs, time.perf_counter() - start, results
+
+
 def measure(name, warmup, seconds, seed):
     config = CONFIGS[name]
     trainer = Trainer(config, seed)
-    for _ in range(warmup):
-        trainer.run_epoch()
-    epochs, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        trainer.run_epoch()
-        epochs += 1
-    elapsed = time.perf_counter() - start
+    epochs, elapsed, _ = timed(trainer.run_epoch, warmup, seconds)
     return {
         "config": name,
         "epochs": epochs,
@@ -131,16 +144,62 @@ def measure(name, warmup, seconds, seed):
     }
 
 
+def measure_decoder(kv_cache, warmup, seconds, seed):
+    trainer = decoder.DecoderTrainer(seed, kv_cache)
+    epochs, elapsed, results = timed(trainer.run_epoch, warmup, seconds)
+    response_tokens = sum(r["responseTokens"] for r in results)
+    samples = epochs * decoder.BATCH * decoder.GROUP
+    return {
+        "config": "decoder",
+        "kvCache": kv_cache,
+        "threads": torch.get_num_threads(),
+        "epochs": epochs,
+        "epochsPerSecond": round(epochs / elapsed, 2),
+        "responseTokensPerSecond": round(response_tokens / elapsed),
+        "samplesPerSecond": round(samples / elapsed),
+        "meanResponseLength": round(response_tokens / samples, 3),
+        "torch": torch.__version__,
+    }
+
+
+def set_threads(threads):
+    """torch intra-op threads = threads, inter-op threads = 1 (possible only before any parallel work).
+    OPENBLAS/OMP/MKL_NUM_THREADS must be set before Python starts: tools/pytorch-bench.sh does that."""
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError as error:
+        print(f"# set_num_interop_threads(1) failed: {error}", file=sys.stderr)
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--config", choices=[*CONFIGS, "decoder"], action="append",
+                        help="config to measure (repeatable); default: seed, scale and decoder")
+    parser.add_argument("--kv-cache", action=argparse.BooleanOptionalAction, default=None,
+                        help="decoder rollout with (--kv-cache) or without (--no-kv-cache) a KV cache; default: both")
     parser.add_argument("--seconds", type=float, default=10, help="measured time per config, after warm-up")
     parser.add_argument("--warmup", type=int, default=50, help="warm-up epochs per config")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the trainer's run.threads default is 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the trainer's run.threads default is 1); inter-op threads are 1")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--self-test", action="store_true", help="check the decoder config's correctness and exit")
+    parser.add_argument("--train-check", type=int, nargs="?", const=50, metavar="EPOCHS",
+                        help="train the decoder config for EPOCHS (50) epochs, print its reward and exit")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    for name in CONFIGS:
-        print(json.dumps(measure(name, args.warmup, args.seconds, args.seed)), flush=True)
+    set_threads(args.threads)
+    for line in runtime_info.report():
+        print("# " + line, file=sys.stderr, flush=True)
+    torch.manual_seed(args.seed)
+    if args.self_test:
+        sys.exit(decoder_checks.self_test(args.seed))
+    if args.train_check is not None:
+        sys.exit(decoder_checks.train_check(args.train_check, args.seed, kv_cache=args.kv_cache is not False))
+    for name in args.config or [*CONFIGS, "decoder"]:
+        if name == "decoder":
+            for kv_cache in ([False, True] if args.kv_cache is None else [args.kv_cache]):
+                print(json.dumps(measure_decoder(kv_cache, args.warmup, args.seconds, args.seed)), flush=True)
+        else:
+            print(json.dumps(measure(name, args.warmup, args.seconds, args.seed)), flush=True)
 
 
 if __name__ == "__main__":
