@@ -22,15 +22,29 @@ for _ in $(seq 1 100); do
 done
 curl -sf "$url/health/ready" >/dev/null || { echo "server did not become ready; log:" >&2; cat /tmp/grpo-http-bench.log >&2; exit 1; }
 
-# A prompt of the model's length with in-range tokens (descending, so it needs sorting).
-length=$(curl -sf "$url/v1/model" | sed -n 's/.*"maxPromptLength":\([0-9]*\).*/\1/p')
-vocab=$(curl -sf "$url/v1/model" | sed -n 's/.*"vocabSize":\([0-9]*\).*/\1/p')
-prompt=$(for ((i = length - 1; i >= 0; i--)); do echo -n "$((i % vocab)),"; done | sed 's/,$//')
+# One descending prompt (so it needs sorting) per accepted length; requests take them in turn, so a decoder model is
+# loaded with prompts of mixed lengths and a sorter with its one length.
+info=$(curl -sf "$url/v1/model")
+field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$info"; }
+min=$(field minPromptLength); max=$(field maxPromptLength); vocab=$(field vocabSize)
+bodies=""
+for ((length = min; length <= max; length++)); do
+  prompt=$(for ((i = length - 1; i >= 0; i--)); do echo -n "$((i % vocab)),"; done | sed 's/,$//')
+  bodies+="  '{\"prompt\":[$prompt]}',"$'\n'
+done
 lua=$(mktemp --suffix=.lua)
+trap 'kill $server 2>/dev/null || true; rm -f "$lua"' EXIT
 cat > "$lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"prompt":[$prompt]}'
-wrk.headers["Content-Type"] = "application/json"
+local bodies = {
+$bodies}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, bodies[(n % #bodies) + 1])
+end
 LUA
-echo "POST /v1/sort {\"prompt\":[$prompt]} for ${duration}s, 64 connections, 2 threads"
-wrk -t2 -c64 -d"${duration}s" --latency -s "$lua" "$url/v1/sort"
+echo "POST /v1/sort with prompts of length $min..$max in turn for ${duration}s, 64 connections, 2 threads"
+out=$(wrk -t2 -c64 -d"${duration}s" --latency -s "$lua" "$url/v1/sort")
+echo "$out"
+# wrk prints the non-2xx line only when there are some; say zero explicitly.
+grep -q "Non-2xx" <<<"$out" || echo "  Non-2xx or 3xx responses: 0"
