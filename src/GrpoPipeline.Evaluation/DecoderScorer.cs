@@ -45,9 +45,9 @@ public sealed class DecoderScorer : IPolicyScorer
     public int PromptsPerBatch => _transformer.PromptsPerBatch;
 
     /// <summary>The prompts as an ML.NET data view with one <see cref="DecoderColumns.Prompt"/> column.</summary>
-    public IDataView Load(IReadOnlyList<long[]> prompts) => _ml.Data.LoadFromEnumerable(Rows(prompts), _schema);
+    public IDataView ToDataView(IReadOnlyList<long[]> prompts) => _ml.Data.LoadFromEnumerable(Rows(prompts), _schema);
 
-    /// <summary>The transformer this scorer runs, for pipelines of your own: <c>scorer.Transformer.Transform(scorer.Load(prompts))</c>.</summary>
+    /// <summary>The transformer this scorer runs, for pipelines of your own: <c>scorer.Transformer.Transform(scorer.ToDataView(prompts))</c>.</summary>
     public DecoderTransformer Transformer => _transformer;
 
     /// <inheritdoc />
@@ -56,7 +56,7 @@ public sealed class DecoderScorer : IPolicyScorer
         for (int i = 0; i < prompts.Count; i++)
             if (Contract.Prompts.Problem(prompts[i]) is { } problem)
                 throw new ArgumentException($"prompt {i}: {problem}", nameof(prompts));
-        var scored = _transformer.Transform(Load(prompts));
+        var scored = _transformer.Transform(ToDataView(prompts));
         var column = scored.Schema[DecoderColumns.Response];
         using var cursor = scored.GetRowCursor([column]);
         var getter = cursor.GetGetter<VBuffer<long>>(column);

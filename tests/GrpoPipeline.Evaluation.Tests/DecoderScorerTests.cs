@@ -47,7 +47,7 @@ public sealed class DecoderScorerTests
         using var policy = SorterPolicy.Load(Fixtures.Decoder);
         var counting = new CountingPolicy(policy);
         using var scorer = new DecoderScorer(Fixtures.Decoder);
-        var scored = new DecoderTransformer(counting, promptsPerBatch: 16).Transform(scorer.Load(MixedPrompts(50, seed: 4)));
+        var scored = new DecoderTransformer(counting, promptsPerBatch: 16).Transform(scorer.ToDataView(MixedPrompts(50, seed: 4)));
         using var cursor = scored.GetRowCursor(scored.Schema.Where(c => c.Name == DecoderColumns.Response));
         int rows = 0;
         while (cursor.MoveNext()) rows++;
@@ -61,7 +61,7 @@ public sealed class DecoderScorerTests
         using var policy = SorterPolicy.Load(Fixtures.Decoder);
         var counting = new CountingPolicy(policy);
         using var scorer = new DecoderScorer(Fixtures.Decoder);
-        var scored = new DecoderTransformer(counting, 16).Transform(scorer.Load(MixedPrompts(20, seed: 4)));
+        var scored = new DecoderTransformer(counting, 16).Transform(scorer.ToDataView(MixedPrompts(20, seed: 4)));
         using var cursor = scored.GetRowCursor([scored.Schema[DecoderColumns.Prompt]]);
         while (cursor.MoveNext()) { }
         Assert.That(counting.Batches, Is.Empty);
@@ -73,7 +73,7 @@ public sealed class DecoderScorerTests
         var prompts = MixedPrompts(40, seed: 5);
         using var policy = SorterPolicy.Load(Fixtures.Decoder);
         using var scorer = new DecoderScorer(Fixtures.Decoder, promptsPerBatch: 9);
-        var scored = scorer.Transformer.Transform(scorer.Load(prompts));
+        var scored = scorer.Transformer.Transform(scorer.ToDataView(prompts));
         Assert.That(scored.Schema.Select(c => c.Name), Is.EqualTo(new[]
         {
             DecoderColumns.Prompt, DecoderColumns.Response, DecoderColumns.ResponseLength, DecoderColumns.Truncated,
@@ -108,7 +108,7 @@ public sealed class DecoderScorerTests
         List<long[]> prompts = [[1, 2], [1, 2, 3, 4, 5, 6, 7], [3]];
         Assert.That(() => scorer.Responses(prompts), Throws.ArgumentException.With.Message.Contains("prompt 1").And.Message.Contains("1..6"));
         // Straight through the transformer: SortBatch's message, with the rows of the batch.
-        var scored = scorer.Transformer.Transform(scorer.Load(prompts));
+        var scored = scorer.Transformer.Transform(scorer.ToDataView(prompts));
         Assert.That(() => new MLContext().Data.CreateEnumerable<ScoredRow>(scored, false).ToList(),
             Throws.ArgumentException.With.Message.Contains("rows 0..2").And.Message.Contains("length 7"));
     }
