@@ -13,7 +13,14 @@ public static class SortingRewards
     /// with r[i] ≤ r[i+1], counted up to |prompt| − 1 pairs so that a longer response earns nothing more.
     /// At most 2·|prompt| − 1.
     /// </summary>
-    public static int InclusionOrdering(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
+    public static int InclusionOrdering(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response) =>
+        Inclusions(prompt, response) + OrderedPairs(prompt, response);
+
+    /// <summary>
+    /// The inclusion part of <see cref="InclusionOrdering"/>: prompt tokens matched by a distinct copy in the response,
+    /// Σ over values of min(count in prompt, count in response). At most |prompt|.
+    /// </summary>
+    public static int Inclusions(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
     {
         Span<long> p = prompt.Length <= 256 ? stackalloc long[prompt.Length] : new long[prompt.Length];
         Span<long> r = response.Length <= 256 ? stackalloc long[response.Length] : new long[response.Length];
@@ -28,10 +35,19 @@ public static class SortingRewards
             else if (p[i] < r[j]) i++;
             else j++;
         }
+        return included;
+    }
+
+    /// <summary>
+    /// The ordering part of <see cref="InclusionOrdering"/>: adjacent response pairs with r[i] ≤ r[i+1], counted up to
+    /// |prompt| − 1 so that a longer response earns nothing more.
+    /// </summary>
+    public static int OrderedPairs(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
+    {
         int ordered = 0;
         for (int i = 0; i + 1 < response.Length; i++)
             if (response[i] <= response[i + 1]) ordered++;
-        return included + Math.Min(ordered, Math.Max(0, prompt.Length - 1));
+        return Math.Min(ordered, Math.Max(0, prompt.Length - 1));
     }
 
     /// <summary>Largest possible <see cref="InclusionOrdering"/> for a prompt of length L: L inclusions + (L−1) ordered pairs.</summary>

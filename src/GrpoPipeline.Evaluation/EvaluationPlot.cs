@@ -4,20 +4,21 @@ using ScottPlot;
 namespace GrpoPipeline.Evaluation;
 
 /// <summary>
-/// <c>evaluation.png</c>: per-position accuracy (left) and the distribution of the inclusion + ordering reward
-/// (right), one colour per model.
+/// <c>evaluation.png</c>: per-position accuracy (left), the distribution of the inclusion + ordering reward (middle),
+/// and exact match against prompt length with its 95% interval (right), one colour per model. A sorter is one point
+/// on the length chart; a decoder a line over its lengths.
 /// </summary>
 public static class EvaluationPlot
 {
-    const int Width = 1400, Height = 560;
+    const int Width = 2100, Height = 560;
 
     /// <summary>Draws <paramref name="report"/> into <paramref name="pngPath"/>, atomically.</summary>
     public static void Write(EvaluationReport report, string pngPath)
     {
         var multiplot = new Multiplot();
-        multiplot.AddPlots(2);
+        multiplot.AddPlots(3);
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
-        var (accuracy, rewards) = (multiplot.GetPlot(0), multiplot.GetPlot(1));
+        var (accuracy, rewards, byLength) = (multiplot.GetPlot(0), multiplot.GetPlot(1), multiplot.GetPlot(2));
         var palette = new ScottPlot.Palettes.Category10();
         int models = report.Models.Count;
         // Grouped bars: the models share each reward value's unit width.
@@ -44,6 +45,17 @@ public static class EvaluationPlot
             }).ToList();
             var barPlot = rewards.Add.Bars(bars);
             barPlot.LegendText = label;
+
+            double[] lengths = m.ByLength.Select(l => (double)l.Length).ToArray(), exact = m.ByLength.Select(l => l.ExactMatch).ToArray();
+            // Wilson intervals are asymmetric: set both sides on the plottable (the adder takes symmetric errors only).
+            var errors = byLength.Add.ErrorBar(lengths, exact, new double[lengths.Length]);
+            errors.YErrorNegative = m.ByLength.Select(l => l.ExactMatch - l.ExactMatchInterval.Low).ToArray();
+            errors.YErrorPositive = m.ByLength.Select(l => l.ExactMatchInterval.High - l.ExactMatch).ToArray();
+            errors.Color = color;
+            var exactLine = byLength.Add.Scatter(lengths, exact, color);
+            exactLine.LegendText = label;
+            exactLine.LineWidth = 2;
+            exactLine.MarkerSize = 8;
         }
 
         accuracy.Title("Per-position accuracy (greedy response vs sorted prompt)");
@@ -59,6 +71,13 @@ public static class EvaluationPlot
         rewards.Axes.Margins(bottom: 0);
         rewards.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
         rewards.ShowLegend(Alignment.UpperLeft);
+
+        byLength.Title("Exact match by prompt length (95% Wilson interval)");
+        byLength.XLabel("prompt length");
+        byLength.YLabel("exact match");
+        byLength.Axes.SetLimitsY(0, 1.05);
+        byLength.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+        byLength.ShowLegend(Alignment.LowerLeft);
 
         AtomicFile.WriteVia(pngPath, tmp => multiplot.SavePng(tmp, Width, Height));
     }

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using GrpoPipeline.Core;
+using GrpoPipeline.Inference;
 
 namespace GrpoPipeline.Evaluation;
 
@@ -23,8 +26,14 @@ public sealed record ModelEvaluation
     public int Epoch { get; init; }
     /// <summary>Policy architecture (metadata <c>grpo.policy</c>).</summary>
     public required string Policy { get; init; }
-    /// <summary>The model's prompt length L.</summary>
+    /// <summary>The ONNX contract the model follows: <c>sorter/1</c> (one pass, length L) or <c>decoder/1</c> (token by token, lengths min..max).</summary>
+    public required string Contract { get; init; }
+    /// <summary>The model's prompt length L; the longest prompt of a decoder.</summary>
     public int PromptLength { get; init; }
+    /// <summary>Shortest prompt the model takes (L for a sorter).</summary>
+    public int MinLength { get; init; }
+    /// <summary>Longest prompt the model takes (L for a sorter).</summary>
+    public int MaxLength { get; init; }
     /// <summary>The model's vocabulary size V.</summary>
     public int VocabSize { get; init; }
     /// <summary>Where the prompts came from, e.g. the split rule and seed, or the CSV file.</summary>
@@ -40,41 +49,60 @@ public sealed record ModelEvaluation
     public ConfidenceInterval ExactMatchInterval { get; init; }
     /// <summary>Mean of the lecture's inclusion + ordering reward.</summary>
     public double MeanInclusionOrdering { get; init; }
-    /// <summary>Largest possible inclusion + ordering reward, 2L−1.</summary>
+    /// <summary>Largest possible inclusion + ordering reward of the longest prompt, 2L−1.</summary>
     public int MaxInclusionOrdering { get; init; }
-    /// <summary><see cref="MeanInclusionOrdering"/> ÷ <see cref="MaxInclusionOrdering"/>.</summary>
+    /// <summary>The reward earned over the most the prompts could earn, Σ reward ÷ Σ (2|prompt|−1); for one length L,
+    /// <see cref="MeanInclusionOrdering"/> ÷ <see cref="MaxInclusionOrdering"/>.</summary>
     public double NormalizedInclusionOrdering { get; init; }
-    /// <summary>Mean sort-distance reward: the share of positions equal to the sorted prompt (0..1).</summary>
+    /// <summary>Mean sort-distance reward: the share of positions equal to the sorted prompt, of max(|response|, |prompt|) (0..1).</summary>
     public double MeanSortDistance { get; init; }
-    /// <summary>Accuracy at each response position.</summary>
+    /// <summary>Accuracy at each response position, over the prompts at least that long.</summary>
     public required double[] PerPositionAccuracy { get; init; }
     /// <summary>Share of prompt tokens found in the response.</summary>
     public double InclusionRate { get; init; }
-    /// <summary>Share of adjacent response pairs in order.</summary>
+    /// <summary>Share of adjacent response pairs in order, of the |prompt|−1 that count.</summary>
     public double OrderingRate { get; init; }
     /// <summary>Prompts per inclusion + ordering value 0..2L−1.</summary>
     public required int[] InclusionOrderingDistribution { get; init; }
+    /// <summary>Exact match and more per prompt length, shortest first (one entry for a sorter); the prompt count of
+    /// each length is how many of its prompts were scored.</summary>
+    public required IReadOnlyList<LengthSummary> ByLength { get; init; }
+    /// <summary>Responses cut at maxLength + 1 tokens before EOS (always 0 for a sorter).</summary>
+    public int Truncated { get; init; }
+    /// <summary>Share of truncated responses.</summary>
+    public double TruncatedShare { get; init; }
+    /// <summary>Mean response length in tokens, EOS excluded.</summary>
+    public double MeanResponseLength { get; init; }
+    /// <summary>CSV prompts that fall in the model's training split (0 for held-out prompts, or a model without a split):
+    /// scored like the rest, but their score is not a held-out score.</summary>
+    public int TrainingSplitPrompts { get; init; }
 
     /// <summary>Prompts the model cannot take (wrong length, token out of range).</summary>
     public int InvalidPrompts { get; init; }
     /// <summary>Each of them, with its line and reason.</summary>
     public required IReadOnlyList<InvalidPrompt> Invalid { get; init; }
 
+    /// <summary>Whether the model is a <c>decoder/1</c> model.</summary>
+    [JsonIgnore]
+    public bool IsDecoder => Contract == OnnxContract.DecoderVersion;
+
     internal static ModelEvaluation From(ModelInfo model, string source, SortSummary s, IReadOnlyList<InvalidPrompt> invalid) => new()
     {
-        Model = model.Path, Run = model.Run, Epoch = model.Epoch, Policy = model.Policy,
-        PromptLength = model.PromptLength, VocabSize = model.VocabSize, PromptSource = source,
+        Model = model.Contract.Path, Run = model.Contract.RunName, Epoch = model.Contract.Epoch, Policy = model.Contract.PolicyKind,
+        Contract = model.Contract.Version, PromptLength = model.Contract.Prompts.MaxLength, MinLength = model.Contract.Prompts.MinLength,
+        MaxLength = model.Contract.Prompts.MaxLength, VocabSize = model.Contract.VocabSize, PromptSource = source,
         Prompts = s.Prompts, ExactMatches = s.ExactMatches, ExactMatch = s.ExactMatch, ExactMatchInterval = s.ExactMatchInterval,
         MeanInclusionOrdering = s.MeanInclusionOrdering, MaxInclusionOrdering = s.MaxInclusionOrdering,
         NormalizedInclusionOrdering = s.NormalizedInclusionOrdering, MeanSortDistance = s.MeanSortDistance,
         PerPositionAccuracy = s.PerPositionAccuracy,
         InclusionRate = s.InclusionRate, OrderingRate = s.OrderingRate, InclusionOrderingDistribution = s.InclusionOrderingDistribution,
-        InvalidPrompts = invalid.Count, Invalid = invalid,
+        ByLength = s.ByLength, Truncated = s.Truncated, TruncatedShare = s.TruncatedShare, MeanResponseLength = s.MeanResponseLength,
+        TrainingSplitPrompts = model.TrainingSplitPrompts, InvalidPrompts = invalid.Count, Invalid = invalid,
     };
 }
 
-/// <summary>The model facts an evaluation reports, read from the ONNX metadata.</summary>
-sealed record ModelInfo(string Path, string Run, int Epoch, string Policy, int PromptLength, int VocabSize);
+/// <summary>The model an evaluation reports on: its checked contract (with the ONNX metadata), and how many CSV prompts are in its training split.</summary>
+sealed record ModelInfo(PolicyContract Contract, int TrainingSplitPrompts);
 
 /// <summary>The evaluation of one or more models: a leaderboard sorted by exact match, then sort distance.</summary>
 public sealed record EvaluationReport
@@ -84,8 +112,12 @@ public sealed record EvaluationReport
     /// <summary>One entry per model, best first.</summary>
     public required IReadOnlyList<ModelEvaluation> Models { get; init; }
 
-    /// <summary>camelCase, indented.</summary>
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    /// <summary>camelCase, indented; NaN (a rate with nothing to count, e.g. ordering when every prompt has one token) as <c>"NaN"</c>.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowReadingFromString | JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     /// <summary>
     /// Orders <paramref name="models"/> by exact match, then by the sort-distance reward (a share, so it compares models
@@ -109,24 +141,48 @@ public sealed record EvaluationReport
     public string LeaderboardMarkdown()
     {
         var md = new StringBuilder();
-        md.AppendLine("| Rank | Model | Run | Epoch | Policy | Prompts | Exact match [95% CI] | Sort distance | Inclusion + ordering | Inclusion | Ordering | Invalid |");
-        md.AppendLine("|---:|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|");
+        md.AppendLine("| Rank | Model | Run | Epoch | Policy | Contract | Lengths | Prompts | Exact match [95% CI] | Sort distance | Inclusion + ordering | Inclusion | Ordering | Truncated | Invalid |");
+        md.AppendLine("|---:|---|---|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|");
         foreach (var m in Models)
-            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {m.Rank} | {Cell(Path.GetFileName(m.Model))} | {Cell(m.Run)} | {m.Epoch} | {Cell(m.Policy)} | {m.Prompts} | " +
-                $"{Percent(m.ExactMatch)} [{Percent(m.ExactMatchInterval.Low)}, {Percent(m.ExactMatchInterval.High)}] | {m.MeanSortDistance:F3} | " +
-                $"{m.MeanInclusionOrdering:F2} / {m.MaxInclusionOrdering} | {m.InclusionRate:F3} | {m.OrderingRate:F3} | {m.InvalidPrompts} |"));
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {m.Rank} | {Cell(Path.GetFileName(m.Model))} | {Cell(m.Run)} | {m.Epoch} | {Cell(m.Policy)} | {m.Contract} | {Lengths(m)} | {m.Prompts} | " +
+                $"{WithInterval(m.ExactMatch, m.ExactMatchInterval)} | {m.MeanSortDistance:F3} | {InclusionOrdering(m)} | {m.InclusionRate:F3} | {m.OrderingRate:F3} | {m.Truncated} | {m.InvalidPrompts} |"));
         return md.ToString();
     }
 
-    /// <summary>The whole Markdown report: the leaderboard, per-position accuracy, and the invalid prompts.</summary>
+    /// <summary>
+    /// Exact match per prompt length as a Markdown table, one row per model and length; with
+    /// <paramref name="decodersOnly"/>, only the <c>decoder/1</c> models (what the CLI prints). Empty when no model qualifies.
+    /// </summary>
+    public string ByLengthMarkdown(bool decodersOnly = false)
+    {
+        var models = Models.Where(m => !decodersOnly || m.IsDecoder).ToList();
+        if (models.Count == 0) return "";
+        var md = new StringBuilder();
+        md.AppendLine("| Model | Length | Prompts | Exact match [95% CI] | Sort distance | Mean response length | Truncated |");
+        md.AppendLine("|---|---:|---:|---|---:|---:|---:|");
+        foreach (var m in models)
+            foreach (var l in m.ByLength)
+                md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {Cell(Path.GetFileName(m.Model))} | {l.Length} | {l.Prompts} | " +
+                    $"{WithInterval(l.ExactMatch, l.ExactMatchInterval)} | {l.MeanSortDistance:F3} | {l.MeanResponseLength:F2} | {l.Truncated} |"));
+        return md.ToString();
+    }
+
+    /// <summary>The whole Markdown report: the leaderboard, exact match per length, per-position accuracy, and the invalid prompts.</summary>
     public string ToMarkdown(int maxListedInvalid = 50)
     {
         var md = new StringBuilder();
         md.AppendLine("# Evaluation").AppendLine();
-        md.AppendLine($"Prompts: {Source}. Greedy responses scored through ML.NET. Each reward component is reported under its own " +
-            "name: exact match (with a 95% Wilson interval), sort distance (the share of positions equal to the sorted prompt) and the " +
-            "lecture's inclusion + ordering (of 2L−1).").AppendLine();
+        md.AppendLine($"Prompts: {Source}. Greedy responses scored through ML.NET: sorter/1 models with ApplyOnnxModel, decoder/1 models " +
+            "with a transformer that decodes K prompts per batch. Each reward component is reported under its own name: exact match " +
+            "(with a 95% Wilson interval), sort distance (the share of positions equal to the sorted prompt) and the lecture's " +
+            "inclusion + ordering (of 2L−1; for a decoder, the share of the most its prompts could earn).").AppendLine();
         md.Append(LeaderboardMarkdown()).AppendLine();
+        foreach (var m in Models.Where(m => m.TrainingSplitPrompts > 0))
+            md.AppendLine($"Note: {m.TrainingSplitPrompts} of the {m.Prompts} prompts scored for {Path.GetFileName(m.Model)} are in its training split, so its scores are not held-out scores.").AppendLine();
+        md.AppendLine("## Exact match per length").AppendLine();
+        md.AppendLine("Each model is scored on the lengths it accepts; held-out prompts are spread evenly over them, and a length that holds " +
+            "out fewer prompts than its share gives all it has, so the prompt count says how many each length had.").AppendLine();
+        md.Append(ByLengthMarkdown()).AppendLine();
         md.AppendLine("## Per-position accuracy").AppendLine();
         int positions = Models.Max(m => m.PerPositionAccuracy.Length);
         md.AppendLine("| Model | " + string.Join(" | ", Enumerable.Range(0, positions).Select(i => $"pos {i}")) + " |");
@@ -143,6 +199,15 @@ public sealed record EvaluationReport
         }
         return md.ToString();
     }
+
+    static string Lengths(ModelEvaluation m) => m.MinLength == m.MaxLength ? $"{m.MaxLength}" : $"{m.MinLength}..{m.MaxLength}";
+
+    /// <summary>Mean of max for one length; for many lengths, whose maxima differ, the share of the most the prompts could earn.</summary>
+    static string InclusionOrdering(ModelEvaluation m) => m.MinLength == m.MaxLength
+        ? string.Create(CultureInfo.InvariantCulture, $"{m.MeanInclusionOrdering:F2} / {m.MaxInclusionOrdering}")
+        : Percent(m.NormalizedInclusionOrdering) + " of max";
+
+    static string WithInterval(double share, ConfidenceInterval interval) => $"{Percent(share)} [{Percent(interval.Low)}, {Percent(interval.High)}]";
 
     static string Percent(double share) => (share * 100).ToString("F1", CultureInfo.InvariantCulture) + "%";
     static string Cell(string text) => text.Replace("|", "\\|");

@@ -42,17 +42,40 @@ public static class HeldOutSplit
 
     /// <summary>
     /// <paramref name="count"/> held-out prompts of <paramref name="split"/> picked by <paramref name="seed"/>
-    /// (fewer when the split holds fewer).
+    /// (fewer when the split holds fewer). A variable split's prompts are spread evenly over its lengths, and a length
+    /// that holds out fewer than its share gives all it has (<see cref="SortingTask.HeldOutPrompts(int, ulong)"/>).
     /// </summary>
     /// <exception cref="EvaluationException">The split holds too few prompts to draw <paramref name="count"/> distinct ones.</exception>
     public static IReadOnlyList<long[]> Prompts(TaskOptions split, int count, ulong seed, string source)
     {
-        // Above 2^20 prompts SortingTask draws held-out prompts by rejection, which slows to a crawl (and then returns
-        // fewer) as the request nears the split's size; refuse early, with room for the coupon-collector tail.
-        double space = Math.Pow(split.Vocab, split.Length);
-        if (space > 1 << 20 && split.Kind == TaskKind.Random && count > split.HeldOutFraction * space / 2)
-            throw new EvaluationException(
-                $"'{source}': its split holds out about {split.HeldOutFraction * space:N0} prompts; ask for at most half of them, not {count}");
+        var (max, length) = Drawable(split);
+        if (count > max)
+            throw new EvaluationException(split.IsVariableLength
+                ? $"'{source}': its split holds out about {HeldOutAt(split, length):N0} prompts of length {length}, and an even spread over " +
+                  $"lengths {split.Rules.LengthRange} asks each length for its share; ask for at most half of them per length ({max:N0} in all), not {count}"
+                : $"'{source}': its split holds out about {HeldOutAt(split, length):N0} prompts; ask for at most half of them ({max:N0}), not {count}");
         return new SortingTask(split).HeldOutPrompts(count, seed);
     }
+
+    /// <summary>The most prompts <see cref="Prompts"/> draws from <paramref name="split"/>.</summary>
+    public static int MaxDrawable(TaskOptions split) => Drawable(split).Count;
+
+    /// <summary>
+    /// Above 2^20 prompts of a length, SortingTask draws held-out prompts by rejection, which slows to a crawl (and then
+    /// returns fewer) as the request nears the split's size; so each such length is asked for at most half its expected
+    /// held-out prompts, with room for the coupon-collector tail. Smaller lengths are enumerated: no limit. An even
+    /// spread asks every length for the same share, so the length with the fewest held-out prompts sets the limit.
+    /// </summary>
+    static (int Count, int Length) Drawable(TaskOptions split)
+    {
+        if (split.Kind == TaskKind.Fixed) return (int.MaxValue, split.Length);
+        int lengths = split.MaxPromptLength - split.MinPromptLength + 1;
+        for (int length = split.MinPromptLength; length <= split.MaxPromptLength; length++)
+            if (Math.Pow(split.Vocab, length) > 1 << 20)   // the first length above the limit holds out the fewest of them
+                return ((int)Math.Min(int.MaxValue, Math.Floor(HeldOutAt(split, length) / 2) * lengths), length);
+        return (int.MaxValue, split.Length);
+    }
+
+    /// <summary>The prompts of <paramref name="length"/> the split is expected to hold out.</summary>
+    static double HeldOutAt(TaskOptions split, int length) => split.HeldOutFraction * Math.Pow(split.Vocab, length);
 }

@@ -5,9 +5,6 @@ using Microsoft.ML.Transforms.Onnx;
 
 namespace GrpoPipeline.Evaluation;
 
-/// <summary>Receives the greedy response to the prompt at <paramref name="index"/>; the span is valid during the call.</summary>
-public delegate void ResponseHandler(int index, ReadOnlySpan<long> response);
-
 /// <summary>
 /// Greedy responses of an exported sorter through ML.NET: <c>MLContext → IDataView → ApplyOnnxModel → cursor</c>,
 /// with the column names of <see cref="OnnxContract"/>. Dispose it to release ONNX Runtime's native session.
@@ -20,7 +17,7 @@ public delegate void ResponseHandler(int index, ReadOnlySpan<long> response);
 /// <c>SorterPolicy.SortBatch</c> does. The last row is padded with token 0, and its padding responses are dropped.
 /// With K = 1 this is the plain one-prompt-per-row pipeline (<c>[VectorType(1, L)]</c>).
 /// </remarks>
-public sealed class MlNetScorer : IDisposable
+public sealed class MlNetScorer : IPolicyScorer
 {
     /// <summary>Default prompts per ML.NET row: the batch size of the raw ORT comparison.</summary>
     public const int DefaultPromptsPerRow = 1024;
@@ -69,13 +66,14 @@ public sealed class MlNetScorer : IDisposable
     public int PromptLength { get; }
     /// <summary>Prompts per ML.NET row, K.</summary>
     public int PromptsPerRow { get; }
+    int IPolicyScorer.PromptsPerBatch => PromptsPerRow;
 
     /// <summary>
     /// Scores <paramref name="prompts"/> (each of length L, tokens in range) and calls <paramref name="onResponse"/>
-    /// once per prompt, in order, while the cursor walks the rows; <paramref name="onRow"/> gets the prompts scored so
+    /// once per prompt, in order, while the cursor walks the rows; <paramref name="onBatch"/> gets the prompts scored so
     /// far after each row, and <paramref name="cancellationToken"/> is checked before each row.
     /// </summary>
-    public void Score(IReadOnlyList<long[]> prompts, ResponseHandler onResponse, Action<int>? onRow = null, CancellationToken cancellationToken = default)
+    public void Score(IReadOnlyList<long[]> prompts, ResponseHandler onResponse, Action<int>? onBatch = null, CancellationToken cancellationToken = default)
     {
         for (int i = 0; i < prompts.Count; i++)
             if (prompts[i].Length != PromptLength)
@@ -98,17 +96,9 @@ public sealed class MlNetScorer : IDisposable
             int inRow = Math.Min(PromptsPerRow, prompts.Count - next);
             for (int j = 0; j < inRow; j++) onResponse(next + j, values.Slice(j * PromptLength, PromptLength));
             next += inRow;
-            onRow?.Invoke(next);
+            onBatch?.Invoke(next);
         }
         if (next != prompts.Count) throw new InvalidOperationException($"ML.NET scored {next} of {prompts.Count} prompts");
-    }
-
-    /// <summary>The greedy responses, one array per prompt.</summary>
-    public long[][] Responses(IReadOnlyList<long[]> prompts)
-    {
-        var responses = new long[prompts.Count][];
-        Score(prompts, (i, response) => responses[i] = response.ToArray());
-        return responses;
     }
 
     /// <summary>

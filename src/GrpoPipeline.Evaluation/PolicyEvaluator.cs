@@ -1,3 +1,4 @@
+using System.Globalization;
 using GrpoPipeline.Core;
 using GrpoPipeline.Inference;
 
@@ -6,7 +7,10 @@ namespace GrpoPipeline.Evaluation;
 /// <summary>How <see cref="PolicyEvaluator"/> runs the models.</summary>
 public sealed record EvaluatorOptions
 {
-    /// <summary>Prompts per ML.NET row (one ONNX run each); 1 = one prompt per row. Default 1024.</summary>
+    /// <summary>
+    /// Prompts per batch, K: per ML.NET row (one ONNX run each) for a sorter, per decoding call for a decoder; 1 = one
+    /// prompt at a time. Default 1024.
+    /// </summary>
     public int PromptsPerRow { get; init; } = MlNetScorer.DefaultPromptsPerRow;
     /// <summary>ONNX Runtime intra-op threads per model. Default 1, as <see cref="SorterPolicyOptions"/>.</summary>
     public int Threads { get; init; } = 1;
@@ -19,7 +23,7 @@ public sealed record EvaluatorOptions
     }
 }
 
-/// <summary>How far an evaluation has come: reported once per model as it starts, then after each ML.NET row.</summary>
+/// <summary>How far an evaluation has come: reported once per model as it starts, then after each batch of K prompts.</summary>
 /// <param name="Model">1-based index of the model being evaluated.</param>
 /// <param name="Models">Models in the evaluation.</param>
 /// <param name="ModelPath">The model being evaluated.</param>
@@ -28,7 +32,9 @@ public sealed record EvaluatorOptions
 public readonly record struct EvaluationProgress(int Model, int Models, string ModelPath, int PromptsScored, int Prompts);
 
 /// <summary>
-/// Evaluates exported sorter policies on held-out prompts with ML.NET and ranks them.
+/// Evaluates exported policies on held-out prompts with ML.NET and ranks them: a <c>sorter/1</c> model through
+/// <c>ApplyOnnxModel</c> (<see cref="MlNetScorer"/>), a <c>decoder/1</c> model through <see cref="DecoderTransformer"/>
+/// (<see cref="DecoderScorer"/>). Each model is scored on the prompt lengths it accepts.
 /// </summary>
 /// <example>
 /// <code>
@@ -40,10 +46,10 @@ public static class PolicyEvaluator
 {
     /// <summary>Evaluates every model on the same source of prompts; the report is the leaderboard, best first.</summary>
     /// <exception cref="FileNotFoundException">A model path does not exist.</exception>
-    /// <exception cref="OnnxContractException">A file is not a GrpoPipeline sorter, or its split disagrees with its
-    /// own input shape.</exception>
+    /// <exception cref="OnnxContractException">A file is not a GrpoPipeline model, or its split disagrees with its
+    /// own input (lengths, vocabulary, fixed or variable length).</exception>
     /// <exception cref="EvaluationException">A bad CSV line, a model without a split, or no prompt a model can take.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; checked between ML.NET rows.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; checked between batches.</exception>
     public static EvaluationReport Evaluate(IReadOnlyList<string> modelPaths, HeldOutSource heldOut, EvaluatorOptions? options = null,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -73,34 +79,37 @@ public static class PolicyEvaluator
     {
         var (model, prompts, invalid, source) = Prepare(path, heldOut, csv);
         if (prompts.Count == 0)
-            throw new EvaluationException($"'{path}' can take none of the {invalid.Count} prompts (L={model.PromptLength}, V={model.VocabSize}); first: line {invalid[0].Line}: {invalid[0].Reason}");
-        var metrics = new SortMetrics(model.PromptLength);
+            throw new EvaluationException($"'{path}' can take none of the {invalid.Count} prompts ({Describe(model.Contract.Prompts)}); first: line {invalid[0].Line}: {invalid[0].Reason}");
+        var contract = model.Contract;
+        var metrics = new SortMetrics(contract.Prompts.MinLength, contract.Prompts.MaxLength, contract.IsDecoder ? contract.MaxResponseLength : null);
         onProgress(0, prompts.Count);
-        using (var scorer = new MlNetScorer(path, model.PromptLength, options.PromptsPerRow, options.Threads))
+        using (var scorer = IPolicyScorer.Create(contract, options.PromptsPerRow, options.Threads))
             scorer.Score(prompts, (i, response) => metrics.Add(prompts[i], response), scored => onProgress(scored, prompts.Count), cancellationToken);
         return ModelEvaluation.From(model, source, metrics.Summary(), invalid);
     }
 
-    /// <summary>Checks the model against the contract, reads its metadata, and picks the prompts it can take.</summary>
+    /// <summary>
+    /// Checks the model against its contract, reads its metadata, and picks the prompts it can take: from its split,
+    /// spread evenly over its lengths, or the CSV prompts it accepts (the rest are listed with their reason).
+    /// </summary>
     internal static (ModelInfo Model, IReadOnlyList<long[]> Prompts, IReadOnlyList<InvalidPrompt> Invalid, string Source) Prepare(
         string path, HeldOutSource heldOut, IReadOnlyList<CsvPrompt>? csv)
     {
         // SorterPolicy.Load is the contract check: names, element types, dimensions, and the metadata that fixes them.
-        using var policy = SorterPolicy.Load(path, new SorterPolicyOptions { WarmUp = false });
-        var contract = policy.Contract;
-        var model = new ModelInfo(path, contract.RunName, contract.Epoch, contract.PolicyKind, policy.PromptLength, contract.VocabSize);
+        PolicyContract contract;
+        using (var policy = SorterPolicy.Load(path, new SorterPolicyOptions { WarmUp = false })) contract = policy.Contract;
         switch (heldOut)
         {
             case HeldOutSource.Split split:
             {
-                var task = HeldOutSplit.FromMetadata(contract.Metadata, path);
-                if (task.Length != model.PromptLength || task.Vocab != model.VocabSize)
-                    throw new OnnxContractException(
-                        $"'{path}' does not follow the GrpoPipeline sorter contract: expected its held-out split to have L={model.PromptLength}, V={model.VocabSize} like its input, found L={task.Length}, V={task.Vocab}");
+                var task = SplitOf(contract, path);
                 ulong seed = split.Seed ?? task.HeldOutSeed;
                 var prompts = HeldOutSplit.Prompts(task, split.Count, seed, path);
                 var rule = task.Kind == TaskKind.Fixed ? "fixed-task complement" : $"salt {task.SplitSalt}, fraction {task.HeldOutFraction}";
-                return (model, prompts, [], $"held-out split ({rule}), seed {seed}, {prompts.Count} of {split.Count} asked");
+                int lengths = task.MaxPromptLength - task.MinPromptLength + 1;
+                var spread = lengths == 1 ? "" : string.Create(CultureInfo.InvariantCulture,
+                    $", spread over lengths {task.Rules.LengthRange}: up to {(split.Count + lengths - 1) / lengths} per length, all a length holds out when it holds out fewer");
+                return (new ModelInfo(contract, 0), prompts, [], $"held-out split ({rule}), seed {seed}, {prompts.Count} of {split.Count} asked{spread}");
             }
             case HeldOutSource.Csv file:
             {
@@ -111,10 +120,32 @@ public static class PolicyEvaluator
                     if (contract.Prompts.Problem(p.Tokens) is { } reason) invalid.Add(new InvalidPrompt(p.Line, string.Join(' ', p.Tokens), reason));
                     else prompts.Add(p.Tokens);
                 }
-                return (model, prompts, invalid, $"CSV {Path.GetFullPath(file.Path)}");
+                // A CSV may hold prompts the model trained on: scored all the same, but counted, since their score is not held out.
+                int training = 0;
+                if (contract.Metadata.ContainsKey(OnnxContract.Metadata.HeldOutSplit))
+                {
+                    var task = new SortingTask(SplitOf(contract, path));
+                    training = prompts.Count(p => !task.IsHeldOut(p));
+                }
+                return (new ModelInfo(contract, training), prompts, invalid, $"CSV {Path.GetFullPath(file.Path)}");
             }
             default:
                 throw new ArgumentException($"unknown held-out source {heldOut.GetType().Name}", nameof(heldOut));
         }
     }
+
+    /// <summary>The model's split, which must describe the prompts its input takes.</summary>
+    static TaskOptions SplitOf(PolicyContract contract, string path)
+    {
+        var task = HeldOutSplit.FromMetadata(contract.Metadata, path);
+        if (task.Rules != contract.Prompts || task.IsVariableLength != contract.IsDecoder)
+            throw new OnnxContractException(
+                $"'{path}' does not follow the GrpoPipeline {contract.Version} contract: expected its held-out split to have {Describe(contract.Prompts)} like its input" +
+                $"{(contract.IsDecoder ? " (a variable task)" : "")}, found {Describe(task.Rules)} (a {task.Kind.ToString().ToLowerInvariant()} task)");
+        return task;
+    }
+
+    /// <summary>A model's prompts in a message: <c>L=4, V=6</c>, or <c>lengths 1..6, V=8</c>.</summary>
+    internal static string Describe(PromptRules rules) =>
+        rules.MinLength == rules.MaxLength ? $"L={rules.MaxLength}, V={rules.VocabSize}" : $"lengths {rules.LengthRange}, V={rules.VocabSize}";
 }

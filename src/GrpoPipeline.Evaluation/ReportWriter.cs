@@ -10,14 +10,15 @@ public static class ReportWriter
 {
     /// <summary>The machine-readable report.</summary>
     public const string JsonFile = "evaluation.json";
-    /// <summary>The leaderboard and tables.</summary>
+    /// <summary>The leaderboard and tables (exact match per length among them).</summary>
     public const string MarkdownFile = "evaluation.md";
     /// <summary>The chart.</summary>
     public const string PngFile = "evaluation.png";
 
     /// <summary>
     /// Writes <c>evaluation.json</c> (machine-readable), <c>evaluation.md</c> (the leaderboard) and
-    /// <c>evaluation.png</c> (per-position accuracy and reward distribution per model) into <paramref name="directory"/>.
+    /// <c>evaluation.png</c> (per-position accuracy, reward distribution and exact match by prompt length per model) into
+    /// <paramref name="directory"/>.
     /// </summary>
     public static ReportFiles Write(EvaluationReport report, string directory)
     {

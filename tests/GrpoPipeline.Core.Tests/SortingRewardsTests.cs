@@ -43,6 +43,21 @@ public sealed class SortingRewardsTests
         Assert.That(SortingRewards.Exact(prompt, response), Is.EqualTo(exact));
     }
 
+    // The two parts of InclusionOrdering, prompt 3, 1, 2: multiset inclusions, and ordered pairs capped at |prompt| − 1 = 2.
+    [TestCase(new long[] { }, 0, 0)]
+    [TestCase(new long[] { 1, 2 }, 2, 1)]
+    [TestCase(new long[] { 1, 2, 3, 3 }, 3, 2)]
+    [TestCase(new long[] { 1, 1, 1, 1, 1, 1, 1 }, 1, 2)]
+    [TestCase(new long[] { 3, 2, 1 }, 3, 0)]
+    [TestCase(new long[] { 3, 3, 2, 9 }, 2, 2)]
+    public void Inclusions_And_Ordered_Pairs_Are_The_Parts_Of_InclusionOrdering(long[] response, int inclusions, int orderedPairs)
+    {
+        long[] prompt = [3, 1, 2];
+        Assert.That(SortingRewards.Inclusions(prompt, response), Is.EqualTo(inclusions));
+        Assert.That(SortingRewards.OrderedPairs(prompt, response), Is.EqualTo(orderedPairs));
+        Assert.That(SortingRewards.InclusionOrdering(prompt, response), Is.EqualTo(inclusions + orderedPairs));
+    }
+
     [Test]
     public void A_Truncated_Response_Is_Scored_On_Its_Tokens()
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using GrpoPipeline.Core;
 using GrpoPipeline.Inference;
+using GrpoPipeline.Tests;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Evaluation.Tests;
@@ -97,6 +98,34 @@ public sealed class HeldOutSplitTests
         var sparse = new TaskOptions { Kind = TaskKind.Random, PromptLength = 3, VocabSize = 128, HeldOutFraction = 0.001 };   // ~2,097 held out
         Assert.That(() => HeldOutSplit.Prompts(sparse, 100_000, 1, "sparse.onnx"),
             Throws.TypeOf<EvaluationException>().With.Message.Contains("sparse.onnx").And.Message.Contains("at most half"));
+    }
+
+    [Test]
+    public void A_Variable_Split_Spreads_Its_Prompts_Evenly_Over_Its_Lengths_All_Held_Out_And_Distinct()
+    {
+        var split = SplitOf(Fixtures.Decoder);
+        Assert.That((split.Kind, split.MinLength, split.MaxLength, split.VocabSize), Is.EqualTo((TaskKind.Variable, 1, 6, 8)));
+        var prompts = HeldOutSplit.Prompts(split, 120, seed: 1, "decoder.onnx");
+
+        var perLength = prompts.GroupBy(p => p.Length).ToDictionary(g => g.Key, g => g.Count());
+        Assert.That(perLength.Keys, Is.SubsetOf(Enumerable.Range(1, 6)));
+        Assert.That(perLength.Values, Has.All.LessThanOrEqualTo(20), "120 over 6 lengths");
+        Assert.That(new[] { perLength[4], perLength[5], perLength[6] }, Has.All.EqualTo(20), "long lengths hold out more than their share");
+        Assert.That(perLength.GetValueOrDefault(1), Is.LessThan(8), "length 1 has 8 prompts, about 10% held out: it gives all it has");
+        var task = new SortingTask(split);
+        Assert.That(prompts.All(p => task.IsHeldOut(p)), Is.True);
+        Assert.That(prompts.Select(Key).Distinct().Count(), Is.EqualTo(prompts.Count));
+    }
+
+    [Test]
+    public void Asking_A_Sparse_Variable_Split_For_More_Than_Its_Lengths_Hold_Fails_Naming_The_Length()
+    {
+        // Lengths 2..4 of V=128 at 0.1%: length 2 is enumerated, length 3 holds out ~2,097 of 2.1M prompts, length 4 many more.
+        var sparse = new TaskOptions { Kind = TaskKind.Variable, MinLength = 2, MaxLength = 4, VocabSize = 128, HeldOutFraction = 0.001 };
+        Assert.That(HeldOutSplit.MaxDrawable(sparse), Is.EqualTo(1048 * 3));
+        Assert.That(() => HeldOutSplit.Prompts(sparse, 10_000, 1, "sparse.onnx"),
+            Throws.TypeOf<EvaluationException>().With.Message.Contains("sparse.onnx").And.Message.Contains("length 3").And.Message.Contains("at most half"));
+        Assert.That(HeldOutSplit.Prompts(sparse, 30, 1, "sparse.onnx").Select(p => p.Length), Is.EqualTo(Enumerable.Repeat(2, 10).Concat(Enumerable.Repeat(3, 10)).Concat(Enumerable.Repeat(4, 10))));
     }
 
     static string Key(long[] prompt) => string.Join(',', prompt);
