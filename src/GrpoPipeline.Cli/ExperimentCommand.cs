@@ -27,12 +27,14 @@ static class ExperimentCommand
         var seedCount = new Option<int>("--seeds") { Description = "Seeds per variant.", DefaultValueFactory = _ => seeds };
         var epochs = new Option<int?>("--epochs") { Description = "Override the config's epochs." };
         var target = new Option<double>("--target") { Description = "Held-out exact match whose time to reach is reported.", DefaultValueFactory = _ => 0.99 };
+        var threads = new Option<int?>("--threads") { Description = "Override the config's run.threads (torch intra-op threads)." };
         var output = new Option<DirectoryInfo?>("--out") { Description = $"Output folder (default models/experiments/{name}-<runName>)." };
-        var command = new Command(name, description) { config, seedCount, epochs, target, output };
+        var command = new Command(name, description) { config, seedCount, epochs, target, threads, output };
         command.SetAction((parse, cancel) => Task.FromResult(Cli.Execute(log =>
         {
             var baseConfig = TrainConfig.Load(parse.GetValue(config)!.FullName);
             if (parse.GetValue(epochs) is { } e) baseConfig = baseConfig with { Epochs = e };
+            if (parse.GetValue(threads) is { } t) baseConfig = baseConfig with { Run = baseConfig.Run with { Threads = t } };
             baseConfig.Validate();
             int n = parse.GetValue(seedCount);
             double goal = parse.GetValue(target);
@@ -51,7 +53,7 @@ static class ExperimentCommand
             var rows = Experiment.Summarize(runs, goal);
             var table = Experiment.ToMarkdown(rows, baseConfig, goal, header);
             var configPath = Path.GetRelativePath(Environment.CurrentDirectory, parse.GetValue(config)!.FullName);
-            var commandLine = $"grpo experiment {name} --config {configPath} --seeds {n} --epochs {baseConfig.Epochs} --target {goal}";
+            var commandLine = $"grpo experiment {name} --config {configPath} --seeds {n} --epochs {baseConfig.Epochs} --target {goal} --threads {baseConfig.Run.Threads}";
             AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.md"), $"# {description}\n\nConfig `{baseConfig.RunName}`, produced by `{commandLine}`. " +
                 "Times are training wall time on this machine (held-out evaluations excluded).\n\n" + table);
             AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.json"), JsonSerializer.Serialize(new { command = commandLine, config = baseConfig, target = goal, rows, runs }, TrainConfig.Json));
