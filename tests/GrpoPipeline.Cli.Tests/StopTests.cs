@@ -34,6 +34,13 @@ public sealed class StopTests
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
+    /// <summary>Whether this process ignores <paramref name="signal"/> (the SigIgn mask of /proc/self/status), as its children will.</summary>
+    static bool InheritsIgnored(int signal)
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:"));
+        return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << (signal - 1))) != 0;
+    }
+
     static int[] Epochs(string metrics) =>
         File.ReadAllLines(metrics).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("epoch").GetInt32()).ToArray();
 
@@ -41,6 +48,10 @@ public sealed class StopTests
     [TestCase(15, TestName = "SIGTERM_Saves_A_Checkpoint_At_The_Last_Epoch_Exits_130_And_Resume_Finishes")]
     public void A_Stop_Signal_Saves_A_Checkpoint_And_Resume_Finishes(int signal)
     {
+        // A shell starts background jobs with SIGINT ignored, and a program keeps an ignored SIGINT ignored (so a
+        // terminal's Ctrl+C does not stop background work). Then no Ctrl+C can reach grpo from here.
+        if (signal == 2 && InheritsIgnored(signal))
+            Assert.Ignore("SIGINT is ignored by the process running the tests (started as a background job), and grpo inherits that; run the tests in the foreground to test Ctrl+C");
         var config = Path.Combine(_dir, "long.json");
         File.WriteAllText(config, LongConfig);
         var runDir = Path.Combine(_dir, "run");
