@@ -18,10 +18,15 @@ static class ExperimentCommand
         Variants("deltas", "Train one config under the lecture's deltas modes: rewards, centered, normalized and max.",
             "models/configs/seed.json", seeds: 5, Experiment.DeltasModes, "deltas"),
         Variants("aggregation", "Train one config under the loss aggregations (sequence_mean, token_mean, constant) and GSPO's sequence ratio.",
-            "models/configs/sort-variable.json", seeds: 3, Experiment.LossAggregations, "loss aggregation"),
+            "models/configs/sort-variable.json", seeds: 3, _ => Experiment.LossAggregations, "loss aggregation"),
+        Variants("ablation", "Train one config as it is, with each of its tools (dynamic sampling, entropy bonus, reference mixup, dual clip, curriculum, overlapped rollouts) removed in turn, each tool it lacks added, and with none.",
+            "models/configs/transformer-l8v32.json", seeds: 3, Experiment.Ablation, "variant"),
     };
 
-    static Command Variants(string name, string description, string defaultConfig, int seeds, IReadOnlyList<ExperimentVariant> variants, string header)
+    static Command Variants(string name, string description, string defaultConfig, int seeds, IReadOnlyList<ExperimentVariant> variants, string header) =>
+        Variants(name, description, defaultConfig, seeds, _ => variants, header);
+
+    static Command Variants(string name, string description, string defaultConfig, int seeds, Func<TrainConfig, IReadOnlyList<ExperimentVariant>> variantsOf, string header)
     {
         var config = new Option<FileInfo>("--config") { Description = "Config to vary.", DefaultValueFactory = _ => new FileInfo(defaultConfig) };
         var seedCount = new Option<int>("--seeds") { Description = "Seeds per variant.", DefaultValueFactory = _ => seeds };
@@ -29,7 +34,8 @@ static class ExperimentCommand
         var target = new Option<double>("--target") { Description = "Held-out exact match whose time to reach is reported.", DefaultValueFactory = _ => 0.99 };
         var threads = new Option<int?>("--threads") { Description = "Override the config's run.threads (torch intra-op threads)." };
         var output = new Option<DirectoryInfo?>("--out") { Description = $"Output folder (default models/experiments/{name}-<runName>)." };
-        var command = new Command(name, description) { config, seedCount, epochs, target, threads, output };
+        var parallel = new Option<int>("--parallel") { Description = "Runs trained at the same time (each with run.threads torch threads); times are then per shared machine.", DefaultValueFactory = _ => 1 };
+        var command = new Command(name, description) { config, seedCount, epochs, target, threads, output, parallel };
         command.SetAction((parse, cancel) => Task.FromResult(Cli.Execute(log =>
         {
             var baseConfig = TrainConfig.Load(parse.GetValue(config)!.FullName);
@@ -40,22 +46,36 @@ static class ExperimentCommand
             double goal = parse.GetValue(target);
             ConfigException.Require(n is >= 1 and <= 100, "--seeds", n, "1..100");
             ConfigException.Require(goal is > 0 and <= 1, "--target", goal, "0 < target ≤ 1");
+            int jobs = parse.GetValue(parallel);
+            ConfigException.Require(jobs is >= 1 and <= 64, "--parallel", jobs, "1..64");
+            var variants = variantsOf(baseConfig);
             var dir = parse.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("models", "experiments", $"{name}-{baseConfig.RunName}"));
             Directory.CreateDirectory(dir);
 
             log.LogInformation("Experiment {Name} on {Run}: {Variants} × {Seeds} seeds × {Epochs} epochs",
                 name, baseConfig.RunName, string.Join(", ", variants.Select(v => v.Label)), n, baseConfig.Epochs);
+            // Every finished run is kept in runs/, named by a hash of its config: a stopped or crashed experiment
+            // started again with the same arguments trains only what is missing.
+            var runsDir = Path.Combine(dir, "runs");
+            Directory.CreateDirectory(runsDir);
+            string RunFile(TrainConfig c) => Path.Combine(runsDir, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(c.ToJson())))[..16] + ".json");
             var runs = Experiment.Run(baseConfig, variants, n,
-                run => log.LogInformation("{Variant} seed {Seed}: final reward {Reward:F3}, held-out exact {Exact:P1}, {Goal:P0} {Reached}",
-                    run.Variant, run.Seed, run.FinalReward, run.FinalHeldOutExact, goal,
-                    run.FirstReaching(goal) is { } p ? $"reached at epoch {p.Epoch} ({p.TrainingSeconds:F0} s)" : "not reached"),
-                new EveryHundredEpochs(log), cancel);
+                (run, c) =>
+                {
+                    AtomicFile.WriteAllText(RunFile(c), JsonSerializer.Serialize(run, TrainConfig.Json));
+                    log.LogInformation("{Variant} seed {Seed}: final reward {Reward:F3}, held-out exact {Exact:P1}, {Goal:P0} {Reached}",
+                        run.Variant, run.Seed, run.FinalReward, run.FinalHeldOutExact, goal,
+                        run.FirstReaching(goal) is { } p ? $"reached at epoch {p.Epoch} ({p.TrainingSeconds:F0} s)" : "not reached");
+                },
+                new EveryHundredEpochs(log), cancel, jobs,
+                c => File.Exists(RunFile(c)) ? JsonSerializer.Deserialize<ExperimentRun>(File.ReadAllText(RunFile(c)), TrainConfig.Json) : null);
             var rows = Experiment.Summarize(runs, goal);
             var table = Experiment.ToMarkdown(rows, baseConfig, goal, header);
             var configPath = Path.GetRelativePath(Environment.CurrentDirectory, parse.GetValue(config)!.FullName);
-            var commandLine = $"grpo experiment {name} --config {configPath} --seeds {n} --epochs {baseConfig.Epochs} --target {goal} --threads {baseConfig.Run.Threads}";
+            var commandLine = $"grpo experiment {name} --config {configPath} --seeds {n} --epochs {baseConfig.Epochs} --target {goal} --threads {baseConfig.Run.Threads}" + (jobs > 1 ? $" --parallel {jobs}" : "");
             AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.md"), $"# {description}\n\nConfig `{baseConfig.RunName}`, produced by `{commandLine}`. " +
-                "Times are training wall time on this machine (held-out evaluations excluded).\n\n" + table);
+                "Times are training wall time on this machine (held-out evaluations excluded)" +
+                (jobs > 1 ? $", with {jobs} runs sharing it at a time" : "") + ".\n\n" + table);
             AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.json"), JsonSerializer.Serialize(new { command = commandLine, config = baseConfig, target = goal, rows, runs }, TrainConfig.Json));
             ExperimentPlot.Write(Path.Combine(dir, $"{name}.png"), $"{name}: {baseConfig.RunName}",
                 runs.GroupBy(r => r.Variant).Select(g => new CurveSet(g.Key, Enumerable.Range(1, baseConfig.Epochs).Select(x => (double)x).ToArray(), g.Select(r => r.RewardCurve).ToArray())).ToList(),

@@ -54,6 +54,30 @@ public static class MetricKeys
     public const string HeldOutReward = "heldout/reward";
     /// <summary>Greedy exact-match share on the held-out prompts of length <paramref name="length"/> (variable-length tasks).</summary>
     public static string HeldOutExactAtLength(int length) => $"heldout/exact_len_{length}";
+    /// <summary>Share of tokens whose ratio the dual clip bounds (above c with a negative advantage); with grpo.dualClip.</summary>
+    public const string ClipRatioDual = "clip/ratio_dual";
+    /// <summary>The entropy bonus's coefficient in force this epoch (the controller moves it); with grpo.entropyCoef or grpo.entropyTarget.</summary>
+    public const string PolicyEntropyCoef = "policy/entropy_coef";
+    /// <summary>Dynamic sampling: share of the sampled groups kept (not all rewards tied), over all of the epoch's rollouts.</summary>
+    public const string DynamicKeptShare = "dynamic/kept_share";
+    /// <summary>Dynamic sampling: extra batches of prompts sampled this epoch to refill the batch.</summary>
+    public const string DynamicExtraBatches = "dynamic/extra_batches";
+    /// <summary>Dynamic sampling: groups trained on, as a share of the batch size (below 1 when the cap was hit).</summary>
+    public const string DynamicBatchFill = "dynamic/batch_fill";
+    /// <summary>Dynamic sampling: prompts drawn this epoch, the first batch and the refills.</summary>
+    public const string DynamicPromptsSampled = "dynamic/prompts_sampled";
+    /// <summary>Curriculum: the level trained at (a variable task's longest prompt, a random task's value range).</summary>
+    public const string CurriculumLevel = "curriculum/level";
+    /// <summary>Curriculum: greedy exact match on held-out prompts of the current level, when it was checked this epoch.</summary>
+    public const string CurriculumExact = "curriculum/exact";
+    /// <summary>Overlapped rollouts: mean importance weight π_old/π_behaviour over the tokens, before truncation.</summary>
+    public const string OverlapIsWeight = "overlap/is_weight";
+    /// <summary>Overlapped rollouts: the mean weight after truncation at grpo.isTruncation.</summary>
+    public const string OverlapIsWeightTruncated = "overlap/is_weight_truncated";
+    /// <summary>Overlapped rollouts: share of tokens whose weight was truncated.</summary>
+    public const string OverlapIsTruncatedShare = "overlap/is_truncated_share";
+    /// <summary>Overlapped rollouts: seconds the learner waited for the sampler; differs between runs.</summary>
+    public const string OverlapWaitSeconds = "perf/overlap_wait_s";
     /// <summary>Wall time of the epoch, in seconds; differs between two runs of the same config and seed.</summary>
     public const string EpochSeconds = "perf/epoch_s";
     /// <summary>Responses sampled per second in the epoch; differs between two runs of the same config and seed.</summary>

@@ -53,16 +53,19 @@ public sealed class SortingTask
     /// <summary>A buffer for one training batch: <see cref="BatchSize"/> rows of room for the longest prompt.</summary>
     public TokenRows NewBatch() => new(BatchSize, Options.MaxPromptLength, Options.IsVariableLength ? Options.Special.Pad : 0);
 
-    /// <summary>Fills <paramref name="batch"/> (from <see cref="NewBatch"/>) with one training batch.</summary>
+    /// <summary>
+    /// Fills <paramref name="batch"/> with training prompts: a whole batch from <see cref="NewBatch"/>, or any number of
+    /// rows (dynamic sampling's refills).
+    /// </summary>
     public void SampleTrainingBatch(TokenRows batch, Rng rng)
     {
-        if (batch.Count != BatchSize || batch.Stride != Options.MaxPromptLength)
-            throw new ArgumentException($"expected a batch of {BatchSize} rows of room {Options.MaxPromptLength}, got {batch.Count}×{batch.Stride}", nameof(batch));
-        for (int b = 0; b < BatchSize; b++)
+        if (batch.Stride < Options.MaxPromptLength)
+            throw new ArgumentException($"expected rows of room {Options.MaxPromptLength} or more, got {batch.Count}×{batch.Stride}", nameof(batch));
+        for (int b = 0; b < batch.Count; b++)
         {
             if (Options.Kind == TaskKind.Fixed)
             {
-                batch.Set(b, Options.Prompts[b]);
+                batch.Set(b, Options.Prompts[b % Options.Prompts.Length]);   // a refill of a fixed task takes its prompts in order
                 continue;
             }
             // A random task's length is L; a variable task draws it first, then redraws only the tokens on a rejection.

@@ -14,6 +14,26 @@ public enum TaskKind
     Variable,
 }
 
+/// <summary>
+/// A curriculum (Bengio et al. 2009): training starts on easy prompts and widens when the policy has learned them. The
+/// level is a variable task's longest prompt (lengths minLength..level) or a random task's value range (tokens
+/// 0..level−1); it rises by <see cref="Step"/> when greedy exact match on held-out prompts of the current level reaches
+/// <see cref="Threshold"/>, checked every <see cref="Every"/> epochs, until it is the task's own.
+/// </summary>
+public sealed record CurriculumOptions
+{
+    /// <summary>The first level: a longest prompt (variable task) or a number of values (random task).</summary>
+    public int Start { get; init; } = 2;
+    /// <summary>How much the level rises at a time. Default 1.</summary>
+    public int Step { get; init; } = 1;
+    /// <summary>Held-out exact match at the current level that moves it up. Default 0.95.</summary>
+    public double Threshold { get; init; } = 0.95;
+    /// <summary>Epochs between checks of the current level. Default 25.</summary>
+    public int Every { get; init; } = 25;
+    /// <summary>Held-out prompts of the current level each check evaluates. Default 256.</summary>
+    public int HeldOutSize { get; init; } = 256;
+}
+
 /// <summary>The sorting task: which prompts exist, and which are held out from training.</summary>
 public sealed record TaskOptions
 {
@@ -42,6 +62,17 @@ public sealed record TaskOptions
     public int HeldOutSize { get; init; } = 256;
     /// <summary>Seed that picks which held-out prompts evaluation uses. Default 1.</summary>
     public ulong HeldOutSeed { get; init; } = 1;
+    /// <summary>A length (variable task) or value-range (random task) curriculum; null trains on the whole task. Default null.</summary>
+    public CurriculumOptions? Curriculum { get; init; }
+
+    /// <summary>The curriculum's last level, the task itself: maxLength for a variable task, V for a random one.</summary>
+    public int FinalLevel => IsVariableLength ? MaxLength : VocabSize;
+
+    /// <summary>
+    /// The task restricted to curriculum level <paramref name="level"/>: prompts of length minLength..level, or tokens
+    /// 0..level−1. The held-out split is the same rule, so a prompt is held out at every level or at none.
+    /// </summary>
+    public TaskOptions AtLevel(int level) => (IsVariableLength ? this with { MaxLength = level } : this with { VocabSize = level }) with { Curriculum = null };
 
     /// <summary>Prompt length L of a fixed-length task (fixed or random); the longest prompt of a variable one.</summary>
     public int Length => MaxPromptLength;
@@ -96,5 +127,16 @@ public sealed record TaskOptions
             ConfigException.Require(HeldOutFraction is >= 0 and <= 0.5, "task.heldOutFraction", HeldOutFraction, "0..0.5");
         }
         ConfigException.Require(HeldOutSize is >= 0 and <= 1_000_000, "task.heldOutSize", HeldOutSize, "0..1000000");
+        if (Curriculum is { } c)
+        {
+            ConfigException.Require(Kind != TaskKind.Fixed, "task.curriculum", "{…}", "null for a fixed task (a curriculum widens a random or variable task)");
+            int first = IsVariableLength ? MinLength : 2;
+            ConfigException.Require(c.Start >= first && c.Start <= FinalLevel, "task.curriculum.start", c.Start,
+                IsVariableLength ? $"minLength..maxLength ({first}..{FinalLevel}), the longest prompt to start with" : $"2..vocabSize ({FinalLevel}), the values to start with");
+            ConfigException.Require(c.Step >= 1, "task.curriculum.step", c.Step, "≥ 1");
+            ConfigException.Require(c.Threshold is > 0 and <= 1, "task.curriculum.threshold", c.Threshold, "0 < threshold ≤ 1");
+            ConfigException.Require(c.Every >= 1, "task.curriculum.every", c.Every, "≥ 1 epoch");
+            ConfigException.Require(c.HeldOutSize is >= 1 and <= 100_000, "task.curriculum.heldOutSize", c.HeldOutSize, "1..100000");
+        }
     }
 }

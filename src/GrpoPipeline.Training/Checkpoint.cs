@@ -21,6 +21,15 @@ public sealed record CheckpointManifest
     public required ulong[] PromptSamplerState { get; init; }
     public required string ResponseGeneratorState { get; init; }
     public required Dictionary<string, string> Sha256 { get; init; }
+    /// <summary>The entropy bonus's coefficient for the next epoch (the controller's state). Absent in older checkpoints.</summary>
+    public double? EntropyCoef { get; init; }
+    /// <summary>The curriculum level of the next epoch. Absent in older checkpoints.</summary>
+    public int? CurriculumLevel { get; init; }
+    /// <summary>
+    /// Overlapped rollouts: the curriculum level of the next epoch's rollout, drawn with <c>behaviour.bin</c> and the
+    /// generator states above (which are the ones that draw begins with).
+    /// </summary>
+    public int? OverlapLevel { get; init; }
 }
 
 /// <summary>Saves and restores <see cref="TrainingState"/> as <c>checkpoints/epoch-NNNNNN/</c>.</summary>
@@ -31,6 +40,7 @@ public static class Checkpoint
     public const string PolicyFile = "policy.bin";
     public const string ReferenceFile = "reference.bin";
     public const string OptimizerFile = "optimizer.bin";
+    public const string BehaviourFile = "behaviour.bin";
 
     /// <summary>
     /// Writes the checkpoint into a temporary folder, then renames it into place and moves the <c>latest</c> pointer.
@@ -48,16 +58,21 @@ public static class Checkpoint
         state.Policy.save(Path.Combine(tmp, PolicyFile));
         state.Reference?.save(Path.Combine(tmp, ReferenceFile));
         state.Optimizer.save_state_dict(Path.Combine(tmp, OptimizerFile));
-        using var generatorState = state.ResponseGenerator.get_state();
+        // With overlapped rollouts the sampler may be drawing right now: save the state its draw began with instead.
+        var overlap = state.Overlap;
+        overlap?.Weights.save(Path.Combine(tmp, BehaviourFile));
         var manifest = new CheckpointManifest
         {
             FormatVersion = FormatVersion,
             Epoch = state.Epoch,
             Shape = state.Shape,
             Config = state.Config,
-            PromptSamplerState = state.PromptSampler.State,
-            ResponseGeneratorState = Convert.ToBase64String(generatorState.data<byte>().ToArray()),
+            PromptSamplerState = overlap?.PromptSamplerState ?? state.PromptSampler.State,
+            ResponseGeneratorState = Convert.ToBase64String(overlap?.GeneratorState ?? TrainingState.GeneratorState(state.ResponseGenerator)),
             Sha256 = Directory.GetFiles(tmp).ToDictionary(f => Path.GetFileName(f), HashFile),
+            EntropyCoef = state.EntropyCoef,
+            CurriculumLevel = state.CurriculumLevel,
+            OverlapLevel = overlap?.Level,
         };
         // The manifest goes last: a folder without one is never mistaken for a checkpoint.
         AtomicFile.WriteAllText(Path.Combine(tmp, ManifestFile), JsonSerializer.Serialize(manifest, TrainConfig.Json));
@@ -136,6 +151,17 @@ public static class Checkpoint
             using var generatorState = tensor(Convert.FromBase64String(manifest.ResponseGeneratorState));
             state.ResponseGenerator.set_state(generatorState);
             state.Epoch = manifest.Epoch;
+            state.EntropyCoef = manifest.EntropyCoef ?? manifest.Config.Grpo.EntropyCoef;
+            state.CurriculumLevel = manifest.CurriculumLevel ?? state.CurriculumLevel;
+            if (state.Overlap is { } overlap)
+            {
+                if (!manifest.Sha256.ContainsKey(BehaviourFile) || manifest.OverlapLevel is null)
+                    throw new CheckpointException($"checkpoint '{checkpointDir}' has no {BehaviourFile} but its config overlaps rollouts");
+                overlap.Weights.load(Path.Combine(checkpointDir, BehaviourFile));
+                overlap.PromptSamplerState = manifest.PromptSamplerState;
+                overlap.GeneratorState = Convert.FromBase64String(manifest.ResponseGeneratorState);
+                overlap.Level = manifest.OverlapLevel.Value;
+            }
             return state;
         }
         catch (Exception e) when (e is not CheckpointException)

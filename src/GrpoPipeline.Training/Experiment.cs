@@ -93,20 +93,82 @@ public static class Experiment
             c => c with { Grpo = c.Grpo with { LossAggregation = LossAggregation.SequenceMean, RatioLevel = RatioLevel.Sequence } }),
     ];
 
-    /// <summary>Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …).</summary>
+    /// <summary>
+    /// The tools against slow learning and collapse, each as (label, is it on in a config, the config without it, the
+    /// config with it in a standard setting).
+    /// </summary>
+    public static IReadOnlyList<(string Tool, Func<TrainConfig, bool> IsOn, Func<TrainConfig, TrainConfig> Remove, Func<TrainConfig, TrainConfig> Add)> Tools { get; } =
+    [
+        ("dynamic sampling", c => c.Grpo.DynamicSampling,
+            c => c with { Grpo = c.Grpo with { DynamicSampling = false } },
+            c => c with { Grpo = c.Grpo with { DynamicSampling = true } }),
+        ("entropy bonus", c => c.Grpo.EntropyCoef > 0 || c.Grpo.EntropyTarget is not null,
+            c => c with { Grpo = c.Grpo with { EntropyCoef = 0, EntropyTarget = null } },
+            c => c with { Grpo = c.Grpo with { EntropyCoef = 0.001, EntropyTarget = 0.15 } }),
+        ("reference mixup", c => c.Grpo.RefMixup < 1,
+            c => c with { Grpo = c.Grpo with { RefMixup = 1 } },
+            // Mixup acts through the KL term: a config without one gets β = 0.01 and a refresh every 50 epochs.
+            c => c with { Grpo = c.Grpo with { RefMixup = 0.5, KlCoef = c.Grpo.KlCoef > 0 ? c.Grpo.KlCoef : 0.01, RefPeriod = c.Grpo.RefPeriod > 0 ? c.Grpo.RefPeriod : 50 } }),
+        ("dual clip", c => c.Grpo.DualClip is not null,
+            c => c with { Grpo = c.Grpo with { DualClip = null } },
+            c => c with { Grpo = c.Grpo with { DualClip = 3 } }),
+        ("curriculum", c => c.Task.Curriculum is not null,
+            c => c with { Task = c.Task with { Curriculum = null } },
+            c => c with { Task = c.Task with { Curriculum = StandardCurriculum(c.Task) } }),
+        ("overlapped rollouts", c => c.Grpo.OverlapRollouts,
+            c => c with { Grpo = c.Grpo with { OverlapRollouts = false } },
+            c => c with { Grpo = c.Grpo with { OverlapRollouts = true } }),
+    ];
+
+    /// <summary>
+    /// The ablation of <paramref name="config"/>: the config itself, then each tool it uses removed in turn ("− tool"),
+    /// each tool it does not use added in a standard setting ("+ tool"), and every tool removed ("none").
+    /// </summary>
+    public static IReadOnlyList<ExperimentVariant> Ablation(TrainConfig config)
+    {
+        var variants = new List<ExperimentVariant> { new("config", c => c) };
+        foreach (var (tool, isOn, remove, add) in Tools)
+            variants.Add(isOn(config) ? new ExperimentVariant("− " + tool, remove) : new ExperimentVariant("+ " + tool, add));
+        variants.Add(new ExperimentVariant("none", c => Tools.Aggregate(c, (x, t) => t.Remove(x))));
+        return variants;
+    }
+
+    /// <summary>A curriculum over a quarter, then the rest in three steps, moving on at 90% held-out exact.</summary>
+    static CurriculumOptions StandardCurriculum(TaskOptions task)
+    {
+        int first = task.IsVariableLength ? task.MinLength : 2;
+        int start = Math.Max(first, (int)Math.Ceiling(task.FinalLevel / 4.0));
+        return new CurriculumOptions { Start = start, Step = Math.Max(1, (int)Math.Ceiling((task.FinalLevel - start) / 3.0)), Threshold = 0.9, Every = 25 };
+    }
+
+    /// <summary>
+    /// Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …), up to
+    /// <paramref name="parallel"/> runs at a time (each on its own thread with run.threads torch threads); the runs come
+    /// back in variant, then seed order, whatever order they finish in.
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="done"/> may return a run finished earlier for a variant's exact config (a previous invocation
+    /// that was stopped or crashed): it is taken as it is and not trained again.
+    /// </remarks>
     public static IReadOnlyList<ExperimentRun> Run(TrainConfig config, IReadOnlyList<ExperimentVariant> variants, int seeds,
-        Action<ExperimentRun>? onRun = null, IProgress<ExperimentProgress>? progress = null, CancellationToken cancel = default)
+        Action<ExperimentRun, TrainConfig>? onRun = null, IProgress<ExperimentProgress>? progress = null, CancellationToken cancel = default, int parallel = 1,
+        Func<TrainConfig, ExperimentRun?>? done = null)
     {
         config.Validate();
         if (seeds < 1) throw new ArgumentOutOfRangeException(nameof(seeds), seeds, "at least one seed");
-        var runs = new List<ExperimentRun>();
-        foreach (var variant in variants)
-            for (int s = 0; s < seeds; s++)
+        if (parallel < 1) throw new ArgumentOutOfRangeException(nameof(parallel), parallel, "at least one run at a time");
+        var jobs = variants.SelectMany(v => Enumerable.Range(0, seeds).Select(s => (Variant: v, Config: v.Apply(config) with { Seed = config.Seed + s }))).ToList();
+        var runs = new ExperimentRun[jobs.Count];
+        Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancel }, i =>
+        {
+            if (done?.Invoke(jobs[i].Config) is { } earlier)
             {
-                var run = RunOne(variant, variant.Apply(config) with { Seed = config.Seed + s }, progress, cancel);
-                runs.Add(run);
-                onRun?.Invoke(run);
+                runs[i] = earlier with { Variant = jobs[i].Variant.Label };
+                return;
             }
+            runs[i] = RunOne(jobs[i].Variant, jobs[i].Config, progress, cancel);
+            onRun?.Invoke(runs[i], jobs[i].Config);
+        });
         return runs;
     }
 

@@ -40,8 +40,10 @@ public sealed record Objective(Tensor PolicyLoss, Tensor Kl, Tensor Gradient);
 /// <param name="Estimator">KL estimator.</param>
 /// <param name="KlCoef">β; 0 leaves the KL term out.</param>
 /// <param name="MaxResponseLength">The longest response, for the constant aggregation.</param>
+/// <param name="DualClip">The dual clip's bound c on the ratio of negative advantages; null for off.</param>
+/// <param name="EntropyCoef">The entropy bonus's coefficient; 0 leaves it out.</param>
 public sealed record TokenLoss(LossMode Mode, double ClipLow, double ClipHigh, LossAggregation Aggregation, RatioLevel Ratio,
-    KlEstimator Estimator, double KlCoef, int MaxResponseLength);
+    KlEstimator Estimator, double KlCoef, int MaxResponseLength, double? DualClip = null, double EntropyCoef = 0);
 
 /// <summary>
 /// One inner step of the per-token path: the loss to backpropagate (policy + β·KL), and, without gradients, the values
@@ -53,7 +55,8 @@ public sealed record TokenLoss(LossMode Mode, double ClipLow, double ClipHigh, L
 /// <param name="ClipLow">Share of tokens (responses, for a sequence ratio) clipped below with a negative advantage.</param>
 /// <param name="ClipHigh">Share clipped above with a positive advantage.</param>
 /// <param name="ApproxKlOld">Mean over tokens of (r − 1) − log r against π_old (cleanrl's approx_kl).</param>
-public sealed record SequenceObjective(Tensor Loss, Tensor PolicyLoss, Tensor Kl, Tensor ClipLow, Tensor ClipHigh, Tensor ApproxKlOld);
+/// <param name="ClipDual">Share of tokens (responses) whose ratio the dual clip bounds: above c with a negative advantage.</param>
+public sealed record SequenceObjective(Tensor Loss, Tensor PolicyLoss, Tensor Kl, Tensor ClipLow, Tensor ClipHigh, Tensor ApproxKlOld, Tensor ClipDual);
 
 /// <summary>
 /// The pure math of GRPO: tensors in, fresh tensors out, no model. Shapes use B prompts, G responses per prompt,
@@ -65,6 +68,30 @@ public sealed record SequenceObjective(Tensor Loss, Tensor PolicyLoss, Tensor Kl
 public static class GrpoMath
 {
     const double StdEpsilon = 1e-5;   // the lecture's
+
+    /// <summary>
+    /// The adaptive entropy controller's next coefficient: up by <paramref name="step"/> when <paramref name="entropy"/>
+    /// is below <paramref name="target"/>, down by it when above, kept within [0, <paramref name="max"/>] (Skywork-OR1's
+    /// adaptive entropy control, He et al. 2025).
+    /// </summary>
+    public static double NextEntropyCoef(double coef, double entropy, double target, double step, double max) =>
+        Math.Clamp(entropy < target ? coef + step : entropy > target ? coef - step : coef, 0, max);
+
+    /// <summary>
+    /// Dynamic sampling's filter (DAPO): the groups of <paramref name="rewards"/> (rows of <paramref name="groupSize"/>)
+    /// whose rewards do not all tie, in order. A tied group's centered deltas are all zero: it carries no signal.
+    /// </summary>
+    public static List<int> UntiedGroups(ReadOnlySpan<float> rewards, int groupSize)
+    {
+        var kept = new List<int>();
+        for (int g = 0; g < rewards.Length / groupSize; g++)
+        {
+            var group = rewards.Slice(g * groupSize, groupSize);
+            foreach (var r in group)
+                if (r != group[0]) { kept.Add(g); break; }
+        }
+        return kept;
+    }
 
     /// <summary>Deltas [B, G] from rewards [B, G].</summary>
     public static Tensor Deltas(Tensor rewards, DeltasMode mode)
@@ -93,7 +120,11 @@ public static class GrpoMath
     /// The policy-gradient loss, a mean over B·L·G tokens. <paramref name="logp"/> and <paramref name="logpOld"/> are
     /// [B, L, G]; <paramref name="deltas"/> is [B, G]. ratio = exp(logp − logp_old), never a quotient of log-probs.
     /// </summary>
-    public static Tensor PolicyLoss(Tensor logp, Tensor logpOld, Tensor deltas, LossMode mode, double clipLow, double clipHigh)
+    /// <remarks>
+    /// With <paramref name="dualClip"/> c the clipped objective of a negative delta is also bounded below by c·δ:
+    /// max(min(r·δ, clip(r)·δ), c·δ) (Ye et al. 2020), so a ratio above c stops contributing gradient.
+    /// </remarks>
+    public static Tensor PolicyLoss(Tensor logp, Tensor logpOld, Tensor deltas, LossMode mode, double clipLow, double clipHigh, double? dualClip = null)
     {
         using var scope = NewDisposeScope();
         var d = deltas.unsqueeze(1);                                   // [B, 1, G] broadcasts over positions
@@ -104,11 +135,23 @@ public static class GrpoMath
         {
             var ratio = (logp - logpOld).exp();
             var unclipped = ratio * d;
-            loss = mode == LossMode.Unclipped
-                ? -unclipped.mean()
-                : -minimum(unclipped, ratio.clamp(1 - clipLow, 1 + clipHigh) * d).mean();   // PPO, Schulman 2017
+            if (mode == LossMode.Unclipped) loss = -unclipped.mean();
+            else
+            {
+                var objective = minimum(unclipped, ratio.clamp(1 - clipLow, 1 + clipHigh) * d);   // PPO, Schulman 2017
+                if (dualClip is { } c) objective = where(d < 0, maximum(objective, d * c), objective);
+                loss = -objective.mean();
+            }
         }
         return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Share of tokens whose ratio the dual clip bounds: above <paramref name="dualClip"/> with a negative delta.</summary>
+    public static Tensor DualClipFraction(Tensor logp, Tensor logpOld, Tensor deltas, double dualClip)
+    {
+        using var scope = NewDisposeScope();
+        var ratio = (logp - logpOld).exp();
+        return ((ratio > dualClip) & (deltas.unsqueeze(1) < 0)).to(ScalarType.Float32).mean().MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -158,16 +201,25 @@ public static class GrpoMath
     public static Tensor Entropy(Tensor logProbs)
     {
         using var scope = NewDisposeScope();
-        return (-(logProbs.exp() * logProbs).sum(-1)).mean().MoveToOuterDisposeScope();
+        return TokenEntropy(logProbs).mean().MoveToOuterDisposeScope();
     }
 
-    /// <summary>Sums a rollout's deltas and sample counts per (b, l, v). <paramref name="responses"/> is [B, L, G].</summary>
-    public static TokenStatistics Aggregate(Tensor responses, Tensor deltas, long vocab)
+    /// <summary>Per-position entropy −Σ_v π(v) log π(v) of distributions given as log-probs [..., V]: [...].</summary>
+    public static Tensor TokenEntropy(Tensor logProbs) => -(logProbs.exp() * logProbs).sum(-1);
+
+    /// <summary>
+    /// Sums a rollout's deltas and sample counts per (b, l, v). <paramref name="responses"/> is [B, L, G];
+    /// <paramref name="weights"/> [B, L, G], when given, scales each sampled token's delta (the overlapped rollouts'
+    /// importance weights: a positive weight on a token's loss is a weight on its delta, since the clip acts on the
+    /// ratio alone).
+    /// </summary>
+    public static TokenStatistics Aggregate(Tensor responses, Tensor deltas, long vocab, Tensor? weights = null)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         long batch = responses.shape[0], length = responses.shape[1], group = responses.shape[2];
         var d = deltas.unsqueeze(1).expand(batch, length, group);            // a view, no copy
+        if (weights is not null) d = d * weights;
         Tensor Sum(Tensor values) => zeros(batch, length, vocab, dtype: values.dtype).scatter_add_(2, responses, values.contiguous());
         var positive = d.clamp_min(0);
         var counts = Sum(ones_like(positive));
@@ -179,24 +231,28 @@ public static class GrpoMath
     }
 
     /// <summary>
-    /// <see cref="PolicyLoss(Tensor, Tensor, Tensor, LossMode, double, double)"/> from full log-probs [B, L, V] and
+    /// <see cref="PolicyLoss(Tensor, Tensor, Tensor, LossMode, double, double, double?)"/> from full log-probs [B, L, V] and
     /// the rollout's <see cref="TokenStatistics"/>: the same value and gradient.
     /// </summary>
-    public static Tensor PolicyLoss(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, LossMode mode, double clipLow, double clipHigh)
+    public static Tensor PolicyLoss(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, LossMode mode, double clipLow, double clipHigh, double? dualClip = null)
     {
         using var scope = NewDisposeScope();
         var ratio = mode == LossMode.Naive ? null : s.LogRatio(logProbs, logProbsOld).exp();
-        return PolicyLossFromRatio(logProbs, ratio, s, mode, clipLow, clipHigh).MoveToOuterDisposeScope();
+        return PolicyLossFromRatio(logProbs, ratio, s, mode, clipLow, clipHigh, dualClip).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The aggregated policy loss given the masked ratio r = e^(x − x_old) (null for the naive loss).</summary>
-    static Tensor PolicyLossFromRatio(Tensor logProbs, Tensor? ratio, TokenStatistics s, LossMode mode, double clipLow, double clipHigh)
+    /// <summary>
+    /// The aggregated policy loss given the masked ratio r = e^(x − x_old) (null for the naive loss). Negative deltas
+    /// see r clamped to [1−ε_low, c] with the dual clip c (the max with c·δ), to [1−ε_low, ∞) without.
+    /// </summary>
+    static Tensor PolicyLossFromRatio(Tensor logProbs, Tensor? ratio, TokenStatistics s, LossMode mode, double clipLow, double clipHigh, double? dualClip)
     {
         var total = mode switch
         {
             LossMode.Naive => (logProbs * s.Deltas).sum(),
             LossMode.Unclipped => (ratio! * s.Deltas).sum(),
-            _ => (ratio!.clamp_max(1 + clipHigh) * s.PositiveDeltas + ratio!.clamp_min(1 - clipLow) * s.NegativeDeltas).sum(),
+            _ => (ratio!.clamp_max(1 + clipHigh) * s.PositiveDeltas
+                  + (dualClip is { } c ? ratio!.clamp(1 - clipLow, c) : ratio!.clamp_min(1 - clipLow)) * s.NegativeDeltas).sum(),
         };
         return total * (-1.0 / s.Tokens);
     }
@@ -226,7 +282,7 @@ public static class GrpoMath
     }
 
     /// <summary>
-    /// The values of <see cref="PolicyLoss(Tensor, Tensor, TokenStatistics, LossMode, double, double)"/> and of the KL
+    /// The values of <see cref="PolicyLoss(Tensor, Tensor, TokenStatistics, LossMode, double, double, double?)"/> and of the KL
     /// term, and the gradient of PolicyLoss + <paramref name="klCoef"/>·KL with respect to <paramref name="logProbs"/>,
     /// in closed form and without autograd. The trainer backpropagates (log-probs · Gradient).sum(), whose gradient is
     /// exactly this one: two autograd nodes per inner step instead of about twenty (TokenStatisticsTests holds it to
@@ -239,18 +295,22 @@ public static class GrpoMath
     /// Unsampled tokens have D = n = 0, so their gradient is 0 as through the masked log-ratio.
     /// </remarks>
     public static Objective LossAndGradient(Tensor logProbs, Tensor logProbsOld, Tensor? refLogProbs, TokenStatistics s,
-        LossMode mode, double clipLow, double clipHigh, KlEstimator estimator, double klCoef)
+        LossMode mode, double clipLow, double clipHigh, KlEstimator estimator, double klCoef, double? dualClip = null, double entropyCoef = 0)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var ratio = mode == LossMode.Naive ? null : s.LogRatio(logProbs, logProbsOld).exp();
-        var policy = PolicyLossFromRatio(logProbs, ratio, s, mode, clipLow, clipHigh);
+        var policy = PolicyLossFromRatio(logProbs, ratio, s, mode, clipLow, clipHigh, dualClip);
         var gradient = mode switch
         {
             LossMode.Naive => s.Deltas,
             LossMode.Unclipped => ratio! * s.Deltas,
-            _ => ratio! * (s.PositiveDeltas * (ratio! <= 1 + clipHigh) + s.NegativeDeltas * (ratio! >= 1 - clipLow)),
+            _ => ratio! * (s.PositiveDeltas * (ratio! <= 1 + clipHigh)
+                           + s.NegativeDeltas * (dualClip is { } c ? (ratio! >= 1 - clipLow) & (ratio! <= c) : ratio! >= 1 - clipLow)),
         } * (-1.0 / s.Tokens);
+        // −coef·H with H the mean entropy over the B·L positions: ∂H/∂x = −e^x(x + 1)/(B·L).
+        if (entropyCoef > 0)
+            gradient = gradient + logProbs.exp() * (logProbs + 1) * (entropyCoef / (logProbs.shape[0] * logProbs.shape[1]));
 
         var kl = zeros(1, dtype: logProbs.dtype).squeeze();
         if (refLogProbs is not null)
@@ -290,6 +350,14 @@ public static class GrpoMath
         return (((logRatio.exp() - 1 - logRatio) * s.Counts).sum() / s.Tokens).MoveToOuterDisposeScope();
     }
 
+    /// <summary><see cref="DualClipFraction(Tensor, Tensor, Tensor, double)"/> from full log-probs [B, L, V].</summary>
+    public static Tensor DualClipFraction(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, double dualClip)
+    {
+        using var scope = NewDisposeScope();
+        var ratio = s.LogRatio(logProbs, logProbsOld).exp();
+        return (((ratio > dualClip).to(s.Counts.dtype) * s.NegativeCounts).sum() / s.Tokens).MoveToOuterDisposeScope();
+    }
+
     /// <summary><see cref="ClipFractions(Tensor, Tensor, Tensor, double, double)"/> from full log-probs [B, L, V].</summary>
     public static (Tensor Low, Tensor High) ClipFractions(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, double clipLow, double clipHigh)
     {
@@ -307,18 +375,23 @@ public static class GrpoMath
     /// tokens under π and π_old, <paramref name="advantages"/> [N] the responses' deltas, <paramref name="mask"/> 1 on
     /// a response's tokens. The KL term needs <paramref name="refLogp"/> [N, T] for k1/k2/k3, or the full next-token
     /// log-distributions <paramref name="logProbs"/> and <paramref name="refLogProbs"/> [N, T, V] for the exact one.
+    /// The entropy bonus needs <paramref name="entropy"/> [N, T], each token's next-token entropy under π (with
+    /// gradients). <paramref name="weights"/> [N, T], when given, multiplies each token's policy loss (the overlapped
+    /// rollouts' truncated importance weights).
     /// </summary>
     /// <remarks>
     /// Per token, r = e^(x − x_old): naive −x·A; unclipped −r·A; clipped −min(r·A, clip(r, 1−ε_low, 1+ε_high)·A)
     /// (PPO, Schulman 2017). With a sequence ratio, s = exp(mean over the response's tokens of x − x_old) replaces r,
     /// and every token of the response carries that response's term (GSPO). Aggregation (T_i tokens in response i,
     /// N responses): sequence_mean (1/|{i: T_i &gt; 0}|) Σ_i (1/T_i) Σ_t ℓ_it; token_mean Σ ℓ / Σ_i T_i; constant
-    /// Σ ℓ / (N·maxResponseLength). KL(π‖π_ref) is the sequence KL — summed over a response's tokens — averaged over
+    /// Σ ℓ / (N·maxResponseLength); the weights multiply ℓ before it. With the dual clip c a negative advantage's term
+    /// is −max(min(r·A, clip(r)·A), c·A) (Ye et al. 2020). The entropy bonus subtracts coef × the token mean of the
+    /// entropies. KL(π‖π_ref) is the sequence KL — summed over a response's tokens — averaged over
     /// the N responses, whatever the aggregation (the lecture's and this trainer's fast path); per token, with
     /// c = x_ref − x: k1 −c, k2 c²/2, k3 e^c − c − 1 (Schulman 2020), exact Σ_v π(v)(log π(v) − log π_ref(v)).
     /// </remarks>
     public static SequenceObjective SequenceLoss(Tensor logp, Tensor logpOld, Tensor advantages, Tensor mask, TokenLoss o,
-        Tensor? refLogp = null, Tensor? logProbs = null, Tensor? refLogProbs = null)
+        Tensor? refLogp = null, Tensor? logProbs = null, Tensor? refLogProbs = null, Tensor? entropy = null, Tensor? weights = null)
     {
         using var scope = NewDisposeScope();
         long rows = logp.shape[0];
@@ -327,8 +400,8 @@ public static class GrpoMath
         var allTokens = mask.sum().clamp_min(1);
         // Masked slots carry no ratio: their log-probs may be anything (a padded target), and e^(inf) would poison the sum.
         var logRatio = (logp - logpOld).masked_fill(live.logical_not(), 0);
-        Tensor perToken, clipLow, clipHigh;
-        using (var _ = no_grad()) (clipLow, clipHigh) = (zeros(1).squeeze(), zeros(1).squeeze());
+        Tensor perToken, clipLow, clipHigh, clipDual;
+        using (var _ = no_grad()) (clipLow, clipHigh, clipDual) = (zeros(1).squeeze(), zeros(1).squeeze(), zeros(1).squeeze());
         if (o.Mode == LossMode.Naive)
             perToken = -(logp * advantages.unsqueeze(1));
         else if (o.Ratio == RatioLevel.Token)
@@ -339,6 +412,7 @@ public static class GrpoMath
             using var _ = no_grad();
             clipLow = ((ratio < 1 - o.ClipLow) & (a < 0) & live).to(ScalarType.Float32).sum() / allTokens;
             clipHigh = ((ratio > 1 + o.ClipHigh) & (a > 0) & live).to(ScalarType.Float32).sum() / allTokens;
+            if (o.DualClip is { } c) clipDual = ((ratio > c) & (a < 0) & live).to(ScalarType.Float32).sum() / allTokens;
         }
         else
         {
@@ -349,8 +423,9 @@ public static class GrpoMath
             var counted = responses.to(ScalarType.Float32).sum().clamp_min(1);
             clipLow = ((ratio < 1 - o.ClipLow) & (advantages < 0) & responses).to(ScalarType.Float32).sum() / counted;
             clipHigh = ((ratio > 1 + o.ClipHigh) & (advantages > 0) & responses).to(ScalarType.Float32).sum() / counted;
+            if (o.DualClip is { } c) clipDual = ((ratio > c) & (advantages < 0) & responses).to(ScalarType.Float32).sum() / counted;
         }
-        var weighted = perToken * mask;
+        var weighted = perToken * (weights is null ? mask : mask * weights);
         var policy = o.Aggregation switch
         {
             LossAggregation.SequenceMean => (weighted.sum(1) / tokens.clamp_min(1)).sum() / tokens.gt(0).to(ScalarType.Float32).sum().clamp_min(1),
@@ -378,6 +453,9 @@ public static class GrpoMath
             kl = (perTokenKl * mask).sum() / rows;
             loss = policy + kl * o.KlCoef;
         }
+        // The entropy bonus: the token mean of the next-token entropies over the responses' tokens.
+        if (o.EntropyCoef > 0 && entropy is not null)
+            loss = loss - (entropy * mask).sum() / allTokens * o.EntropyCoef;
 
         Tensor approxKlOld;
         using (var _ = no_grad())
@@ -386,10 +464,13 @@ public static class GrpoMath
             approxKlOld = ((r - 1 - logRatio) * mask).sum() / allTokens;   // cleanrl's approx_kl, against π_old
         }
         return new SequenceObjective(loss.MoveToOuterDisposeScope(), policy.detach().MoveToOuterDisposeScope(), kl.detach().MoveToOuterDisposeScope(),
-            clipLow.MoveToOuterDisposeScope(), clipHigh.MoveToOuterDisposeScope(), approxKlOld.MoveToOuterDisposeScope());
+            clipLow.MoveToOuterDisposeScope(), clipHigh.MoveToOuterDisposeScope(), approxKlOld.MoveToOuterDisposeScope(), clipDual.MoveToOuterDisposeScope());
     }
 
-    static Tensor Surrogate(Tensor ratio, Tensor advantages, TokenLoss o) => o.Mode == LossMode.Unclipped
-        ? -(ratio * advantages)
-        : -minimum(ratio * advantages, ratio.clamp(1 - o.ClipLow, 1 + o.ClipHigh) * advantages);   // PPO, Schulman 2017
+    static Tensor Surrogate(Tensor ratio, Tensor advantages, TokenLoss o)
+    {
+        if (o.Mode == LossMode.Unclipped) return -(ratio * advantages);
+        var objective = minimum(ratio * advantages, ratio.clamp(1 - o.ClipLow, 1 + o.ClipHigh) * advantages);   // PPO, Schulman 2017
+        return o.DualClip is { } c ? -where(advantages < 0, maximum(objective, advantages * c), objective) : -objective;   // Ye et al. 2020
+    }
 }

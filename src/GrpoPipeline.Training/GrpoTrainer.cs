@@ -20,9 +20,9 @@ public sealed class GrpoTrainer : IDisposable
     readonly RewardFunction _reward;
     readonly GreedyEvaluator _heldOut;
     readonly Parameter[] _parameters;
-    readonly TokenRows _prompts;
-    readonly TokenRows _responses;
-    readonly float[] _rewards;
+    readonly Curriculum? _curriculum;
+    readonly Sampler[] _samplers;
+    Task<SampledBatch>? _pending;
 
     /// <summary>Trains <paramref name="state"/> in memory; <see cref="TrainingRun"/> adds the run directory.</summary>
     public GrpoTrainer(TrainingState state)
@@ -33,10 +33,9 @@ public sealed class GrpoTrainer : IDisposable
         _reward = new RewardFunction(config.Rewards);
         _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), config.Task, _reward);
         _parameters = state.Policy.parameters().ToArray();
-        _prompts = _task.NewBatch();
-        int responses = _task.BatchSize * config.Grpo.GroupSize;
-        _responses = new TokenRows(responses, config.Task.MaxResponseLength, config.Task.IsVariableLength ? config.Task.Special.Pad : 0);
-        _rewards = new float[responses];
+        _curriculum = config.Task.Curriculum is null ? null : new Curriculum(config.Task, _reward);
+        // Overlapped rollouts alternate between two samplers' buffers: one is drawn into while the other is trained on.
+        _samplers = [.. Enumerable.Range(0, config.Grpo.OverlapRollouts ? 2 : 1).Select(_ => new Sampler(state, _reward))];
     }
 
     public TrainingState State { get; }
@@ -45,7 +44,7 @@ public sealed class GrpoTrainer : IDisposable
     /// Decode a decoder's rollouts with the KV cache (default). False recomputes the whole prefix at every decode step,
     /// as nanoGPT's <c>generate</c> does: the same responses, slower — for the benchmark.
     /// </summary>
-    public bool DecodeWithKvCache { get; init; } = true;
+    public bool DecodeWithKvCache { get => _samplers[0].KvCache; init { foreach (var s in _samplers) s.KvCache = value; } }
     TrainConfig Config => State.Config;
     GrpoOptions Grpo => State.Config.Grpo;
 
@@ -57,34 +56,83 @@ public sealed class GrpoTrainer : IDisposable
         using var scope = NewDisposeScope();
         var metrics = new EpochMetrics(State.Epoch + 1);
 
-        var rollout = Rollout();
-        var rewards = Score(metrics);
+        var batch = Grpo.OverlapRollouts ? TakeOverlapped(metrics) : _samplers[0].Draw(TaskAt(State.CurriculumLevel), State.Policy, current: true);
+        foreach (var (key, value) in batch.Metrics.Values) metrics.Add(key, value);
+        var rollout = batch.Rollout ?? Replay(batch, metrics);
+        var rewards = tensor(batch.Rewards, [batch.Prompts.Count, Grpo.GroupSize]);
         var deltas = GrpoMath.Deltas(rewards, Grpo.Deltas);
         Optimize(rollout, deltas, metrics);
         rollout.AddMetrics(metrics);
+        AdaptEntropyCoef(rollout.Entropy, metrics);
 
         State.Epoch++;
+        AdvanceCurriculum(metrics);
         double seconds = clock.Elapsed.TotalSeconds;
         metrics.Add(MetricKeys.EpochSeconds, seconds);
         metrics.Add(MetricKeys.SamplesPerSecond, Config.SamplesPerEpoch / seconds);
         return metrics;
     }
 
-    /// <summary>Samples a batch of prompts and G responses to each, under no-grad in eval mode.</summary>
-    IRollout Rollout()
+    SortingTask TaskAt(int level) => _curriculum is null ? _task : _curriculum.TaskAt(level);
+
+    /// <summary>Responses kept by dynamic sampling or drawn by the overlapped sampler: π_old from the current weights.</summary>
+    IRollout Replay(SampledBatch batch, EpochMetrics metrics) => State.Policy is DecoderPolicy
+        ? SequenceRollout.Replay(State, batch.Prompts, batch.Responses, batch.BehaviourLogp, metrics)
+        : FactorisedRollout.Replay(State, batch.Prompts, _task.Vocab, batch.Responses, batch.BehaviourLogp, metrics);
+
+    /// <summary>
+    /// Overlapped rollouts: takes epoch k's batch (drawn during epoch k−1, or now after a start or resume), then starts
+    /// drawing epoch k+1's on another thread with the weights epoch k starts from. The schedule alone decides the weights
+    /// and the random state of every draw, so the result does not depend on timing.
+    /// </summary>
+    SampledBatch TakeOverlapped(EpochMetrics metrics)
     {
-        _task.SampleTrainingBatch(_prompts, State.PromptSampler);
-        return State.Policy is DecoderPolicy
-            ? new SequenceRollout(State, _prompts, Config.Task.MaxResponseLength, _responses, DecodeWithKvCache)
-            : new FactorisedRollout(State, _prompts, _task.Vocab, _responses);
+        var overlap = State.Overlap!;
+        int epoch = State.Epoch;
+        var wait = Stopwatch.StartNew();
+        var batch = _pending is { } pending ? pending.GetAwaiter().GetResult() : DrawWithOverlapState(epoch);
+        metrics.Add(MetricKeys.OverlapWaitSeconds, wait.Elapsed.TotalSeconds);
+
+        PolicyFactory.CopyWeights(State.Policy, overlap.Weights);
+        overlap.PromptSamplerState = State.PromptSampler.State;
+        overlap.GeneratorState = TrainingState.GeneratorState(State.ResponseGenerator);
+        overlap.Level = State.CurriculumLevel;
+        var sampler = _samplers[(epoch + 1) % 2];
+        var task = TaskAt(overlap.Level);
+        _pending = Task.Run(() =>
+        {
+            using var scope = NewDisposeScope();
+            return sampler.Draw(task, overlap.Weights, current: false);
+        });
+        return batch;
     }
 
-    /// <summary>Scores the responses on their managed copy; returns rewards [B, G].</summary>
-    Tensor Score(EpochMetrics metrics)
+    /// <summary>The draw a checkpoint left pending: the saved weights, random state and level.</summary>
+    SampledBatch DrawWithOverlapState(int epoch)
     {
-        var components = _reward.Score(_prompts, _responses, Grpo.GroupSize, _rewards);
-        RewardStatistics.Add(metrics, _rewards, Grpo.GroupSize, components);
-        return tensor(_rewards, [_prompts.Count, Grpo.GroupSize]);
+        var overlap = State.Overlap!;
+        State.PromptSampler.State = overlap.PromptSamplerState;
+        using (var saved = tensor(overlap.GeneratorState)) State.ResponseGenerator.set_state(saved);
+        return _samplers[epoch % 2].Draw(TaskAt(overlap.Level), overlap.Weights, current: false);
+    }
+
+    /// <summary>The entropy controller: the coefficient of the next epoch from this rollout's entropy.</summary>
+    void AdaptEntropyCoef(double entropy, EpochMetrics metrics)
+    {
+        if (Grpo.EntropyCoef == 0 && Grpo.EntropyTarget is null) return;
+        metrics.Add(MetricKeys.PolicyEntropyCoef, State.EntropyCoef);
+        if (Grpo.EntropyTarget is { } target)
+            State.EntropyCoef = GrpoMath.NextEntropyCoef(State.EntropyCoef, entropy, target, Grpo.EntropyCoefStep, Grpo.EntropyCoefMax);
+    }
+
+    /// <summary>The curriculum's check after the epoch: held-out exact at the current level, and the next level.</summary>
+    void AdvanceCurriculum(EpochMetrics metrics)
+    {
+        if (_curriculum is null) return;
+        metrics.Add(MetricKeys.CurriculumLevel, State.CurriculumLevel);
+        var (level, exact) = _curriculum.Check(State.CurriculumLevel, State.Epoch, State.Policy);
+        if (exact is { } e) metrics.Add(MetricKeys.CurriculumExact, e);
+        State.CurriculumLevel = level;
     }
 
     /// <summary>μ optimizer steps on the same rollout: policy loss plus β·KL(π‖π_ref), as the rollout computes them.</summary>
@@ -119,6 +167,7 @@ public sealed class GrpoTrainer : IDisposable
         metrics.Add(MetricKeys.LossKl, State.Reference is null ? 0 : kl / Grpo.InnerSteps);
         metrics.Add(MetricKeys.ClipRatioLow, last.ClipLow);
         metrics.Add(MetricKeys.ClipRatioHigh, last.ClipHigh);
+        if (Grpo.DualClip is not null) metrics.Add(MetricKeys.ClipRatioDual, last.ClipDual);
         metrics.Add(MetricKeys.PolicyApproxKlOld, last.ApproxKlOld);
         metrics.Add(MetricKeys.GradNorm, gradNorm);
         if (Grpo.LearningRateFinal is not null) metrics.Add(MetricKeys.LearningRate, learningRate);
@@ -127,5 +176,11 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>Greedy exact-match share, mean reward and exact match per length on the held-out prompts.</summary>
     public HeldOutResult EvaluateHeldOut() => _heldOut.Evaluate(State.Policy);
 
-    public void Dispose() => State.Dispose();
+    /// <summary>Waits for a pending overlapped draw (it uses the state's modules), then frees the state.</summary>
+    public void Dispose()
+    {
+        try { _pending?.Wait(); }
+        catch (AggregateException) { }   // the draw's failure surfaced, or will, through RunEpoch
+        State.Dispose();
+    }
 }

@@ -37,10 +37,20 @@ public static class PolicyFactory
     }
 
     /// <summary>Copies every parameter and buffer of <paramref name="source"/> into <paramref name="target"/>.</summary>
-    public static void CopyWeights(nn.Module<Tensor, Tensor> source, nn.Module<Tensor, Tensor> target)
+    public static void CopyWeights(nn.Module<Tensor, Tensor> source, nn.Module<Tensor, Tensor> target) => MixWeights(source, target, 1);
+
+    /// <summary>
+    /// target ← α·source + (1−α)·target for every floating-point parameter and buffer (TR-DPO's soft update of the
+    /// reference, Gorbatovski et al. 2024); α = 1 is a copy, and integer buffers are always copied.
+    /// </summary>
+    public static void MixWeights(nn.Module<Tensor, Tensor> source, nn.Module<Tensor, Tensor> target, double alpha)
     {
         using var _ = no_grad();
         var from = source.state_dict();
-        foreach (var (name, tensor) in target.state_dict()) tensor.copy_(from[name]);
+        foreach (var (name, tensor) in target.state_dict())
+        {
+            if (alpha == 1 || !tensor.is_floating_point()) tensor.copy_(from[name]);
+            else tensor.mul_(1 - alpha).add_(from[name], alpha: alpha);
+        }
     }
 }

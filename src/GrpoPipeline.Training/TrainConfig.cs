@@ -111,9 +111,63 @@ public sealed record GrpoOptions
     /// </summary>
     public bool MaskTruncated { get; init; }
 
-    /// <summary>The settings of the per-token loss for responses of at most <paramref name="maxResponseLength"/> tokens.</summary>
-    public TokenLoss TokenLoss(int maxResponseLength) =>
-        new(Loss, ClipLow, ClipHigh, LossAggregation, RatioLevel, KlEstimator, KlCoef, maxResponseLength);
+    /// <summary>
+    /// Dual clip c: with a negative advantage the ratio is also bounded above by c, so a token the update has already
+    /// made far likelier cannot pull the loss without bound (Ye et al. 2020, "Mastering Complex Control in MOBA Games
+    /// with Deep Reinforcement Learning", §3.3). Needs <c>loss: clipped</c>; c &gt; 1. Default null (off).
+    /// </summary>
+    public double? DualClip { get; init; }
+    /// <summary>
+    /// Dynamic sampling: groups whose G rewards all tie carry no advantage and are dropped; more prompts are sampled
+    /// to refill the batch (DAPO, Yu et al. 2025, §3.2). Default false.
+    /// </summary>
+    public bool DynamicSampling { get; init; }
+    /// <summary>
+    /// The cap on dynamic sampling's extra rollouts: at most this many more batches of prompts per epoch. When the
+    /// batch is still short after them the epoch trains on the groups it kept. Default 2.
+    /// </summary>
+    public int DynamicSamplingMaxBatches { get; init; } = 2;
+    /// <summary>
+    /// Entropy bonus: the loss subtracts coef × the mean entropy of the policy's next-token distributions over the
+    /// responses' tokens (Williams &amp; Peng 1991; Mnih et al. 2016). With <see cref="EntropyTarget"/> set this is the
+    /// starting coefficient of the controller. Default 0 (off).
+    /// </summary>
+    public double EntropyCoef { get; init; }
+    /// <summary>
+    /// Adaptive entropy control: after each rollout the coefficient moves by <see cref="EntropyCoefStep"/> towards
+    /// keeping <c>policy/entropy</c> at this target — up when the entropy is below it, down (not below 0) when above
+    /// (Skywork-OR1, He et al. 2025, §3.2.5). Default null (a fixed coefficient).
+    /// </summary>
+    public double? EntropyTarget { get; init; }
+    /// <summary>The controller's step Δ per epoch. Default 0.0005.</summary>
+    public double EntropyCoefStep { get; init; } = 0.0005;
+    /// <summary>The controller's upper bound on the coefficient. Default 0.05.</summary>
+    public double EntropyCoefMax { get; init; } = 0.05;
+    /// <summary>
+    /// Reference mixup α: every <see cref="RefPeriod"/> epochs π_ref ← α·π + (1−α)·π_ref, weight by weight, instead of a
+    /// hard copy (TR-DPO's soft update, Gorbatovski et al. 2024). 1 is the hard copy. Default 1.
+    /// </summary>
+    public double RefMixup { get; init; } = 1;
+    /// <summary>
+    /// Overlapped rollouts: the rollout of epoch k+1 is sampled on a second thread with the weights epoch k started from
+    /// while the learner takes the μ steps of epoch k (the lecture's split between inference and training workers).
+    /// The schedule, not timing, fixes which weights a rollout uses, so a run and its resumed copy match. The learner
+    /// corrects the one-epoch staleness with a truncated importance weight (see <see cref="IsTruncation"/>). Needs
+    /// <c>run.threads</c> ≥ 1. Default false.
+    /// </summary>
+    public bool OverlapRollouts { get; init; }
+    /// <summary>
+    /// The cap C of the overlapped rollouts' importance weight min(π_old / π_behaviour, C) per token (truncated IS:
+    /// Espeholt et al. 2018; Yao et al. 2025). Default 2.
+    /// </summary>
+    public double IsTruncation { get; init; } = 2;
+
+    /// <summary>
+    /// The settings of the per-token loss for responses of at most <paramref name="maxResponseLength"/> tokens, with the
+    /// entropy coefficient in force (the controller's, when it runs).
+    /// </summary>
+    public TokenLoss TokenLoss(int maxResponseLength, double entropyCoef) =>
+        new(Loss, ClipLow, ClipHigh, LossAggregation, RatioLevel, KlEstimator, KlCoef, maxResponseLength, DualClip, entropyCoef);
 
     /// <summary>The learning rate for 0-based <paramref name="epochIndex"/> of <paramref name="epochs"/>.</summary>
     public double LearningRateAt(int epochIndex, int epochs) => LearningRateFinal is not { } final || epochs <= 1
@@ -137,6 +191,18 @@ public sealed record GrpoOptions
         ConfigException.Require(Temperature is >= 0.01 and <= 100, "grpo.temperature", Temperature, "0.01..100");
         ConfigException.Require(Enum.IsDefined(LossAggregation), "grpo.lossAggregation", LossAggregation, "sequence_mean, token_mean, constant");
         ConfigException.Require(Enum.IsDefined(RatioLevel), "grpo.ratioLevel", RatioLevel, "token, sequence");
+        ConfigException.Require(DualClip is null or (> 1 and <= 1000), "grpo.dualClip", DualClip, "null (off) or c > 1");
+        if (DualClip is not null)
+            ConfigException.Require(Loss == LossMode.Clipped, "grpo.dualClip", DualClip, "null unless grpo.loss is clipped (the dual clip bounds the clipped surrogate)");
+        ConfigException.Require(DynamicSamplingMaxBatches is >= 0 and <= 100, "grpo.dynamicSamplingMaxBatches", DynamicSamplingMaxBatches, "0..100");
+        ConfigException.Require(EntropyCoef is >= 0 and <= 10, "grpo.entropyCoef", EntropyCoef, "0..10");
+        ConfigException.Require(EntropyTarget is null or (>= 0 and <= 100), "grpo.entropyTarget", EntropyTarget, "null (fixed coefficient) or a target entropy ≥ 0 in nats");
+        ConfigException.Require(EntropyCoefStep is > 0 and <= 1, "grpo.entropyCoefStep", EntropyCoefStep, "0 < Δ ≤ 1");
+        ConfigException.Require(EntropyCoefMax >= EntropyCoef && EntropyCoefMax <= 10, "grpo.entropyCoefMax", EntropyCoefMax, $"entropyCoef ({EntropyCoef})..10");
+        ConfigException.Require(RefMixup is > 0 and <= 1, "grpo.refMixup", RefMixup, "0 < α ≤ 1 (1 is a hard copy)");
+        if (RefMixup < 1)
+            ConfigException.Require(KlCoef > 0 && RefPeriod > 0, "grpo.refMixup", RefMixup, "1 unless grpo.klCoef > 0 and grpo.refPeriod > 0 (it mixes the reference the KL term uses at each refresh)");
+        ConfigException.Require(IsTruncation is >= 1 and <= 1000, "grpo.isTruncation", IsTruncation, "1..1000");
     }
 }
 

@@ -18,7 +18,13 @@ public sealed class TrainingState : IDisposable
         Optimizer = optim.Adam(policy.parameters(), config.Grpo.LearningRate);
         PromptSampler = new Rng((ulong)config.Seed ^ 0x5A17_0000_0000_0001UL);
         ResponseGenerator = new Generator((ulong)config.Seed + 1);
+        EntropyCoef = config.Grpo.EntropyCoef;
+        CurriculumLevel = config.Task.Curriculum?.Start ?? config.Task.FinalLevel;
+        if (config.Grpo.OverlapRollouts)
+            Overlap = new OverlapState(PolicyFactory.FrozenCopy(policy, shape), PromptSampler.State, GeneratorState(ResponseGenerator), CurriculumLevel);
     }
+
+    static readonly Lock InitLock = new();
 
     public TrainConfig Config { get; private set; }
     public PolicyShape Shape { get; }
@@ -32,14 +38,24 @@ public sealed class TrainingState : IDisposable
     public Generator ResponseGenerator { get; }
     /// <summary>Completed epochs.</summary>
     public int Epoch { get; set; }
+    /// <summary>The entropy bonus's coefficient for the next epoch (grpo.entropyCoef, moved by the controller).</summary>
+    public double EntropyCoef { get; set; }
+    /// <summary>The curriculum level the next epoch samples at (the task's own level without a curriculum).</summary>
+    public int CurriculumLevel { get; set; }
+    /// <summary>With overlapped rollouts, what the next epoch's rollout is drawn from; null without.</summary>
+    public OverlapState? Overlap { get; }
 
     /// <summary>A fresh run: weights initialised from <see cref="TrainConfig.Seed"/>.</summary>
     public static TrainingState Create(TrainConfig config)
     {
         ApplyThreads(config);
         var shape = ShapeOf(config);
-        manual_seed(config.Seed);   // module initialisers draw from the global generator
-        return new TrainingState(config, shape, PolicyFactory.Create(shape));
+        // Module initialisers draw from the global generator: one state at a time (experiments build them in parallel).
+        lock (InitLock)
+        {
+            manual_seed(config.Seed);
+            return new TrainingState(config, shape, PolicyFactory.Create(shape));
+        }
     }
 
     /// <summary>An empty state of the given shape, for a checkpoint to fill in.</summary>
@@ -58,13 +74,16 @@ public sealed class TrainingState : IDisposable
     public static PolicyShape ShapeOf(TrainConfig config) =>
         new(config.Policy, config.Task.MaxPromptLength, config.Task.MaxResponseLength, config.Task.Vocab);
 
-    /// <summary>Refreshes π_ref at the start of epoch <paramref name="epochIndex"/> (0-based), as the lecture does.</summary>
+    /// <summary>
+    /// Refreshes π_ref at the start of epoch <paramref name="epochIndex"/> (0-based), as the lecture does: a hard copy,
+    /// or with grpo.refMixup α &lt; 1 the soft update π_ref ← α·π + (1−α)·π_ref.
+    /// </summary>
     public void RefreshReferenceIfDue(int epochIndex)
     {
         if (Config.Grpo.KlCoef == 0) return;
         int period = Config.Grpo.RefPeriod;
         if (Reference is null) Reference = PolicyFactory.FrozenCopy(Policy, Shape);
-        else if (period > 0 && epochIndex % period == 0) PolicyFactory.CopyWeights(Policy, Reference);
+        else if (period > 0 && epochIndex % period == 0) PolicyFactory.MixWeights(Policy, Reference, Config.Grpo.RefMixup);
     }
 
     internal void SetReference(nn.Module<Tensor, Tensor> reference) => Reference = reference;
@@ -72,11 +91,34 @@ public sealed class TrainingState : IDisposable
     /// <summary>Lets a resumed run train for more epochs than the checkpoint's config said.</summary>
     internal void ExtendEpochs(int epochs) => Config = Config with { Epochs = epochs };
 
+    internal static byte[] GeneratorState(Generator generator)
+    {
+        using var state = generator.get_state();
+        return state.data<byte>().ToArray();
+    }
+
     public void Dispose()
     {
+        Overlap?.Weights.Dispose();
         Optimizer.Dispose();
         Policy.Dispose();
         Reference?.Dispose();
         ResponseGenerator.Dispose();
     }
+}
+
+/// <summary>
+/// Overlapped rollouts' schedule state: the rollout of epoch k+1 is drawn with the weights epoch k started from, with
+/// the prompt sampler and response generator as they were when that draw began, at the curriculum level of the time.
+/// A checkpoint after epoch k saves exactly this, so a resumed run draws the same rollout again.
+/// </summary>
+/// <param name="Weights">A frozen copy of the policy: the weights of the next draw.</param>
+/// <param name="PromptSamplerState">The prompt sampler's state when the next draw begins.</param>
+/// <param name="GeneratorState">The response generator's state when the next draw begins.</param>
+/// <param name="Level">The curriculum level of the next draw.</param>
+public sealed record OverlapState(nn.Module<Tensor, Tensor> Weights, ulong[] PromptSamplerState, byte[] GeneratorState, int Level)
+{
+    public ulong[] PromptSamplerState { get; set; } = PromptSamplerState;
+    public byte[] GeneratorState { get; set; } = GeneratorState;
+    public int Level { get; set; } = Level;
 }

@@ -90,6 +90,24 @@ public sealed class StopTests
         }
         """;
 
+    // Every tool of the stability issue at once on a decoder: dynamic sampling, the entropy controller, the dual clip,
+    // the reference mixup, a length curriculum whose level rises during the run, and overlapped rollouts.
+    const string DecoderWithToolsConfig = """
+        {
+          "runName": "cli-kill-tools",
+          "seed": 3,
+          "epochs": 40,
+          "task": { "kind": "variable", "minLength": 1, "maxLength": 4, "vocabSize": 6, "batchSize": 8, "heldOutSize": 24,
+                    "curriculum": { "start": 2, "step": 1, "threshold": 0.05, "every": 4, "heldOutSize": 12 } },
+          "rewards": { "inclusionOrdering": 0, "sortDistance": 1, "exact": 1 },
+          "policy": { "kind": "decoder", "dModel": 16, "heads": 2, "layers": 1, "mlpDim": 32 },
+          "grpo": { "groupSize": 4, "innerSteps": 2, "klCoef": 0.05, "klEstimator": "k3", "refPeriod": 15, "refMixup": 0.5, "learningRate": 0.003,
+                    "learningRateFinal": 0.0003, "maxGradNorm": 1, "dynamicSampling": true, "entropyCoef": 0.002, "entropyTarget": 0.5,
+                    "entropyCoefStep": 0.001, "dualClip": 3, "overlapRollouts": true },
+          "run": { "logEvery": 5, "heldOutEvery": 5, "checkpointEvery": 10, "threads": 1 }
+        }
+        """;
+
     static string[] WithoutWallClock(string metrics) =>
         File.ReadAllLines(metrics).Where(l => l.Length > 0).Select(line =>
         {
@@ -97,11 +115,12 @@ public sealed class StopTests
             return string.Join(",", doc.RootElement.EnumerateObject().Where(p => !p.Name.StartsWith("perf/", StringComparison.Ordinal)).Select(p => $"{p.Name}={p.Value}"));
         }).ToArray();
 
-    [Test]
-    public void A_Decoder_Run_Killed_With_Sigkill_And_Resumed_Writes_The_Metrics_Of_An_Uninterrupted_Run()
+    [TestCase(DecoderConfig, TestName = "A_Decoder_Run_Killed_With_Sigkill_And_Resumed_Writes_The_Metrics_Of_An_Uninterrupted_Run")]
+    [TestCase(DecoderWithToolsConfig, TestName = "A_Decoder_Run_With_Every_Stability_Tool_Killed_With_Sigkill_And_Resumed_Writes_The_Metrics_Of_An_Uninterrupted_Run")]
+    public void A_Run_Killed_With_Sigkill_And_Resumed_Writes_The_Metrics_Of_An_Uninterrupted_Run(string json)
     {
         var config = Path.Combine(_dir, "decoder.json");
-        File.WriteAllText(config, DecoderConfig);
+        File.WriteAllText(config, json);
         var uninterrupted = Path.Combine(_dir, "uninterrupted");
         var whole = GrpoCli.Run(_dir, "train", "--config", config, "--run-dir", uninterrupted);
         Assert.That(whole.ExitCode, Is.Zero, whole.ToString());
@@ -124,6 +143,12 @@ public sealed class StopTests
         Assert.That(WithoutWallClock(metrics), Is.EqualTo(WithoutWallClock(Path.Combine(uninterrupted, "metrics.jsonl"))),
             "the resumed run's metrics equal the uninterrupted run's, line by line (wall-clock keys aside)");
         Assert.That(WithoutWallClock(metrics).Last(), Does.Contain("heldout/exact_len_4="));
+        if (json == DecoderWithToolsConfig)
+        {
+            var levels = WithoutWallClock(metrics).Select(l => l.Split(',').Single(kv => kv.StartsWith("curriculum/level=", StringComparison.Ordinal))).Distinct().ToList();
+            Assert.That(levels, Has.Count.GreaterThan(1), "the curriculum level changed during the run, so its resume was exercised");
+            Assert.That(WithoutWallClock(metrics)[25], Does.Contain("overlap/is_weight=").And.Contain("dynamic/kept_share=").And.Contain("clip/ratio_dual=").And.Contain("policy/entropy_coef="));
+        }
         Assert.That(Directory.GetDirectories(Path.Combine(killed, "checkpoints"), ".*"), Is.Empty, "no half-written checkpoint is left behind");
     }
 }

@@ -58,6 +58,62 @@ public static class ResponseDecoder
         }
     }
 
+    /// <summary>
+    /// The <see cref="DecodedResponses"/> of responses decoded elsewhere (<paramref name="responses"/>: [B·G] rows
+    /// without EOS, as <see cref="Decode"/> writes them; a row of <paramref name="maxResponseLength"/> tokens was
+    /// truncated, any shorter one ended with EOS), with their log-probs under <paramref name="policy"/> from one
+    /// teacher-forced pass under no-grad. The same tensors <see cref="Decode"/> would return had it drawn these tokens.
+    /// </summary>
+    public static DecodedResponses TeacherForce(DecoderPolicy policy, TokenRows prompts, int group, TokenRows responses, int maxResponseLength, double temperature)
+    {
+        var special = policy.Special;
+        int rows = prompts.Count * group;
+        if (responses.Count != rows)
+            throw new ArgumentException($"expected {rows} responses ({prompts.Count} prompts × {group}), got {responses.Count}", nameof(responses));
+        int steps = 1;
+        for (int r = 0; r < rows; r++) steps = Math.Max(steps, Math.Min(maxResponseLength, responses.Lengths[r] + 1));
+        var tokens = new long[rows * steps];
+        var targets = new long[rows * steps];
+        var mask = new float[rows * steps];
+        var truncated = new bool[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            var row = responses[r];
+            truncated[r] = row.Length >= maxResponseLength;
+            int length = truncated[r] ? maxResponseLength : row.Length + 1;
+            for (int t = 0; t < steps; t++)
+            {
+                int i = r * steps + t;
+                bool eos = !truncated[r] && t == row.Length;
+                tokens[i] = t < row.Length ? row[t] : eos ? special.Eos : special.Pad;
+                targets[i] = t < row.Length ? row[t] : eos ? policy.EosOutput : 0;
+                mask[i] = t < length ? 1 : 0;
+            }
+        }
+        bool wasTraining = policy.training;
+        policy.eval();
+        try
+        {
+            using var _ = no_grad();
+            using var scope = NewDisposeScope();
+            var block = PromptBlock(prompts, special);
+            var tokenTensor = tensor(tokens, [rows, steps]);
+            var targetTensor = tensor(targets, [rows, steps]);
+            var maskTensor = tensor(mask, [rows, steps]);
+            var logits = policy.ForwardResponses(block, group, tokenTensor.narrow(1, 0, steps - 1));
+            var logProbs = log_softmax(temperature == 1 ? logits : logits / temperature, -1);
+            var chosen = logProbs.gather(2, targetTensor.unsqueeze(2)).squeeze(2) * maskTensor;
+            double entropy = (GrpoMath.TokenEntropy(logProbs) * maskTensor).sum().item<float>() / Math.Max(1, mask.Sum());
+            var result = new DecodedResponses(block.repeat_interleave(group, 0), tokenTensor, targetTensor, maskTensor, chosen, tensor(truncated), entropy);
+            foreach (var t in new[] { result.PromptBlock, result.Tokens, result.Targets, result.Mask, result.LogProbs, result.Truncated }) t.MoveToOuterDisposeScope();
+            return result;
+        }
+        finally
+        {
+            if (wasTraining) policy.train();
+        }
+    }
+
     /// <summary>[B, P] prompts left-padded to the longest, then SEP, as token ids.</summary>
     public static Tensor PromptBlock(TokenRows prompts, SpecialTokens special)
     {

@@ -15,29 +15,69 @@ sealed class FactorisedRollout : IRollout
 {
     readonly TrainingState _state;
     readonly Tensor _prompts, _responses, _logProbsOld;
-    readonly Tensor? _refLogProbs;
+    readonly Tensor? _refLogProbs, _isWeights;
     readonly double _entropy;
     readonly int _vocab;
     TokenStatistics? _stats;
     Tensor? _deltas;
 
-    /// <summary>Samples G responses per prompt; writes them, [B·G] rows of L, into <paramref name="responses"/>.</summary>
-    public FactorisedRollout(TrainingState state, TokenRows prompts, int vocab, TokenRows responses)
+    FactorisedRollout(TrainingState state, Tensor prompts, Tensor responses, Tensor logProbsOld, int vocab, Tensor? isWeights)
     {
         _state = state;
         _vocab = vocab;
-        int batch = prompts.Count, length = prompts.Stride, group = state.Config.Grpo.GroupSize;
-        _prompts = tensor(prompts.Tokens, [batch, length]);
+        _prompts = prompts;
+        _responses = responses;
+        _logProbsOld = logProbsOld;
+        _isWeights = isWeights;
         using var _ = no_grad();
-        state.Policy.eval();   // dropout off while sampling
-        _logProbsOld = LogProbs(state.Policy);                                                     // [B, L, V]
-        _responses = multinomial(_logProbsOld.exp().view(batch * length, vocab), group, replacement: true,
-            generator: state.ResponseGenerator).view(batch, length, group);                         // [B, L, G]
         _entropy = GrpoMath.Entropy(_logProbsOld).item<float>();
-        _refLogProbs = state.Reference is { } reference ? LogProbs(reference) : null;
+        _refLogProbs = state.Reference is { } reference ? LogProbs(reference, prompts, state.Config.Grpo.Temperature) : null;
+    }
+
+    /// <summary>
+    /// Samples G responses per prompt with <paramref name="policy"/> and <paramref name="generator"/>; writes them,
+    /// [B·G] rows of L, into <paramref name="responses"/>. Given <paramref name="logProbs"/> — a draw by the overlapped
+    /// sampler's copy of the weights — it writes their log-probs there and returns null: the learner replays them.
+    /// Otherwise it returns the rollout, π_old being the sampling forward pass.
+    /// </summary>
+    public static FactorisedRollout? Sample(TrainingState state, nn.Module<Tensor, Tensor> policy, Generator generator, TokenRows prompts, int vocab,
+        TokenRows responses, float[]? logProbs = null)
+    {
+        int batch = prompts.Count, length = prompts.Stride, group = state.Config.Grpo.GroupSize;
+        var promptTensor = tensor(prompts.Tokens, [batch, length]);
+        using var _ = no_grad();
+        policy.eval();   // dropout off while sampling
+        var logProbsOld = LogProbs(policy, promptTensor, state.Config.Grpo.Temperature);              // [B, L, V]
+        var sampled = multinomial(logProbsOld.exp().view(batch * length, vocab), group, replacement: true,
+            generator: generator).view(batch, length, group);                                          // [B, L, G]
         // One contiguous managed copy, [B, G, L], for the rewards.
-        _responses.permute(0, 2, 1).contiguous().data<long>().CopyTo(responses.Tokens, 0, 0);
+        sampled.permute(0, 2, 1).contiguous().data<long>().CopyTo(responses.Tokens, 0, 0);
         responses.Lengths.AsSpan().Fill(length);
+        if (logProbs is null) return new FactorisedRollout(state, promptTensor, sampled, logProbsOld, vocab, null);
+        logProbsOld.gather(2, sampled).permute(0, 2, 1).contiguous().data<float>().CopyTo(logProbs, 0, 0);
+        return null;
+    }
+
+    /// <summary>
+    /// The rollout of responses sampled elsewhere — kept by dynamic sampling, or drawn by the overlapped sampler with
+    /// older weights: π_old is recomputed by one forward pass of the current policy. With <paramref name="behaviourLogp"/>
+    /// (the sampler's log-probs, [B·G] rows of L) each token's loss is weighted by min(π_old/π_behaviour, C).
+    /// </summary>
+    public static FactorisedRollout Replay(TrainingState state, TokenRows prompts, int vocab, TokenRows responses, float[]? behaviourLogp, EpochMetrics metrics)
+    {
+        int batch = prompts.Count, length = prompts.Stride, group = state.Config.Grpo.GroupSize;
+        var promptTensor = tensor(prompts.Tokens, [batch, length]);
+        using var _ = no_grad();
+        state.Policy.eval();
+        var logProbsOld = LogProbs(state.Policy, promptTensor, state.Config.Grpo.Temperature);
+        var sampled = tensor(responses.Tokens.AsSpan(0, batch * group * length).ToArray(), [batch, group, length]).permute(0, 2, 1).contiguous();
+        Tensor? weights = null;
+        if (behaviourLogp is not null)
+        {
+            var behaviour = tensor(behaviourLogp.AsSpan(0, batch * group * length).ToArray(), [batch, group, length]).permute(0, 2, 1);
+            weights = ImportanceWeights.Truncated(logProbsOld.gather(2, sampled), behaviour, ones_like(behaviour), state.Config.Grpo.IsTruncation, metrics);
+        }
+        return new FactorisedRollout(state, promptTensor, sampled, logProbsOld, vocab, weights);
     }
 
     GrpoOptions Grpo => _state.Config.Grpo;
@@ -45,25 +85,26 @@ sealed class FactorisedRollout : IRollout
     public void Prepare(Tensor deltas)
     {
         _deltas = deltas;
-        if (Grpo.RatioLevel == RatioLevel.Token) _stats = GrpoMath.Aggregate(_responses, deltas, _vocab);
+        if (Grpo.RatioLevel == RatioLevel.Token) _stats = GrpoMath.Aggregate(_responses, deltas, _vocab, _isWeights);
     }
 
     public StepResult Step(bool lastStep)
     {
-        var logProbs = LogProbs(_state.Policy);
+        var logProbs = LogProbs(_state.Policy, _prompts, Grpo.Temperature);
         if (_stats is null) return GeneralStep(logProbs, _deltas ?? throw new InvalidOperationException("Prepare first"), lastStep);
 
         var objective = GrpoMath.LossAndGradient(logProbs.detach(), _logProbsOld, _refLogProbs, _stats,
-            Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh, Grpo.KlEstimator, Grpo.KlCoef);
-        double low = double.NaN, high = double.NaN, approxKl = double.NaN;
+            Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh, Grpo.KlEstimator, Grpo.KlCoef, Grpo.DualClip, _state.EntropyCoef);
+        double low = double.NaN, high = double.NaN, approxKl = double.NaN, dual = double.NaN;
         if (lastStep)
         {
             var (l, h) = GrpoMath.ClipFractions(logProbs.detach(), _logProbsOld, _stats, Grpo.ClipLow, Grpo.ClipHigh);
             (low, high) = (l.item<float>(), h.item<float>());
             approxKl = GrpoMath.ApproxKlOld(logProbs.detach(), _logProbsOld, _stats).item<float>();
+            if (Grpo.DualClip is { } c) dual = GrpoMath.DualClipFraction(logProbs.detach(), _logProbsOld, _stats, c).item<float>();
         }
         // Its gradient w.r.t. the log-probs is objective.Gradient: two autograd nodes instead of about twenty.
-        return new StepResult((logProbs * objective.Gradient).sum(), objective.PolicyLoss.item<float>(), objective.Kl.item<float>(), low, high, approxKl);
+        return new StepResult((logProbs * objective.Gradient).sum(), objective.PolicyLoss.item<float>(), objective.Kl.item<float>(), low, high, approxKl, dual);
     }
 
     /// <summary>The per-sample path on the gathered log-probs of each response, [B·G, L].</summary>
@@ -73,23 +114,29 @@ sealed class FactorisedRollout : IRollout
         Tensor PerResponse(Tensor t) => t.gather(2, _responses).permute(0, 2, 1).reshape(batch * group, length);
         Tensor Full(Tensor t) => t.unsqueeze(1).expand(batch, group, length, _vocab).reshape(batch * group, length, _vocab);
         bool exact = Grpo.KlEstimator == KlEstimator.Exact && _refLogProbs is not null;
+        // Every response of a prompt sees the same per-position distributions: their entropy, [B, L], repeated G times.
+        var entropy = _state.EntropyCoef > 0
+            ? GrpoMath.TokenEntropy(logProbs).unsqueeze(1).expand(batch, group, length).reshape(batch * group, length)
+            : null;
         var o = GrpoMath.SequenceLoss(PerResponse(logProbs), PerResponse(_logProbsOld), deltas.reshape(batch * group), ones(batch * group, length),
-            Grpo.TokenLoss((int)length), _refLogProbs is null ? null : PerResponse(_refLogProbs),
-            exact ? Full(logProbs) : null, exact ? Full(_refLogProbs!) : null);
-        return Result(o, lastStep);
+            Grpo.TokenLoss((int)length, _state.EntropyCoef), _refLogProbs is null ? null : PerResponse(_refLogProbs),
+            exact ? Full(logProbs) : null, exact ? Full(_refLogProbs!) : null, entropy,
+            _isWeights?.permute(0, 2, 1).reshape(batch * group, length));
+        return Result(o, lastStep, Grpo.DualClip is not null);
     }
 
-    internal static StepResult Result(SequenceObjective o, bool lastStep) => new(o.Loss, o.PolicyLoss.item<float>(), o.Kl.item<float>(),
+    internal static StepResult Result(SequenceObjective o, bool lastStep, bool dualClip) => new(o.Loss, o.PolicyLoss.item<float>(), o.Kl.item<float>(),
         lastStep ? o.ClipLow.item<float>() : double.NaN, lastStep ? o.ClipHigh.item<float>() : double.NaN,
-        lastStep ? o.ApproxKlOld.item<float>() : double.NaN);
+        lastStep ? o.ApproxKlOld.item<float>() : double.NaN, lastStep && dualClip ? o.ClipDual.item<float>() : double.NaN);
 
     public void AddMetrics(EpochMetrics metrics) => metrics.Add(MetricKeys.PolicyEntropy, _entropy);
 
+    public double Entropy => _entropy;
+
     /// <summary>log softmax(logits / T): the distribution that is sampled is the one that is trained.</summary>
-    Tensor LogProbs(nn.Module<Tensor, Tensor> policy)
+    static Tensor LogProbs(nn.Module<Tensor, Tensor> policy, Tensor prompts, double temperature)
     {
-        var logits = policy.forward(_prompts);
-        double temperature = Grpo.Temperature;
+        var logits = policy.forward(prompts);
         return log_softmax(temperature == 1 ? logits : logits / temperature, -1);
     }
 }

@@ -20,6 +20,9 @@ interface IRollout
 
     /// <summary>The rollout's own metrics: entropy, and for sequences their lengths and truncation.</summary>
     void AddMetrics(EpochMetrics metrics);
+
+    /// <summary>Mean entropy of π_old's next-token distributions over the responses' tokens (what the entropy controller steers).</summary>
+    double Entropy { get; }
 }
 
 /// <summary>One inner step: what to backpropagate, and what to log (the clip shares and approx_kl at the last step only).</summary>
@@ -29,4 +32,5 @@ interface IRollout
 /// <param name="ClipLow">Share clipped below (last step only, else NaN).</param>
 /// <param name="ClipHigh">Share clipped above (last step only, else NaN).</param>
 /// <param name="ApproxKlOld">cleanrl's approx_kl against π_old (last step only, else NaN).</param>
-readonly record struct StepResult(Tensor Backward, double PolicyLoss, double Kl, double ClipLow, double ClipHigh, double ApproxKlOld);
+/// <param name="ClipDual">Share bounded by the dual clip (last step with the dual clip on only, else NaN).</param>
+readonly record struct StepResult(Tensor Backward, double PolicyLoss, double Kl, double ClipLow, double ClipHigh, double ApproxKlOld, double ClipDual);

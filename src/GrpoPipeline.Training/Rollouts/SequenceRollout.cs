@@ -18,16 +18,16 @@ sealed class SequenceRollout : IRollout
     readonly DecodedResponses _decoded;
     readonly Tensor _prompts, _responseInputs, _mask;
     readonly int _group;
-    readonly Tensor? _refLogp, _refLogProbs;
+    readonly Tensor? _refLogp, _refLogProbs, _isWeights;
     readonly TokenLoss _loss;
 
-    /// <summary>Decodes G responses per prompt; writes them without EOS into <paramref name="responses"/>.</summary>
-    public SequenceRollout(TrainingState state, TokenRows prompts, int maxResponseLength, TokenRows responses, bool kvCache = true)
+    SequenceRollout(TrainingState state, TokenRows prompts, DecodedResponses decoded, Tensor? isWeights)
     {
         _state = state;
         var grpo = state.Config.Grpo;
-        _loss = grpo.TokenLoss(maxResponseLength);
-        _decoded = ResponseDecoder.Decode(Decoder, prompts, grpo.GroupSize, maxResponseLength, grpo.Temperature, state.ResponseGenerator, responses, kvCache);
+        _loss = grpo.TokenLoss(state.Config.Task.MaxResponseLength, state.EntropyCoef);
+        _decoded = decoded;
+        _isWeights = isWeights;
         // The prompt block once per prompt (the decode repeated it G times), and the response tokens but the last.
         _group = grpo.GroupSize;
         _prompts = ResponseDecoder.PromptBlock(prompts, state.Config.Task.Special);
@@ -42,7 +42,48 @@ sealed class SequenceRollout : IRollout
         }
     }
 
-    DecoderPolicy Decoder => (DecoderPolicy)_state.Policy;
+    /// <summary>
+    /// Decodes G responses per prompt with <paramref name="policy"/> and <paramref name="generator"/>; writes them
+    /// without EOS into <paramref name="responses"/>. Given <paramref name="logProbs"/> — a draw by the overlapped
+    /// sampler's copy of the weights — it writes each response token's log-prob (EOS included) there, in rows of
+    /// maxLength + 1, and returns null: the learner replays them. Otherwise it returns the rollout.
+    /// </summary>
+    public static SequenceRollout? Sample(TrainingState state, DecoderPolicy policy, Generator generator, TokenRows prompts, TokenRows responses,
+        float[]? logProbs = null, bool kvCache = true)
+    {
+        var grpo = state.Config.Grpo;
+        int maxResponseLength = state.Config.Task.MaxResponseLength;
+        var decoded = ResponseDecoder.Decode(policy, prompts, grpo.GroupSize, maxResponseLength, grpo.Temperature, generator, responses, kvCache);
+        if (logProbs is null) return new SequenceRollout(state, prompts, decoded, null);
+        // Rows of the decode's R steps into rows of maxResponseLength.
+        var values = decoded.LogProbs.contiguous().data<float>().ToArray();
+        int rows = (int)decoded.Tokens.shape[0], steps = (int)decoded.Steps;
+        Array.Clear(logProbs, 0, rows * maxResponseLength);
+        for (int r = 0; r < rows; r++) Array.Copy(values, r * steps, logProbs, r * maxResponseLength, steps);
+        return null;
+    }
+
+    /// <summary>
+    /// The rollout of responses decoded elsewhere — kept by dynamic sampling, or drawn by the overlapped sampler with
+    /// older weights: π_old is recomputed by one teacher-forced pass of the current policy. With
+    /// <paramref name="behaviourLogp"/> (the sampler's log-probs, rows of maxLength + 1) each token's loss is weighted
+    /// by min(π_old/π_behaviour, C).
+    /// </summary>
+    public static SequenceRollout Replay(TrainingState state, TokenRows prompts, TokenRows responses, float[]? behaviourLogp, EpochMetrics metrics)
+    {
+        var grpo = state.Config.Grpo;
+        int maxResponseLength = state.Config.Task.MaxResponseLength;
+        var decoded = ResponseDecoder.TeacherForce((DecoderPolicy)state.Policy, prompts, grpo.GroupSize, responses, maxResponseLength, grpo.Temperature);
+        Tensor? weights = null;
+        if (behaviourLogp is not null)
+        {
+            using var _ = no_grad();
+            int rows = responses.Count, steps = (int)decoded.Steps;
+            var behaviour = tensor(behaviourLogp.AsSpan(0, rows * maxResponseLength).ToArray(), [rows, maxResponseLength]).narrow(1, 0, steps);
+            weights = ImportanceWeights.Truncated(decoded.LogProbs, behaviour, decoded.Mask, grpo.IsTruncation, metrics);
+        }
+        return new SequenceRollout(state, prompts, decoded, weights);
+    }
 
     Tensor? _advantages;
 
@@ -53,9 +94,11 @@ sealed class SequenceRollout : IRollout
         var logProbs = LogProbs(_state.Policy);                                                 // [N, R, V+1]
         var logp = logProbs.gather(2, _decoded.Targets.unsqueeze(2)).squeeze(2);               // [N, R]
         var o = GrpoMath.SequenceLoss(logp, _decoded.LogProbs, _advantages ?? throw new InvalidOperationException("Prepare first"), _mask, _loss, _refLogp,
-            _refLogProbs is null ? null : logProbs, _refLogProbs);
-        return FactorisedRollout.Result(o, lastStep);
+            _refLogProbs is null ? null : logProbs, _refLogProbs, _loss.EntropyCoef > 0 ? GrpoMath.TokenEntropy(logProbs) : null, _isWeights);
+        return FactorisedRollout.Result(o, lastStep, _loss.DualClip is not null);
     }
+
+    public double Entropy => _decoded.Entropy;
 
     public void AddMetrics(EpochMetrics metrics)
     {

@@ -1,0 +1,133 @@
+using GrpoPipeline.Core;
+using GrpoPipeline.Training.Decoding;
+using static TorchSharp.torch;
+
+namespace GrpoPipeline.Training.Rollouts;
+
+/// <summary>
+/// One epoch's training batch before the update: prompts, G responses to each, their rewards, and the metrics of how
+/// they were drawn. <see cref="Rollout"/> is set when the responses were drawn with the current weights and kept whole
+/// (π_old is the sampling pass); otherwise the learner replays them, and <see cref="BehaviourLogp"/> (when set) holds the
+/// log-probs they were drawn with, for the importance weights.
+/// </summary>
+sealed record SampledBatch(TokenRows Prompts, TokenRows Responses, float[] Rewards, float[]? BehaviourLogp, IRollout? Rollout, EpochMetrics Metrics);
+
+/// <summary>
+/// The Rollout and Score phases of an epoch: draws training prompts (at the curriculum's level), samples G responses
+/// to each with the given weights and scores them; with dynamic sampling (DAPO) drops the groups whose rewards all tie
+/// and draws more prompts, in at most grpo.dynamicSamplingMaxBatches more draws, until the batch is full again. A
+/// refill draws about as many prompts as the missing groups need at the kept share seen so far (+25%), not a whole
+/// batch. The reward metrics describe the first draw: what the policy does on prompts drawn uniformly (so
+/// <c>reward/frac_zero_std</c> is the share dynamic sampling drops).
+/// </summary>
+sealed class Sampler
+{
+    readonly TrainingState _state;
+    readonly RewardFunction _reward;
+    readonly int _batch, _group, _stride;
+    readonly long _pad;
+    readonly Draft _first;
+    readonly TokenRows _keptPrompts, _keptResponses;
+    readonly float[] _keptRewards, _keptLogp;
+
+    /// <summary>The prompts, responses, rewards and (for a behaviour draw) log-probs of one draw of <c>count</c> prompts.</summary>
+    sealed record Draft(TokenRows Prompts, TokenRows Responses, float[] Rewards, float[] Logp);
+
+    public Sampler(TrainingState state, RewardFunction reward)
+    {
+        _state = state;
+        _reward = reward;
+        var task = state.Config.Task;
+        _batch = task.PromptsPerBatch;
+        _group = state.Config.Grpo.GroupSize;
+        _stride = task.MaxResponseLength;
+        _pad = task.IsVariableLength ? task.Special.Pad : 0;
+        _first = NewDraft(_batch);
+        _keptPrompts = new TokenRows(_batch, task.MaxPromptLength, _pad);
+        _keptResponses = new TokenRows(_batch * _group, _stride, _pad);
+        _keptRewards = new float[_batch * _group];
+        _keptLogp = new float[_batch * _group * _stride];
+    }
+
+    /// <summary>Decode a decoder's rollouts with the KV cache (see <see cref="GrpoTrainer.DecodeWithKvCache"/>).</summary>
+    public bool KvCache { get; set; } = true;
+
+    GrpoOptions Grpo => _state.Config.Grpo;
+
+    Draft NewDraft(int prompts) => new(new TokenRows(prompts, _state.Config.Task.MaxPromptLength, _pad),
+        new TokenRows(prompts * _group, _stride, _pad), new float[prompts * _group], new float[prompts * _group * _stride]);
+
+    /// <summary>
+    /// Draws one batch from <paramref name="task"/> with <paramref name="policy"/>'s weights. <paramref name="current"/>
+    /// says they are the policy's own (π_old may come from the sampling pass); otherwise the batch carries the
+    /// sampling log-probs for the learner's importance weights. Its buffers are reused by the next draw.
+    /// </summary>
+    public SampledBatch Draw(SortingTask task, nn.Module<Tensor, Tensor> policy, bool current)
+    {
+        var metrics = new EpochMetrics(0);
+        var draft = _first;
+        var rollout = Round(task, policy, current, draft);
+        RewardStatistics.Add(metrics, draft.Rewards, _group, _lastComponents);
+        var behaviour = current ? null : draft.Logp;
+        if (!Grpo.DynamicSampling) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics);
+
+        int kept = 0, sampled = 0, untied = 0, extra = 0;
+        while (true)
+        {
+            var groups = GrpoMath.UntiedGroups(draft.Rewards, _group);
+            sampled += draft.Prompts.Count;
+            untied += groups.Count;
+            if (extra == 0 && groups.Count == _batch) break;   // nothing to drop: the batch trains as drawn
+            foreach (int g in groups.Take(_batch - kept)) Keep(draft, g, kept++);
+            if (kept == _batch || extra == Grpo.DynamicSamplingMaxBatches) break;
+            extra++;
+            // Enough prompts for the missing groups at the kept share so far (at least 1 in 20), with a margin.
+            double share = Math.Max(0.05, (double)untied / sampled);
+            draft = NewDraft(Math.Min(_batch, (int)Math.Ceiling((_batch - kept) / share * 1.25)));
+            rollout = Round(task, policy, current, draft);
+        }
+        bool whole = extra == 0 && kept == 0 && untied == _batch;
+        metrics.Add(MetricKeys.DynamicKeptShare, (double)untied / sampled);
+        metrics.Add(MetricKeys.DynamicExtraBatches, extra);
+        metrics.Add(MetricKeys.DynamicBatchFill, whole ? 1 : (double)kept / _batch);
+        metrics.Add(MetricKeys.DynamicPromptsSampled, sampled);
+        if (whole) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics);
+        // No group kept at all: the last draw trains as drawn (its deltas are zero; the KL and entropy terms still act).
+        if (kept == 0) return new(draft.Prompts, draft.Responses, draft.Rewards, current ? null : draft.Logp, rollout, metrics);
+        return new(Take(_keptPrompts, kept), Take(_keptResponses, kept * _group), _keptRewards[..(kept * _group)],
+            current ? null : _keptLogp[..(kept * _group * _stride)], null, metrics);
+    }
+
+    RewardComponents _lastComponents;
+
+    /// <summary>
+    /// One draw of <paramref name="draft"/>'s prompts, their responses and rewards; the rollout when drawn with the
+    /// current weights, null for a behaviour draw.
+    /// </summary>
+    IRollout? Round(SortingTask task, nn.Module<Tensor, Tensor> policy, bool current, Draft draft)
+    {
+        task.SampleTrainingBatch(draft.Prompts, _state.PromptSampler);
+        var logp = current ? null : draft.Logp;
+        IRollout? rollout = policy is DecoderPolicy decoder
+            ? SequenceRollout.Sample(_state, decoder, _state.ResponseGenerator, draft.Prompts, draft.Responses, logp, KvCache)
+            : FactorisedRollout.Sample(_state, policy, _state.ResponseGenerator, draft.Prompts, _state.Config.Task.Vocab, draft.Responses, logp);
+        _lastComponents = _reward.Score(draft.Prompts, draft.Responses, _group, draft.Rewards);
+        return rollout;
+    }
+
+    /// <summary>Copies group <paramref name="g"/> of <paramref name="draft"/> into slot <paramref name="slot"/> of the kept batch.</summary>
+    void Keep(Draft draft, int g, int slot)
+    {
+        _keptPrompts.Set(slot, draft.Prompts[g]);
+        for (int i = 0; i < _group; i++) _keptResponses.Set(slot * _group + i, draft.Responses[g * _group + i]);
+        Array.Copy(draft.Rewards, g * _group, _keptRewards, slot * _group, _group);
+        Array.Copy(draft.Logp, g * _group * _stride, _keptLogp, slot * _group * _stride, _group * _stride);
+    }
+
+    static TokenRows Take(TokenRows rows, int count)
+    {
+        var result = new TokenRows(count, rows.Stride, rows.Padding);
+        for (int i = 0; i < count; i++) result.Set(i, rows[i]);
+        return result;
+    }
+}
