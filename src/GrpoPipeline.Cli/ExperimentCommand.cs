@@ -21,6 +21,8 @@ static class ExperimentCommand
             "models/configs/sort-variable.json", seeds: 3, _ => Experiment.LossAggregations, "loss aggregation"),
         Variants("ablation", "Train one config as it is, with each of its tools (dynamic sampling, entropy bonus, reference mixup, dual clip, curriculum, overlapped rollouts) removed in turn, each tool it lacks added, and with none.",
             "models/configs/transformer-l8v32.json", seeds: 3, Experiment.Ablation, "variant"),
+        Variants("collapse", "Train the seed task as configured, with dynamic sampling, with the entropy bonus and with both: what they change in the lecture's collapse (reward/frac_zero_std going to 1).",
+            "models/configs/seed.json", seeds: 3, _ => Experiment.Collapse, "variant"),
     };
 
     static Command Variants(string name, string description, string defaultConfig, int seeds, IReadOnlyList<ExperimentVariant> variants, string header) =>
@@ -34,8 +36,9 @@ static class ExperimentCommand
         var target = new Option<double>("--target") { Description = "Held-out exact match whose time to reach is reported.", DefaultValueFactory = _ => 0.99 };
         var threads = new Option<int?>("--threads") { Description = "Override the config's run.threads (torch intra-op threads)." };
         var output = new Option<DirectoryInfo?>("--out") { Description = $"Output folder (default models/experiments/{name}-<runName>)." };
+        var only = new Option<string[]>("--variants") { Description = "Train only these variants, by label (e.g. config none \"− dynamic sampling\").", AllowMultipleArgumentsPerToken = true };
         var parallel = new Option<int>("--parallel") { Description = "Runs trained at the same time (each with run.threads torch threads); times are then per shared machine.", DefaultValueFactory = _ => 1 };
-        var command = new Command(name, description) { config, seedCount, epochs, target, threads, output, parallel };
+        var command = new Command(name, description) { config, seedCount, epochs, target, threads, output, parallel, only };
         command.SetAction((parse, cancel) => Task.FromResult(Cli.Execute(log =>
         {
             var baseConfig = TrainConfig.Load(parse.GetValue(config)!.FullName);
@@ -49,6 +52,12 @@ static class ExperimentCommand
             int jobs = parse.GetValue(parallel);
             ConfigException.Require(jobs is >= 1 and <= 64, "--parallel", jobs, "1..64");
             var variants = variantsOf(baseConfig);
+            if (parse.GetValue(only) is { Length: > 0 } labels)
+            {
+                foreach (var label in labels)
+                    ConfigException.Require(variants.Any(v => v.Label == label), "--variants", label, string.Join(", ", variants.Select(v => $"'{v.Label}'")));
+                variants = variants.Where(v => labels.Contains(v.Label)).ToList();
+            }
             var dir = parse.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("models", "experiments", $"{name}-{baseConfig.RunName}"));
             Directory.CreateDirectory(dir);
 
@@ -72,14 +81,16 @@ static class ExperimentCommand
             var rows = Experiment.Summarize(runs, goal);
             var table = Experiment.ToMarkdown(rows, baseConfig, goal, header);
             var configPath = Path.GetRelativePath(Environment.CurrentDirectory, parse.GetValue(config)!.FullName);
-            var commandLine = $"grpo experiment {name} --config {configPath} --seeds {n} --epochs {baseConfig.Epochs} --target {goal} --threads {baseConfig.Run.Threads}" + (jobs > 1 ? $" --parallel {jobs}" : "");
+            var commandLine = $"grpo experiment {name} --config {configPath} --seeds {n} --epochs {baseConfig.Epochs} --target {goal} --threads {baseConfig.Run.Threads}" + (jobs > 1 ? $" --parallel {jobs}" : "") +
+                (parse.GetValue(only) is { Length: > 0 } picked ? " --variants " + string.Join(' ', picked.Select(l => l.Contains(' ') ? $"\"{l}\"" : l)) : "");
             AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.md"), $"# {description}\n\nConfig `{baseConfig.RunName}`, produced by `{commandLine}`. " +
                 "Times are training wall time on this machine (held-out evaluations excluded)" +
                 (jobs > 1 ? $", with {jobs} runs sharing it at a time" : "") + ".\n\n" + table);
             AtomicFile.WriteAllText(Path.Combine(dir, $"{name}.json"), JsonSerializer.Serialize(new { command = commandLine, config = baseConfig, target = goal, rows, runs }, TrainConfig.Json));
             ExperimentPlot.Write(Path.Combine(dir, $"{name}.png"), $"{name}: {baseConfig.RunName}",
                 runs.GroupBy(r => r.Variant).Select(g => new CurveSet(g.Key, Enumerable.Range(1, baseConfig.Epochs).Select(x => (double)x).ToArray(), g.Select(r => r.RewardCurve).ToArray())).ToList(),
-                runs.GroupBy(r => r.Variant).Select(g => new CurveSet(g.Key, g.First().HeldOut.Select(p => (double)p.Epoch).ToArray(), g.Select(r => r.HeldOut.Select(p => p.Exact).ToArray()).ToArray())).ToList());
+                runs.GroupBy(r => r.Variant).Select(g => new CurveSet(g.Key, g.First().HeldOut.Select(p => (double)p.Epoch).ToArray(), g.Select(r => r.HeldOut.Select(p => p.Exact).ToArray()).ToArray())).ToList(),
+                runs.GroupBy(r => r.Variant).Select(g => new CurveSet(g.Key, Enumerable.Range(1, baseConfig.Epochs).Select(x => (double)x).ToArray(), g.Select(r => r.TiedCurve).ToArray())).ToList());
             Console.WriteLine(table);
             log.LogInformation("Wrote {Dir}/{Name}.md, {Name}.json, {Name}.png", dir, name, name, name);
             return Cli.Ok;

@@ -10,21 +10,26 @@ namespace GrpoPipeline.Evaluation;
 public sealed record CurveSet(string Label, double[] Xs, double[][] Curves);
 
 /// <summary>
-/// An experiment's chart: per variant, the mean over seeds with a ±std band — the training reward per epoch (left) and
-/// the greedy held-out exact match (right).
+/// An experiment's chart: per variant, the mean over seeds with a ±std band — the training reward per epoch, the greedy
+/// held-out exact match, and, when given, the share of groups whose rewards all tie (reward/frac_zero_std).
 /// </summary>
 public static class ExperimentPlot
 {
     /// <summary>Writes the chart to <paramref name="pngPath"/>, atomically.</summary>
-    public static void Write(string pngPath, string title, IReadOnlyList<CurveSet> rewards, IReadOnlyList<CurveSet> heldOut)
+    public static void Write(string pngPath, string title, IReadOnlyList<CurveSet> rewards, IReadOnlyList<CurveSet> heldOut, IReadOnlyList<CurveSet>? tied = null)
     {
         var multiplot = new Multiplot();
-        multiplot.AddPlots(2);
+        multiplot.AddPlots(tied is null ? 2 : 3);
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
         Panel(multiplot.GetPlot(0), $"{title}: training reward", "mean reward (band: ± std over seeds)", rewards, Alignment.LowerRight);
         Panel(multiplot.GetPlot(1), $"{title}: held-out exact", "greedy held-out exact match", heldOut, Alignment.LowerRight);
         multiplot.GetPlot(1).Axes.SetLimitsY(0, 1.02);
-        AtomicFile.WriteVia(pngPath, tmp => multiplot.SavePng(tmp, 1600, 650));
+        if (tied is not null)
+        {
+            Panel(multiplot.GetPlot(2), $"{title}: tied groups", "reward/frac_zero_std (groups with no signal)", tied, Alignment.LowerRight);
+            multiplot.GetPlot(2).Axes.SetLimitsY(0, 1.02);
+        }
+        AtomicFile.WriteVia(pngPath, tmp => multiplot.SavePng(tmp, tied is null ? 1600 : 2400, 650));
     }
 
     static void Panel(Plot plot, string title, string yLabel, IReadOnlyList<CurveSet> series, Alignment legend)

@@ -19,7 +19,8 @@ public readonly record struct HeldOutPoint(int Epoch, double TrainingSeconds, do
 /// <param name="RewardCurve">reward/mean of every epoch.</param>
 /// <param name="HeldOut">The held-out evaluations, every run.heldOutEvery epochs and at the end.</param>
 /// <param name="FinalReward">Mean reward over the last tenth of the epochs.</param>
-public sealed record ExperimentRun(string Variant, long Seed, double[] RewardCurve, HeldOutPoint[] HeldOut, double FinalReward)
+/// <param name="TiedCurve">reward/frac_zero_std of every epoch: the share of groups whose rewards all tie (the collapse).</param>
+public sealed record ExperimentRun(string Variant, long Seed, double[] RewardCurve, HeldOutPoint[] HeldOut, double FinalReward, double[] TiedCurve)
 {
     /// <summary>Held-out exact match after the last epoch.</summary>
     public double FinalHeldOutExact => HeldOut.Length == 0 ? double.NaN : HeldOut[^1].Exact;
@@ -142,6 +143,18 @@ public static class Experiment
     }
 
     /// <summary>
+    /// The lecture's collapse on the seed task: the config, then with dynamic sampling, with the entropy bonus, and with
+    /// both (the standard settings of <see cref="Tools"/>).
+    /// </summary>
+    public static IReadOnlyList<ExperimentVariant> Collapse { get; } =
+    [
+        new("config", c => c),
+        new("+ dynamic sampling", Tools[0].Add),
+        new("+ entropy bonus", Tools[1].Add),
+        new("+ both", c => Tools[1].Add(Tools[0].Add(c))),
+    ];
+
+    /// <summary>
     /// Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …), up to
     /// <paramref name="parallel"/> runs at a time (each on its own thread with run.threads torch threads); the runs come
     /// back in variant, then seed order, whatever order they finish in.
@@ -177,6 +190,7 @@ public static class Experiment
         config.Validate();
         using var trainer = new GrpoTrainer(TrainingState.Create(config));
         var curve = new double[config.Epochs];
+        var tied = new double[config.Epochs];
         var heldOut = new List<HeldOutPoint>();
         double seconds = 0;
         for (int e = 1; e <= config.Epochs; e++)
@@ -184,6 +198,7 @@ public static class Experiment
             cancel.ThrowIfCancellationRequested();
             var metrics = trainer.RunEpoch();
             curve[e - 1] = metrics[MetricKeys.RewardMean];
+            tied[e - 1] = metrics[MetricKeys.RewardFracZeroStd];
             seconds += metrics[MetricKeys.EpochSeconds];
             if (e == config.Epochs || (config.Run.HeldOutEvery > 0 && e % config.Run.HeldOutEvery == 0))
             {
@@ -193,7 +208,7 @@ public static class Experiment
             }
         }
         int tail = Math.Max(1, config.Epochs / 10);
-        return new ExperimentRun(variant.Label, config.Seed, curve, heldOut.ToArray(), curve[^tail..].Average());
+        return new ExperimentRun(variant.Label, config.Seed, curve, heldOut.ToArray(), curve[^tail..].Average(), tied);
     }
 
     /// <summary>One row per variant, in the order the variants first appear; time to <paramref name="target"/> held-out exact.</summary>

@@ -1,3 +1,4 @@
+using GrpoPipeline.Core;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Training.Tests;
@@ -39,7 +40,7 @@ public sealed class ExperimentTests
     {
         // Hand-made runs: A reaches 99% at epoch 20 (10 s) and dips to 98% after; B at epoch 40 (30 s); C never.
         static ExperimentRun Run(long seed, params (int Epoch, double Seconds, double Exact)[] points) =>
-            new("v", seed, [1], points.Select(p => new HeldOutPoint(p.Epoch, p.Seconds, p.Exact)).ToArray(), 1);
+            new("v", seed, [1], points.Select(p => new HeldOutPoint(p.Epoch, p.Seconds, p.Exact)).ToArray(), 1, [0]);
         var a = Run(0, (10, 5, 0.5), (20, 10, 0.99), (30, 15, 0.98), (40, 20, 1.0));
         var b = Run(1, (10, 5, 0.2), (20, 12, 0.9), (40, 30, 0.995));
         var c = Run(2, (10, 5, 0.1), (40, 30, 0.7));
@@ -54,5 +55,33 @@ public sealed class ExperimentTests
         Assert.That(row.MedianEpochsToTarget, Is.EqualTo(40));
         Assert.That(row.LowestAfterTarget, Is.EqualTo(0.98));
         Assert.That(Experiment.Summarize([a, c], 0.99).Single().MedianSecondsToTarget, Is.Null, "half the runs never reached it");
+    }
+
+    [Test]
+    public void Ablation_Removes_Each_Tool_The_Config_Uses_Adds_Each_It_Lacks_And_Ends_With_None()
+    {
+        var config = TestConfigs.TinyRandom() with { Grpo = new GrpoOptions { DynamicSampling = true, EntropyCoef = 0.01, KlCoef = 0 } };
+        var variants = Experiment.Ablation(config);
+
+        Assert.That(variants.Select(v => v.Label), Is.EqualTo(new[] { "config", "− dynamic sampling", "− entropy bonus", "+ reference mixup",
+            "+ dual clip", "+ curriculum", "+ overlapped rollouts", "none" }));
+        var withoutDynamic = variants[1].Apply(config);
+        Assert.That((withoutDynamic.Grpo.DynamicSampling, withoutDynamic.Grpo.EntropyCoef), Is.EqualTo((false, 0.01)), "only the named tool is removed");
+        var mixup = variants[3].Apply(config);
+        Assert.That((mixup.Grpo.RefMixup, mixup.Grpo.KlCoef > 0, mixup.Grpo.RefPeriod > 0), Is.EqualTo((0.5, true, true)), "mixup comes with the KL term it acts through");
+        Assert.That(variants[5].Apply(config).Task.Curriculum, Is.EqualTo(new CurriculumOptions { Start = 2, Step = 2, Threshold = 0.9, Every = 25 }),
+            "V=6: start at ⌈6/4⌉ = 2 values, then 4, then 6");
+        foreach (var v in variants) v.Apply(config).Validate();
+        var none = variants[^1].Apply(config);
+        Assert.That(Experiment.Tools.Where(t => t.IsOn(none)).Select(t => t.Tool), Is.Empty);
+    }
+
+    [Test]
+    public void A_Finished_Run_Round_Trips_Through_Its_Json_File()
+    {
+        var run = new ExperimentRun("− dual clip", 3, [0.5, 0.75], [new HeldOutPoint(2, 1.5, 0.25)], 0.75, [0.1, 0.2]);
+        var back = System.Text.Json.JsonSerializer.Deserialize<ExperimentRun>(System.Text.Json.JsonSerializer.Serialize(run, TrainConfig.Json), TrainConfig.Json)!;
+        Assert.That((back.Variant, back.Seed, back.RewardCurve, back.HeldOut, back.FinalReward, back.TiedCurve),
+            Is.EqualTo((run.Variant, run.Seed, run.RewardCurve, run.HeldOut, run.FinalReward, run.TiedCurve)));
     }
 }
