@@ -143,16 +143,19 @@ public static class Experiment
     }
 
     /// <summary>
-    /// The lecture's collapse on the seed task: the config, then with dynamic sampling, with the entropy bonus, and with
-    /// both (the standard settings of <see cref="Tools"/>).
+    /// The lecture's collapse on the seed task: the config, then with dynamic sampling, with the entropy controller
+    /// holding the entropy at 0.5 nats (V = 5: ln 5 ≈ 1.6 is uniform), and with both.
     /// </summary>
     public static IReadOnlyList<ExperimentVariant> Collapse { get; } =
     [
         new("config", c => c),
-        new("+ dynamic sampling", Tools[0].Add),
-        new("+ entropy bonus", Tools[1].Add),
-        new("+ both", c => Tools[1].Add(Tools[0].Add(c))),
+        new("+ dynamic sampling", c => c with { Grpo = c.Grpo with { DynamicSampling = true } }),
+        new("+ entropy bonus (target 0.5)", HoldEntropy),
+        new("+ both", c => HoldEntropy(c) with { Grpo = HoldEntropy(c).Grpo with { DynamicSampling = true } }),
     ];
+
+    static TrainConfig HoldEntropy(TrainConfig c) =>
+        c with { Grpo = c.Grpo with { EntropyCoef = 0.01, EntropyTarget = 0.5, EntropyCoefStep = 0.005, EntropyCoefMax = 1 } };
 
     /// <summary>
     /// Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …), up to

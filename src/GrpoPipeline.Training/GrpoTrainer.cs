@@ -63,7 +63,7 @@ public sealed class GrpoTrainer : IDisposable
         var deltas = GrpoMath.Deltas(rewards, Grpo.Deltas);
         Optimize(rollout, deltas, metrics);
         rollout.AddMetrics(metrics);
-        AdaptEntropyCoef(rollout.Entropy, metrics);
+        AdaptEntropyCoef(batch.Entropy, metrics);
 
         State.Epoch++;
         AdvanceCurriculum(metrics);

@@ -47,7 +47,7 @@ public sealed class TransformerSorterPolicy : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor prompts)
     {
         using var scope = NewDisposeScope();
-        var x = token_embedding.forward(prompts) + position_embedding;    // [B, L, d]
+        var x = token_embedding.forward(prompts).add(position_embedding, TransformerBlock.One);    // [B, L, d]
         foreach (var block in blocks) x = block.forward(x);
         return head.forward(final_norm.forward(x)).MoveToOuterDisposeScope();
     }
@@ -140,11 +140,19 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
         return (parts[0], parts[1], parts[2]);
     }
 
+    /// <summary>
+    /// The residual adds' α = 1, held for the process's lifetime. `a + b` makes a temporary Scalar whose managed
+    /// wrapper TorchSharp does not keep alive across the native call; with a second thread allocating (overlapped
+    /// rollouts, parallel experiments) a collection can finalize it mid-call, and libtorch then reads freed memory
+    /// ("Expected false to be true … toFloat"). A rooted Scalar cannot be finalized.
+    /// </summary>
+    internal static readonly Scalar One = 1;
+
     /// <summary>The residual attention output, then the residual MLP.</summary>
     Tensor Finish(Tensor x, Tensor attended)
     {
         long rows = x.shape[0], length = x.shape[1];
-        x = x + dropout.forward(attention_out.forward(attended.transpose(1, 2).reshape(rows, length, DModel)));
-        return x + dropout.forward(mlp_out.forward(gelu(mlp_in.forward(mlp_norm.forward(x)))));
+        x = x.add(dropout.forward(attention_out.forward(attended.transpose(1, 2).reshape(rows, length, DModel))), One);
+        return x.add(dropout.forward(mlp_out.forward(gelu(mlp_in.forward(mlp_norm.forward(x))))), One);
     }
 }

@@ -128,6 +128,16 @@ public sealed class StabilityToolsTests
         Assert.That(GrpoMath.UntiedGroups(rewards, 3), Is.EqualTo(new[] { 1, 3 }));
     }
 
+    [TestCase(256, 250, 250, 256, 32)]    // 6 missing at a 97.7% kept share: ⌈6/0.977·1.25⌉ = 8, rounded up to 256/8 = 32
+    [TestCase(256, 100, 100, 256, 256)]   // 156 missing at 39%: 500 → a whole batch at most
+    [TestCase(256, 200, 200, 256, 96)]    // 56 missing at 78.1%: ⌈89.6⌉ = 90 → 96
+    [TestCase(256, 1, 1, 256, 256)]       // a 0.4% share counts as 5%: 6,375 → 256
+    [TestCase(8, 6, 6, 8, 4)]             // an eighth of 8 is 1: ⌈2/0.75·1.25⌉ = ⌈3.33⌉ = 4
+    public void Refill_Size_Follows_The_Kept_Share_With_A_Margin_In_Eighths_Of_The_Batch(int batch, int kept, int untied, int sampled, int expected)
+    {
+        Assert.That(Sampler.RefillSize(batch, kept, untied, sampled), Is.EqualTo(expected));
+    }
+
     /// <summary>
     /// Exact match as the only reward: an untrained policy rarely sorts, so most groups tie at 0. The dynamic sampler's
     /// batch must be the untied groups of its first draw, then of its refills, in order; a refill draws
@@ -171,7 +181,7 @@ public sealed class StabilityToolsTests
                     expectedPrompts.Add(prompts[g].ToArray());
                     for (int i = 0; i < Group; i++) expectedResponses.Add(responses[g * Group + i].ToArray());
                 }
-                size = Math.Min(Batch, (int)Math.Ceiling((Batch - expectedPrompts.Count) / Math.Max(0.05, (double)untiedSeen / sampled) * 1.25));
+                size = Sampler.RefillSize(Batch, expectedPrompts.Count, untiedSeen, sampled);
             }
         }
         Assume.That(draws, Has.Count.EqualTo(3), "the first draw and one refill leave the batch short, so the cap is reached");

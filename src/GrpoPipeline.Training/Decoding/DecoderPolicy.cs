@@ -144,7 +144,7 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
 
     /// <summary>Token plus position embeddings, [N, T, d].</summary>
     Tensor Embed(Tensor tokens, Tensor positions) =>
-        token_embedding.forward(tokens) + position_embedding.index_select(0, positions.flatten()).view(tokens.shape[0], tokens.shape[1], DModel);
+        token_embedding.forward(tokens).add(position_embedding.index_select(0, positions.flatten()).view(tokens.shape[0], tokens.shape[1], DModel), TransformerBlock.One);
 
     /// <summary>Causal and padding-aware, [N, 1, T, T]: query t attends to real keys at or before t; a PAD query to itself only.</summary>
     static Tensor AttentionMask(Tensor valid)

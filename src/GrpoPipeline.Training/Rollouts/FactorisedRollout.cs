@@ -16,7 +16,6 @@ sealed class FactorisedRollout : IRollout
     readonly TrainingState _state;
     readonly Tensor _prompts, _responses, _logProbsOld;
     readonly Tensor? _refLogProbs, _isWeights;
-    readonly double _entropy;
     readonly int _vocab;
     TokenStatistics? _stats;
     Tensor? _deltas;
@@ -30,7 +29,6 @@ sealed class FactorisedRollout : IRollout
         _logProbsOld = logProbsOld;
         _isWeights = isWeights;
         using var _ = no_grad();
-        _entropy = GrpoMath.Entropy(_logProbsOld).item<float>();
         _refLogProbs = state.Reference is { } reference ? LogProbs(reference, prompts, state.Config.Grpo.Temperature) : null;
     }
 
@@ -38,9 +36,10 @@ sealed class FactorisedRollout : IRollout
     /// Samples G responses per prompt with <paramref name="policy"/> and <paramref name="generator"/>; writes them,
     /// [B·G] rows of L, into <paramref name="responses"/>. Given <paramref name="logProbs"/> — a draw by the overlapped
     /// sampler's copy of the weights — it writes their log-probs there and returns null: the learner replays them.
-    /// Otherwise it returns the rollout, π_old being the sampling forward pass.
+    /// Otherwise it returns the rollout, π_old being the sampling forward pass. Either way it gives the mean entropy of
+    /// the sampled distributions.
     /// </summary>
-    public static FactorisedRollout? Sample(TrainingState state, nn.Module<Tensor, Tensor> policy, Generator generator, TokenRows prompts, int vocab,
+    public static (FactorisedRollout? Rollout, double Entropy) Sample(TrainingState state, nn.Module<Tensor, Tensor> policy, Generator generator, TokenRows prompts, int vocab,
         TokenRows responses, float[]? logProbs = null)
     {
         int batch = prompts.Count, length = prompts.Stride, group = state.Config.Grpo.GroupSize;
@@ -53,9 +52,10 @@ sealed class FactorisedRollout : IRollout
         // One contiguous managed copy, [B, G, L], for the rewards.
         sampled.permute(0, 2, 1).contiguous().data<long>().CopyTo(responses.Tokens, 0, 0);
         responses.Lengths.AsSpan().Fill(length);
-        if (logProbs is null) return new FactorisedRollout(state, promptTensor, sampled, logProbsOld, vocab, null);
+        double entropy = GrpoMath.Entropy(logProbsOld).item<float>();
+        if (logProbs is null) return (new FactorisedRollout(state, promptTensor, sampled, logProbsOld, vocab, null), entropy);
         logProbsOld.gather(2, sampled).permute(0, 2, 1).contiguous().data<float>().CopyTo(logProbs, 0, 0);
-        return null;
+        return (null, entropy);
     }
 
     /// <summary>
@@ -70,11 +70,12 @@ sealed class FactorisedRollout : IRollout
         using var _ = no_grad();
         state.Policy.eval();
         var logProbsOld = LogProbs(state.Policy, promptTensor, state.Config.Grpo.Temperature);
-        var sampled = tensor(responses.Tokens.AsSpan(0, batch * group * length).ToArray(), [batch, group, length]).permute(0, 2, 1).contiguous();
+        // The buffers hold exactly these rows: the tensors read them in place (no managed copy per epoch).
+        var sampled = tensor(responses.Tokens, [batch, group, length]).permute(0, 2, 1).contiguous();
         Tensor? weights = null;
         if (behaviourLogp is not null)
         {
-            var behaviour = tensor(behaviourLogp.AsSpan(0, batch * group * length).ToArray(), [batch, group, length]).permute(0, 2, 1);
+            var behaviour = tensor(behaviourLogp, [batch, group, length]).permute(0, 2, 1);
             weights = ImportanceWeights.Truncated(logProbsOld.gather(2, sampled), behaviour, ones_like(behaviour), state.Config.Grpo.IsTruncation, metrics);
         }
         return new FactorisedRollout(state, promptTensor, sampled, logProbsOld, vocab, weights);
@@ -129,9 +130,7 @@ sealed class FactorisedRollout : IRollout
         lastStep ? o.ClipLow.item<float>() : double.NaN, lastStep ? o.ClipHigh.item<float>() : double.NaN,
         lastStep ? o.ApproxKlOld.item<float>() : double.NaN, lastStep && dualClip ? o.ClipDual.item<float>() : double.NaN);
 
-    public void AddMetrics(EpochMetrics metrics) => metrics.Add(MetricKeys.PolicyEntropy, _entropy);
-
-    public double Entropy => _entropy;
+    public void AddMetrics(EpochMetrics metrics) { }
 
     /// <summary>log softmax(logits / T): the distribution that is sampled is the one that is trained.</summary>
     static Tensor LogProbs(nn.Module<Tensor, Tensor> policy, Tensor prompts, double temperature)

@@ -18,11 +18,8 @@ interface IRollout
     /// </summary>
     StepResult Step(bool lastStep);
 
-    /// <summary>The rollout's own metrics: entropy, and for sequences their lengths and truncation.</summary>
+    /// <summary>The rollout's own metrics: for sequences their lengths and truncation.</summary>
     void AddMetrics(EpochMetrics metrics);
-
-    /// <summary>Mean entropy of π_old's next-token distributions over the responses' tokens (what the entropy controller steers).</summary>
-    double Entropy { get; }
 }
 
 /// <summary>One inner step: what to backpropagate, and what to log (the clip shares and approx_kl at the last step only).</summary>

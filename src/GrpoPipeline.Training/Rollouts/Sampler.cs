@@ -8,9 +8,10 @@ namespace GrpoPipeline.Training.Rollouts;
 /// One epoch's training batch before the update: prompts, G responses to each, their rewards, and the metrics of how
 /// they were drawn. <see cref="Rollout"/> is set when the responses were drawn with the current weights and kept whole
 /// (π_old is the sampling pass); otherwise the learner replays them, and <see cref="BehaviourLogp"/> (when set) holds the
-/// log-probs they were drawn with, for the importance weights.
+/// log-probs they were drawn with, for the importance weights. <see cref="Entropy"/> is the policy's mean entropy on
+/// the first draw — prompts drawn uniformly, before any filter — which is what the entropy controller steers.
 /// </summary>
-sealed record SampledBatch(TokenRows Prompts, TokenRows Responses, float[] Rewards, float[]? BehaviourLogp, IRollout? Rollout, EpochMetrics Metrics);
+sealed record SampledBatch(TokenRows Prompts, TokenRows Responses, float[] Rewards, float[]? BehaviourLogp, IRollout? Rollout, EpochMetrics Metrics, double Entropy);
 
 /// <summary>
 /// The Rollout and Score phases of an epoch: draws training prompts (at the curriculum's level), samples G responses
@@ -27,6 +28,7 @@ sealed class Sampler
     readonly int _batch, _group, _stride;
     readonly long _pad;
     readonly Draft _first;
+    readonly Dictionary<int, Draft> _refills = [];
     readonly TokenRows _keptPrompts, _keptResponses;
     readonly float[] _keptRewards, _keptLogp;
 
@@ -66,10 +68,11 @@ sealed class Sampler
     {
         var metrics = new EpochMetrics(0);
         var draft = _first;
-        var rollout = Round(task, policy, current, draft);
+        var (rollout, entropy) = Round(task, policy, current, draft);
         RewardStatistics.Add(metrics, draft.Rewards, _group, _lastComponents);
+        metrics.Add(MetricKeys.PolicyEntropy, entropy);
         var behaviour = current ? null : draft.Logp;
-        if (!Grpo.DynamicSampling) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics);
+        if (!Grpo.DynamicSampling) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics, entropy);
 
         int kept = 0, sampled = 0, untied = 0, extra = 0;
         while (true)
@@ -81,21 +84,40 @@ sealed class Sampler
             foreach (int g in groups.Take(_batch - kept)) Keep(draft, g, kept++);
             if (kept == _batch || extra == Grpo.DynamicSamplingMaxBatches) break;
             extra++;
-            // Enough prompts for the missing groups at the kept share so far (at least 1 in 20), with a margin.
-            double share = Math.Max(0.05, (double)untied / sampled);
-            draft = NewDraft(Math.Min(_batch, (int)Math.Ceiling((_batch - kept) / share * 1.25)));
-            rollout = Round(task, policy, current, draft);
+            draft = Refill(RefillSize(_batch, kept, untied, sampled));
+            rollout = Round(task, policy, current, draft).Rollout;
         }
         bool whole = extra == 0 && kept == 0 && untied == _batch;
         metrics.Add(MetricKeys.DynamicKeptShare, (double)untied / sampled);
         metrics.Add(MetricKeys.DynamicExtraBatches, extra);
         metrics.Add(MetricKeys.DynamicBatchFill, whole ? 1 : (double)kept / _batch);
         metrics.Add(MetricKeys.DynamicPromptsSampled, sampled);
-        if (whole) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics);
+        if (whole) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics, entropy);
         // No group kept at all: the last draw trains as drawn (its deltas are zero; the KL and entropy terms still act).
-        if (kept == 0) return new(draft.Prompts, draft.Responses, draft.Rewards, current ? null : draft.Logp, rollout, metrics);
+        if (kept == 0) return new(draft.Prompts, draft.Responses, draft.Rewards, current ? null : draft.Logp, rollout, metrics, entropy);
+        // A full batch uses the kept buffers as they are; only a batch short of the cap is copied out.
+        if (kept == _batch) return new(_keptPrompts, _keptResponses, _keptRewards, current ? null : _keptLogp, null, metrics, entropy);
         return new(Take(_keptPrompts, kept), Take(_keptResponses, kept * _group), _keptRewards[..(kept * _group)],
-            current ? null : _keptLogp[..(kept * _group * _stride)], null, metrics);
+            current ? null : _keptLogp[..(kept * _group * _stride)], null, metrics, entropy);
+    }
+
+    /// <summary>
+    /// A refill's prompts: enough for the missing groups at the kept share so far (at least 1 in 20) with a 25% margin,
+    /// rounded up to a multiple of an eighth of the batch (so a run allocates at most eight refill buffers), at most a
+    /// batch.
+    /// </summary>
+    internal static int RefillSize(int batch, int kept, int untied, int sampled)
+    {
+        double share = Math.Max(0.05, (double)untied / sampled);
+        int needed = (int)Math.Ceiling((batch - kept) / share * 1.25);
+        int unit = Math.Max(1, batch / 8);
+        return Math.Min(batch, (needed + unit - 1) / unit * unit);
+    }
+
+    Draft Refill(int size)
+    {
+        if (!_refills.TryGetValue(size, out var draft)) _refills[size] = draft = NewDraft(size);
+        return draft;
     }
 
     RewardComponents _lastComponents;
@@ -104,15 +126,15 @@ sealed class Sampler
     /// One draw of <paramref name="draft"/>'s prompts, their responses and rewards; the rollout when drawn with the
     /// current weights, null for a behaviour draw.
     /// </summary>
-    IRollout? Round(SortingTask task, nn.Module<Tensor, Tensor> policy, bool current, Draft draft)
+    (IRollout? Rollout, double Entropy) Round(SortingTask task, nn.Module<Tensor, Tensor> policy, bool current, Draft draft)
     {
         task.SampleTrainingBatch(draft.Prompts, _state.PromptSampler);
         var logp = current ? null : draft.Logp;
-        IRollout? rollout = policy is DecoderPolicy decoder
+        (IRollout? Rollout, double Entropy) result = policy is DecoderPolicy decoder
             ? SequenceRollout.Sample(_state, decoder, _state.ResponseGenerator, draft.Prompts, draft.Responses, logp, KvCache)
             : FactorisedRollout.Sample(_state, policy, _state.ResponseGenerator, draft.Prompts, _state.Config.Task.Vocab, draft.Responses, logp);
         _lastComponents = _reward.Score(draft.Prompts, draft.Responses, _group, draft.Rewards);
-        return rollout;
+        return result;
     }
 
     /// <summary>Copies group <paramref name="g"/> of <paramref name="draft"/> into slot <paramref name="slot"/> of the kept batch.</summary>

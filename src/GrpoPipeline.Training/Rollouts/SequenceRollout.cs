@@ -46,21 +46,22 @@ sealed class SequenceRollout : IRollout
     /// Decodes G responses per prompt with <paramref name="policy"/> and <paramref name="generator"/>; writes them
     /// without EOS into <paramref name="responses"/>. Given <paramref name="logProbs"/> — a draw by the overlapped
     /// sampler's copy of the weights — it writes each response token's log-prob (EOS included) there, in rows of
-    /// maxLength + 1, and returns null: the learner replays them. Otherwise it returns the rollout.
+    /// maxLength + 1, and returns null: the learner replays them. Otherwise it returns the rollout. Either way it gives
+    /// the mean entropy of the next-token distributions over the response tokens.
     /// </summary>
-    public static SequenceRollout? Sample(TrainingState state, DecoderPolicy policy, Generator generator, TokenRows prompts, TokenRows responses,
+    public static (SequenceRollout? Rollout, double Entropy) Sample(TrainingState state, DecoderPolicy policy, Generator generator, TokenRows prompts, TokenRows responses,
         float[]? logProbs = null, bool kvCache = true)
     {
         var grpo = state.Config.Grpo;
         int maxResponseLength = state.Config.Task.MaxResponseLength;
         var decoded = ResponseDecoder.Decode(policy, prompts, grpo.GroupSize, maxResponseLength, grpo.Temperature, generator, responses, kvCache);
-        if (logProbs is null) return new SequenceRollout(state, prompts, decoded, null);
+        if (logProbs is null) return (new SequenceRollout(state, prompts, decoded, null), decoded.Entropy);
         // Rows of the decode's R steps into rows of maxResponseLength.
         var values = decoded.LogProbs.contiguous().data<float>().ToArray();
         int rows = (int)decoded.Tokens.shape[0], steps = (int)decoded.Steps;
         Array.Clear(logProbs, 0, rows * maxResponseLength);
         for (int r = 0; r < rows; r++) Array.Copy(values, r * steps, logProbs, r * maxResponseLength, steps);
-        return null;
+        return (null, decoded.Entropy);
     }
 
     /// <summary>
@@ -79,7 +80,7 @@ sealed class SequenceRollout : IRollout
         {
             using var _ = no_grad();
             int rows = responses.Count, steps = (int)decoded.Steps;
-            var behaviour = tensor(behaviourLogp.AsSpan(0, rows * maxResponseLength).ToArray(), [rows, maxResponseLength]).narrow(1, 0, steps);
+            var behaviour = tensor(behaviourLogp, [rows, maxResponseLength]).narrow(1, 0, steps);
             weights = ImportanceWeights.Truncated(decoded.LogProbs, behaviour, decoded.Mask, grpo.IsTruncation, metrics);
         }
         return new SequenceRollout(state, prompts, decoded, weights);
@@ -98,11 +99,8 @@ sealed class SequenceRollout : IRollout
         return FactorisedRollout.Result(o, lastStep, _loss.DualClip is not null);
     }
 
-    public double Entropy => _decoded.Entropy;
-
     public void AddMetrics(EpochMetrics metrics)
     {
-        metrics.Add(MetricKeys.PolicyEntropy, _decoded.Entropy);
         // Lengths in tokens, EOS included: what the policy generated.
         var lengths = _decoded.Mask.sum(1);
         metrics.Add(MetricKeys.ResponseLengthMean, lengths.mean().item<float>());
