@@ -37,8 +37,9 @@ static class ExperimentCommand
         var threads = new Option<int?>("--threads") { Description = "Override the config's run.threads (torch intra-op threads)." };
         var output = new Option<DirectoryInfo?>("--out") { Description = $"Output folder (default models/experiments/{name}-<runName>)." };
         var only = new Option<string[]>("--variants") { Description = "Train only these variants, by label (e.g. config none \"− dynamic sampling\").", AllowMultipleArgumentsPerToken = true };
-        var parallel = new Option<int>("--parallel") { Description = "Runs trained at the same time (each with run.threads torch threads); times are then per shared machine.", DefaultValueFactory = _ => 1 };
-        var command = new Command(name, description) { config, seedCount, epochs, target, threads, output, parallel, only };
+        var parallel = new Option<int>("--parallel") { Description = "Runs trained at the same time, each in its own grpo process with run.threads torch threads; times are then per shared machine.", DefaultValueFactory = _ => 1 };
+        var shard = new Option<string?>("--shard") { Description = "i/N: train only the runs whose index is i modulo N and write their run files (what --parallel starts).", Hidden = true };
+        var command = new Command(name, description) { config, seedCount, epochs, target, threads, output, parallel, only, shard };
         command.SetAction((parse, cancel) => Task.FromResult(Cli.Execute(log =>
         {
             var baseConfig = TrainConfig.Load(parse.GetValue(config)!.FullName);
@@ -68,6 +69,17 @@ static class ExperimentCommand
             var runsDir = Path.Combine(dir, "runs");
             Directory.CreateDirectory(runsDir);
             string RunFile(TrainConfig c) => Path.Combine(runsDir, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(c.ToJson())))[..16] + ".json");
+            // --parallel N starts N processes of this command, each with --shard i/N, then reads their run files. Runs
+            // are processes, not threads: TorchSharp lets a collection on one thread finalize a temporary Scalar that
+            // another thread's native call is still reading (see TransformerBlock.One), so one process trains one run.
+            if (jobs > 1 && parse.GetValue(shard) is null)
+            {
+                var children = Enumerable.Range(0, jobs).Select(i => StartShard(parse.Tokens.Select(t => t.Value), $"{i}/{jobs}")).ToList();
+                foreach (var child in children) child.WaitForExit();
+                var failed = children.Count(c => c.ExitCode != 0);
+                if (failed > 0) log.LogWarning("{Failed} of {Jobs} shards failed; the runs they finished are kept, and this process trains the rest", failed, jobs);
+            }
+            var (shardIndex, shardCount) = ParseShard(parse.GetValue(shard));
             var runs = Experiment.Run(baseConfig, variants, n,
                 (run, c) =>
                 {
@@ -76,8 +88,10 @@ static class ExperimentCommand
                         run.Variant, run.Seed, run.FinalReward, run.FinalHeldOutExact, goal,
                         run.FirstReaching(goal) is { } p ? $"reached at epoch {p.Epoch} ({p.TrainingSeconds:F0} s)" : "not reached");
                 },
-                new EveryHundredEpochs(log), cancel, jobs,
-                c => File.Exists(RunFile(c)) ? JsonSerializer.Deserialize<ExperimentRun>(File.ReadAllText(RunFile(c)), TrainConfig.Json) : null);
+                new EveryHundredEpochs(log), cancel, 1,
+                c => File.Exists(RunFile(c)) ? JsonSerializer.Deserialize<ExperimentRun>(File.ReadAllText(RunFile(c)), TrainConfig.Json) : null,
+                (shardIndex, shardCount));
+            if (shardCount > 1) return Cli.Ok;   // a shard only trains; the parent writes the table
             var rows = Experiment.Summarize(runs, goal);
             var table = Experiment.ToMarkdown(rows, baseConfig, goal, header);
             var configPath = Path.GetRelativePath(Environment.CurrentDirectory, parse.GetValue(config)!.FullName);
@@ -96,6 +110,24 @@ static class ExperimentCommand
             return Cli.Ok;
         })));
         return command;
+    }
+
+    static System.Diagnostics.Process StartShard(IEnumerable<string> arguments, string shard)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+        // Under `dotnet grpo.dll` the process is dotnet: pass the entry assembly first.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(ExperimentCommand).Assembly.Location);
+        foreach (var argument in arguments.Concat(["--shard", shard])) start.ArgumentList.Add(argument);
+        return System.Diagnostics.Process.Start(start)!;
+    }
+
+    static (int Index, int Count) ParseShard(string? shard)
+    {
+        if (shard is null) return (0, 1);
+        var parts = shard.Split('/');
+        ConfigException.Require(parts.Length == 2 && int.TryParse(parts[0], out int i) && int.TryParse(parts[1], out int n) && n >= 1 && i >= 0 && i < n,
+            "--shard", shard, "i/N with 0 ≤ i < N");
+        return (int.Parse(parts[0]), int.Parse(parts[1]));
     }
 
     /// <summary>A progress line every 100 epochs of a run: experiments take minutes.</summary>

@@ -160,7 +160,8 @@ public static class Experiment
     /// <summary>
     /// Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …), up to
     /// <paramref name="parallel"/> runs at a time (each on its own thread with run.threads torch threads); the runs come
-    /// back in variant, then seed order, whatever order they finish in.
+    /// back in variant, then seed order, whatever order they finish in. With <paramref name="shard"/> (i, N) it trains
+    /// only the runs whose index is i modulo N and returns those (several processes share an experiment that way).
     /// </summary>
     /// <remarks>
     /// <paramref name="done"/> may return a run finished earlier for a variant's exact config (a previous invocation
@@ -168,12 +169,14 @@ public static class Experiment
     /// </remarks>
     public static IReadOnlyList<ExperimentRun> Run(TrainConfig config, IReadOnlyList<ExperimentVariant> variants, int seeds,
         Action<ExperimentRun, TrainConfig>? onRun = null, IProgress<ExperimentProgress>? progress = null, CancellationToken cancel = default, int parallel = 1,
-        Func<TrainConfig, ExperimentRun?>? done = null)
+        Func<TrainConfig, ExperimentRun?>? done = null, (int Index, int Count)? shard = null)
     {
         config.Validate();
         if (seeds < 1) throw new ArgumentOutOfRangeException(nameof(seeds), seeds, "at least one seed");
         if (parallel < 1) throw new ArgumentOutOfRangeException(nameof(parallel), parallel, "at least one run at a time");
-        var jobs = variants.SelectMany(v => Enumerable.Range(0, seeds).Select(s => (Variant: v, Config: v.Apply(config) with { Seed = config.Seed + s }))).ToList();
+        var (index, count) = shard ?? (0, 1);
+        var jobs = variants.SelectMany(v => Enumerable.Range(0, seeds).Select(s => (Variant: v, Config: v.Apply(config) with { Seed = config.Seed + s })))
+            .Where((_, i) => i % count == index).ToList();
         var runs = new ExperimentRun[jobs.Count];
         Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancel }, i =>
         {

@@ -141,10 +141,10 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// The residual adds' α = 1, held for the process's lifetime. `a + b` makes a temporary Scalar whose managed
-    /// wrapper TorchSharp does not keep alive across the native call; with a second thread allocating (overlapped
-    /// rollouts, parallel experiments) a collection can finalize it mid-call, and libtorch then reads freed memory
-    /// ("Expected false to be true … toFloat"). A rooted Scalar cannot be finalized.
+    /// The residual adds' α = 1, held for the process's lifetime. <c>a + b</c> passes a temporary Scalar whose managed
+    /// wrapper TorchSharp does not keep alive across the native call. Long runs with dynamic sampling failed now and then
+    /// in exactly these adds with libtorch reading a garbage Scalar ("Expected false to be true … toFloat"), which is
+    /// what that Scalar being finalized mid-call would do; a rooted Scalar cannot be.
     /// </summary>
     internal static readonly Scalar One = 1;
 
