@@ -29,6 +29,14 @@ public sealed record ExperimentRun(string Variant, long Seed, double[] RewardCur
     public HeldOutPoint? FirstReaching(double target) =>
         HeldOut.Select(p => (HeldOutPoint?)p).FirstOrDefault(p => p!.Value.Exact >= target);
 
+    /// <summary>The first evaluation from which every evaluation to the end is at or above <paramref name="target"/>, if any.</summary>
+    public HeldOutPoint? HoldingFrom(double target)
+    {
+        HeldOutPoint? from = null;
+        foreach (var p in HeldOut) from = p.Exact >= target ? from ?? p : null;
+        return from;
+    }
+
     /// <summary>The lowest evaluation from the first reaching <paramref name="target"/> to the end (null if never reached).</summary>
     public double? LowestAfterReaching(double target) =>
         FirstReaching(target) is { } first ? HeldOut.Where(p => p.Epoch >= first.Epoch).Min(p => p.Exact) : null;
@@ -45,9 +53,13 @@ public sealed record ExperimentRun(string Variant, long Seed, double[] RewardCur
 /// <param name="SecondsToTarget">Training seconds to the target, per run (null: not reached), in seed order.</param>
 /// <param name="EpochsToTarget">Epochs to the target, per run (null: not reached).</param>
 /// <param name="LowestAfterTarget">The lowest held-out exact match after reaching the target, over the runs that did.</param>
+/// <param name="SecondsToHolding">Training seconds to the evaluation from which the run stays at or above the target to the end, per run (null: it does not).</param>
 public sealed record ExperimentRow(string Variant, int Seeds, double FinalRewardMean, double FinalRewardStd, double HeldOutExactMean, double HeldOutExactStd,
-    int Reached, double?[] SecondsToTarget, int?[] EpochsToTarget, double? LowestAfterTarget)
+    int Reached, double?[] SecondsToTarget, int?[] EpochsToTarget, double? LowestAfterTarget, double?[] SecondsToHolding)
 {
+    /// <summary>The median training seconds to holding the target to the end, as <see cref="MedianSecondsToTarget"/>.</summary>
+    public double? MedianSecondsToHolding => Median(SecondsToHolding);
+
     /// <summary>
     /// The median training seconds to the target, counting "not reached" as longer than any time; null when half or
     /// more of the runs did not reach it.
@@ -230,7 +242,8 @@ public static class Experiment
                 reached.Count(p => p is not null),
                 reached.Select(p => p?.TrainingSeconds).ToArray(),
                 reached.Select(p => p?.Epoch).ToArray(),
-                lowest.Count == 0 ? null : lowest.Min());
+                lowest.Count == 0 ? null : lowest.Min(),
+                list.Select(r => r.HoldingFrom(target)?.TrainingSeconds).ToArray());
         }).ToList();
 
     /// <summary>The table as Markdown.</summary>
@@ -239,19 +252,26 @@ public static class Experiment
         string t = Percent(target);
         var lines = new List<string>
         {
-            $"| {variantHeader} | seeds | final mean reward (max {config.Rewards.MaxReward(config.Task.MaxPromptLength).ToString("0.##", CultureInfo.InvariantCulture)}) | final held-out exact | reached {t} | time to {t}: median [range] | epochs to {t}: median | lowest after reaching |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            $"| {variantHeader} | seeds | final mean reward (max {config.Rewards.MaxReward(config.Task.MaxPromptLength).ToString("0.##", CultureInfo.InvariantCulture)}) | final held-out exact | reached {t} | time to {t}: median [range] | epochs to {t}: median | lowest after reaching | ≥ {t} to the end from: median [range] |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         };
         foreach (var r in rows)
         {
-            var times = r.SecondsToTarget.Where(s => s is not null).Select(s => s!.Value).ToList();
-            string range = times.Count == 0 ? "" : $" [{Seconds(times.Min())}, {(r.Reached < r.Seeds ? "not reached" : Seconds(times.Max()))}]";
-            string median = r.MedianSecondsToTarget is { } m ? Seconds(m) + range : "not reached" + range;
+            string median = MedianAndRange(r.SecondsToTarget, r.MedianSecondsToTarget, "not reached");
+            string holding = MedianAndRange(r.SecondsToHolding, r.MedianSecondsToHolding, "never");
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"| {r.Variant} | {r.Seeds} | {r.FinalRewardMean:F3} ± {r.FinalRewardStd:F3} | {Percent(r.HeldOutExactMean)} ± {Percent(r.HeldOutExactStd)} | " +
-                $"{r.Reached}/{r.Seeds} | {median} | {(r.MedianEpochsToTarget is { } e ? e.ToString("0") : "not reached")} | {(r.LowestAfterTarget is { } low ? Percent(low) : "")} |"));
+                $"{r.Reached}/{r.Seeds} | {median} | {(r.MedianEpochsToTarget is { } e ? e.ToString("0") : "not reached")} | {(r.LowestAfterTarget is { } low ? Percent(low) : "")} | {holding} |"));
         }
         return string.Join('\n', lines) + "\n";
+    }
+
+    /// <summary>"89 s [73 s, 91 s]": the median (or <paramref name="never"/>) and the range, a missing run being the slowest.</summary>
+    static string MedianAndRange(double?[] seconds, double? median, string never)
+    {
+        var times = seconds.Where(s => s is not null).Select(s => s!.Value).ToList();
+        string range = times.Count == 0 ? "" : $" [{Seconds(times.Min())}, {(times.Count < seconds.Length ? never : Seconds(times.Max()))}]";
+        return (median is { } m ? Seconds(m) : never) + range;
     }
 
     /// <summary>A config enum's JSON name, e.g. <c>batch_normalized</c>.</summary>

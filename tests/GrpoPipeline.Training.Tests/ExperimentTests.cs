@@ -48,6 +48,9 @@ public sealed class ExperimentTests
         Assert.That(a.FirstReaching(0.99)?.Epoch, Is.EqualTo(20));
         Assert.That(a.LowestAfterReaching(0.99), Is.EqualTo(0.98));
         Assert.That(c.FirstReaching(0.99), Is.Null);
+        Assert.That(a.HoldingFrom(0.99)?.Epoch, Is.EqualTo(40), "the dip at 30 restarts the hold");
+        Assert.That(b.HoldingFrom(0.99)?.Epoch, Is.EqualTo(40));
+        Assert.That(c.HoldingFrom(0.99), Is.Null);
         var row = Experiment.Summarize([a, b, c], 0.99).Single();
         Assert.That(row.Reached, Is.EqualTo(2));
         Assert.That(row.SecondsToTarget, Is.EqualTo(new double?[] { 10, 30, null }));
