@@ -65,10 +65,14 @@ public sealed class FixedSortingTaskTests
     }
 
     [Test]
-    public void SampleTrainingBatch_Throws_On_A_Wrong_Buffer_Size()
+    public void SampleTrainingBatch_Throws_On_Rows_Too_Narrow_And_Fills_Any_Number_Of_Rows_In_Prompt_Order()
     {
-        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(2, 3), new Rng(1)), Throws.ArgumentException);
-        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(3, 4), new Rng(1)), Throws.ArgumentException);
+        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(3, 2), new Rng(1)), Throws.ArgumentException);
+        // A refill (dynamic sampling) asks for some rows: a fixed task gives its prompts in order, wrapping around.
+        var refill = new TokenRows(5, 3);
+        _task.SampleTrainingBatch(refill, new Rng(1));
+        Assert.That(refill.ToArrays(), Is.EqualTo(new[] { TaskOptions.LecturePrompts[0], TaskOptions.LecturePrompts[1], TaskOptions.LecturePrompts[2],
+            TaskOptions.LecturePrompts[0], TaskOptions.LecturePrompts[1] }));
     }
 
     [Test]
@@ -256,10 +260,13 @@ public sealed class RandomSortingTaskTests
     }
 
     [Test]
-    public void SampleTrainingBatch_Throws_On_A_Wrong_Buffer_Size()
+    public void SampleTrainingBatch_Throws_On_Rows_Too_Narrow_And_Fills_Any_Number_Of_Rows()
     {
-        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(63, L), new Rng(1)), Throws.ArgumentException);
-        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(64, L + 1), new Rng(1)), Throws.ArgumentException);
+        Assert.That(() => _task.SampleTrainingBatch(new TokenRows(64, L - 1), new Rng(1)), Throws.ArgumentException);
+        var refill = new TokenRows(5, L);
+        _task.SampleTrainingBatch(refill, new Rng(1));
+        Assert.That(refill.Lengths, Is.All.EqualTo(L));
+        for (int i = 0; i < 5; i++) Assert.That(_task.IsHeldOut(refill[i]), Is.False, "training rows only");
     }
 
     static ulong ReferenceMix(ulong z)
