@@ -68,8 +68,8 @@ sealed class Sampler
     {
         var metrics = new EpochMetrics(0);
         var draft = _first;
-        var (rollout, entropy) = Round(task, policy, current, draft);
-        RewardStatistics.Add(metrics, draft.Rewards, _group, _lastComponents);
+        var (rollout, entropy, components) = Round(task, policy, current, draft);
+        RewardStatistics.Add(metrics, draft.Rewards, _group, components);
         metrics.Add(MetricKeys.PolicyEntropy, entropy);
         var behaviour = current ? null : draft.Logp;
         if (!Grpo.DynamicSampling) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics, entropy);
@@ -120,21 +120,18 @@ sealed class Sampler
         return draft;
     }
 
-    RewardComponents _lastComponents;
-
     /// <summary>
-    /// One draw of <paramref name="draft"/>'s prompts, their responses and rewards; the rollout when drawn with the
-    /// current weights, null for a behaviour draw.
+    /// One draw of <paramref name="draft"/>'s prompts, their responses and rewards: the rollout when drawn with the
+    /// current weights (null for a behaviour draw), the draw's entropy and its reward components.
     /// </summary>
-    (IRollout? Rollout, double Entropy) Round(SortingTask task, nn.Module<Tensor, Tensor> policy, bool current, Draft draft)
+    (IRollout? Rollout, double Entropy, RewardComponents Components) Round(SortingTask task, nn.Module<Tensor, Tensor> policy, bool current, Draft draft)
     {
         task.SampleTrainingBatch(draft.Prompts, _state.PromptSampler);
         var logp = current ? null : draft.Logp;
-        (IRollout? Rollout, double Entropy) result = policy is DecoderPolicy decoder
+        (IRollout? Rollout, double Entropy) sampled = policy is DecoderPolicy decoder
             ? SequenceRollout.Sample(_state, decoder, _state.ResponseGenerator, draft.Prompts, draft.Responses, logp, KvCache)
             : FactorisedRollout.Sample(_state, policy, _state.ResponseGenerator, draft.Prompts, _state.Config.Task.Vocab, draft.Responses, logp);
-        _lastComponents = _reward.Score(draft.Prompts, draft.Responses, _group, draft.Rewards);
-        return result;
+        return (sampled.Rollout, sampled.Entropy, _reward.Score(draft.Prompts, draft.Responses, _group, draft.Rewards));
     }
 
     /// <summary>Copies group <paramref name="g"/> of <paramref name="draft"/> into slot <paramref name="slot"/> of the kept batch.</summary>
