@@ -88,7 +88,7 @@ static class ExperimentCommand
                         run.Variant, run.Seed, run.FinalReward, run.FinalHeldOutExact, goal,
                         run.FirstReaching(goal) is { } p ? $"reached at epoch {p.Epoch} ({p.TrainingSeconds:F0} s)" : "not reached");
                 },
-                new EveryHundredEpochs(log), cancel, 1,
+                new EveryHundredEpochs(log), cancel,
                 c => File.Exists(RunFile(c)) ? JsonSerializer.Deserialize<ExperimentRun>(File.ReadAllText(RunFile(c)), TrainConfig.Json) : null,
                 (shardIndex, shardCount));
             if (shardCount > 1) return Cli.Ok;   // a shard only trains; the parent writes the table

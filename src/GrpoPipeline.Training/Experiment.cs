@@ -170,36 +170,36 @@ public static class Experiment
         c with { Grpo = c.Grpo with { EntropyCoef = 0.01, EntropyTarget = 0.5, EntropyCoefStep = 0.005, EntropyCoefMax = 1 } };
 
     /// <summary>
-    /// Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …), up to
-    /// <paramref name="parallel"/> runs at a time (each on its own thread with run.threads torch threads); the runs come
-    /// back in variant, then seed order, whatever order they finish in. With <paramref name="shard"/> (i, N) it trains
-    /// only the runs whose index is i modulo N and returns those (several processes share an experiment that way).
+    /// Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …), one after the other,
+    /// in variant, then seed order. With <paramref name="shard"/> (i, N) it trains only the runs whose index is i modulo
+    /// N and returns those: several processes share an experiment that way (runs in threads of one process would let
+    /// one thread's collections finalize the temporary Scalars of another's native calls).
     /// </summary>
     /// <remarks>
     /// <paramref name="done"/> may return a run finished earlier for a variant's exact config (a previous invocation
     /// that was stopped or crashed): it is taken as it is and not trained again.
     /// </remarks>
     public static IReadOnlyList<ExperimentRun> Run(TrainConfig config, IReadOnlyList<ExperimentVariant> variants, int seeds,
-        Action<ExperimentRun, TrainConfig>? onRun = null, IProgress<ExperimentProgress>? progress = null, CancellationToken cancel = default, int parallel = 1,
+        Action<ExperimentRun, TrainConfig>? onRun = null, IProgress<ExperimentProgress>? progress = null, CancellationToken cancel = default,
         Func<TrainConfig, ExperimentRun?>? done = null, (int Index, int Count)? shard = null)
     {
         config.Validate();
         if (seeds < 1) throw new ArgumentOutOfRangeException(nameof(seeds), seeds, "at least one seed");
-        if (parallel < 1) throw new ArgumentOutOfRangeException(nameof(parallel), parallel, "at least one run at a time");
         var (index, count) = shard ?? (0, 1);
         var jobs = variants.SelectMany(v => Enumerable.Range(0, seeds).Select(s => (Variant: v, Config: v.Apply(config) with { Seed = config.Seed + s })))
             .Where((_, i) => i % count == index).ToList();
-        var runs = new ExperimentRun[jobs.Count];
-        Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancel }, i =>
+        var runs = new List<ExperimentRun>(jobs.Count);
+        foreach (var (variant, runConfig) in jobs)
         {
-            if (done?.Invoke(jobs[i].Config) is { } earlier)
+            if (done?.Invoke(runConfig) is { } earlier)
             {
-                runs[i] = earlier with { Variant = jobs[i].Variant.Label };
-                return;
+                runs.Add(earlier with { Variant = variant.Label });
+                continue;
             }
-            runs[i] = RunOne(jobs[i].Variant, jobs[i].Config, progress, cancel);
-            onRun?.Invoke(runs[i], jobs[i].Config);
-        });
+            var run = RunOne(variant, runConfig, progress, cancel);
+            runs.Add(run);
+            onRun?.Invoke(run, runConfig);
+        }
         return runs;
     }
 

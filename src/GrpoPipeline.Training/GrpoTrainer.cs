@@ -119,10 +119,15 @@ public sealed class GrpoTrainer : IDisposable
     /// </summary>
     static void PauseCollections()
     {
+        ResumeCollections();
+        GC.TryStartNoGCRegion(NoGcBudget);
+    }
+
+    static void ResumeCollections()
+    {
         if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
             try { GC.EndNoGCRegion(); }
             catch (InvalidOperationException) { }   // the epoch allocated past the budget and a collection ended it
-        GC.TryStartNoGCRegion(NoGcBudget);
     }
 
     /// <summary>Managed bytes an overlapped epoch may allocate without a collection (TorchSharp's wrappers, the buffers).</summary>
@@ -202,9 +207,7 @@ public sealed class GrpoTrainer : IDisposable
     {
         try { _pending?.Wait(); }
         catch (AggregateException) { }   // the draw's failure surfaced, or will, through RunEpoch
-        if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
-            try { GC.EndNoGCRegion(); }
-            catch (InvalidOperationException) { }
+        if (Grpo.OverlapRollouts) ResumeCollections();
         State.Dispose();
     }
 }

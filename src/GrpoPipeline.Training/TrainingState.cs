@@ -50,7 +50,8 @@ public sealed class TrainingState : IDisposable
     {
         ApplyThreads(config);
         var shape = ShapeOf(config);
-        // Module initialisers draw from the global generator: one state at a time (experiments build them in parallel).
+        // Module initialisers draw from the global generator: one state at a time, so states built on several threads
+        // still get the weights their seeds name.
         lock (InitLock)
         {
             manual_seed(config.Seed);
