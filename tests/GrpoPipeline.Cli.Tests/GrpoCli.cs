@@ -28,7 +28,10 @@ static class GrpoCli
     }
 
     /// <summary>Starts <c>grpo</c>; the caller waits, signals or kills it.</summary>
-    public static GrpoRun Start(string workingDirectory, params string[] args)
+    public static GrpoRun Start(string workingDirectory, params string[] args) => Start(workingDirectory, null, args);
+
+    /// <summary>Starts <c>grpo</c> with extra environment variables.</summary>
+    public static GrpoRun Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "grpo.dll");
         Assert.That(File.Exists(dll), Is.True, $"{dll} is missing: the Cli project reference should copy it");
@@ -39,6 +42,7 @@ static class GrpoCli
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.ArgumentList.Add(dll);
         foreach (var arg in args) start.ArgumentList.Add(arg);
         return new GrpoRun(Process.Start(start)!, $"grpo {string.Join(' ', args)}", Limit);
