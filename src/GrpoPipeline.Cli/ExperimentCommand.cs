@@ -70,8 +70,7 @@ static class ExperimentCommand
             Directory.CreateDirectory(runsDir);
             string RunFile(TrainConfig c) => Path.Combine(runsDir, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(c.ToJson())))[..16] + ".json");
             // --parallel N starts N processes of this command, each with --shard i/N, then reads their run files. Runs
-            // are processes, not threads: TorchSharp lets a collection on one thread finalize a temporary Scalar that
-            // another thread's native call is still reading (see TransformerBlock.One), so one process trains one run.
+            // are processes, not threads: torch's thread count and global generator are process-wide.
             if (jobs > 1 && parse.GetValue(shard) is null)
             {
                 var children = Enumerable.Range(0, jobs).Select(i => StartShard(parse.Tokens.Select(t => t.Value), $"{i}/{jobs}")).ToList();

@@ -172,8 +172,8 @@ public static class Experiment
     /// <summary>
     /// Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …), one after the other,
     /// in variant, then seed order. With <paramref name="shard"/> (i, N) it trains only the runs whose index is i modulo
-    /// N and returns those: several processes share an experiment that way (runs in threads of one process would let
-    /// one thread's collections finalize the temporary Scalars of another's native calls).
+    /// N and returns those: several processes share an experiment that way (torch's thread count and global generator
+    /// are process-wide, so one process trains one run at a time).
     /// </summary>
     /// <remarks>
     /// <paramref name="done"/> may return a run finished earlier for a variant's exact config (a previous invocation

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using static TorchSharp.torch.nn.functional;
 
 namespace GrpoPipeline.Training;
 
@@ -15,14 +16,14 @@ namespace GrpoPipeline.Training;
 public sealed record TokenStatistics(Tensor PositiveDeltas, Tensor NegativeDeltas, Tensor PositiveCounts, Tensor NegativeCounts, Tensor Counts, Tensor Unsampled, long Tokens, long Responses)
 {
     /// <summary>Σ δ over the samples at each (b, l, v).</summary>
-    public Tensor Deltas => PositiveDeltas + NegativeDeltas;
+    public Tensor Deltas => PositiveDeltas.add(NegativeDeltas, Scalars.One);
 
     /// <summary>
     /// <paramref name="logProbs"/> − <paramref name="other"/> where a token was sampled, 0 elsewhere. Unsampled
     /// tokens carry zero weight, but their log-probs can move by more than 88 nats between rollout and update (a
     /// confident policy's e^-150 becoming e^-40); exp of that is inf, and inf·0 is NaN in the loss and its gradient.
     /// </summary>
-    public Tensor LogRatio(Tensor logProbs, Tensor other) => (logProbs - other).masked_fill(Unsampled, 0);
+    public Tensor LogRatio(Tensor logProbs, Tensor other) => (logProbs - other).masked_fill(Unsampled, Scalars.Zero);
 }
 
 /// <summary>
@@ -97,14 +98,15 @@ public static class GrpoMath
     public static Tensor Deltas(Tensor rewards, DeltasMode mode)
     {
         using var scope = NewDisposeScope();
+        using var s = new ScalarScope();
         var result = mode switch
         {
             DeltasMode.Rewards => rewards.clone(),
             DeltasMode.Centered => rewards - rewards.mean([-1], keepdim: true),
             // torch.std is unbiased by default, like the lecture's rewards.std(dim=-1).
-            DeltasMode.Normalized => (rewards - rewards.mean([-1], keepdim: true)) / (rewards.std(-1, unbiased: true, keepdim: true) + StdEpsilon),
+            DeltasMode.Normalized => (rewards - rewards.mean([-1], keepdim: true)) / rewards.std(-1, unbiased: true, keepdim: true).add(s[StdEpsilon], Scalars.One),
             DeltasMode.Max => where(rewards == rewards.amax([-1], keepdim: true), rewards, zeros_like(rewards)),
-            DeltasMode.BatchNormalized => (rewards - rewards.mean([-1], keepdim: true)) / (rewards.std(unbiased: true) + StdEpsilon),
+            DeltasMode.BatchNormalized => (rewards - rewards.mean([-1], keepdim: true)) / rewards.std(unbiased: true).add(s[StdEpsilon], Scalars.One),
             _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
         };
         return result.MoveToOuterDisposeScope();
@@ -127,6 +129,7 @@ public static class GrpoMath
     public static Tensor PolicyLoss(Tensor logp, Tensor logpOld, Tensor deltas, LossMode mode, double clipLow, double clipHigh, double? dualClip = null)
     {
         using var scope = NewDisposeScope();
+        using var s = new ScalarScope();
         var d = deltas.unsqueeze(1);                                   // [B, 1, G] broadcasts over positions
         Tensor loss;
         if (mode == LossMode.Naive)
@@ -138,8 +141,8 @@ public static class GrpoMath
             if (mode == LossMode.Unclipped) loss = -unclipped.mean();
             else
             {
-                var objective = minimum(unclipped, ratio.clamp(1 - clipLow, 1 + clipHigh) * d);   // PPO, Schulman 2017
-                if (dualClip is { } c) objective = where(d < 0, maximum(objective, d * c), objective);
+                var objective = minimum(unclipped, ratio.clamp(s[1 - clipLow], s[1 + clipHigh]) * d);   // PPO, Schulman 2017
+                if (dualClip is { } c) objective = where(d < Scalars.Zero, maximum(objective, d * s[c]), objective);
                 loss = -objective.mean();
             }
         }
@@ -150,8 +153,9 @@ public static class GrpoMath
     public static Tensor DualClipFraction(Tensor logp, Tensor logpOld, Tensor deltas, double dualClip)
     {
         using var scope = NewDisposeScope();
+        using var s = new ScalarScope();
         var ratio = (logp - logpOld).exp();
-        return ((ratio > dualClip) & (deltas.unsqueeze(1) < 0)).to(ScalarType.Float32).mean().MoveToOuterDisposeScope();
+        return ((ratio > s[dualClip]) & (deltas.unsqueeze(1) < Scalars.Zero)).to(ScalarType.Float32).mean().MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -161,10 +165,11 @@ public static class GrpoMath
     public static (Tensor Low, Tensor High) ClipFractions(Tensor logp, Tensor logpOld, Tensor deltas, double clipLow, double clipHigh)
     {
         using var scope = NewDisposeScope();
+        using var s = new ScalarScope();
         var ratio = (logp - logpOld).exp();
         var d = deltas.unsqueeze(1);
-        var low = ((ratio < 1 - clipLow) & (d < 0)).to(ScalarType.Float32).mean();
-        var high = ((ratio > 1 + clipHigh) & (d > 0)).to(ScalarType.Float32).mean();
+        var low = ((ratio < s[1 - clipLow]) & (d < Scalars.Zero)).to(ScalarType.Float32).mean();
+        var high = ((ratio > s[1 + clipHigh]) & (d > Scalars.Zero)).to(ScalarType.Float32).mean();
         return (low.MoveToOuterDisposeScope(), high.MoveToOuterDisposeScope());
     }
 
@@ -180,8 +185,8 @@ public static class GrpoMath
         var perToken = estimator switch
         {
             KlEstimator.K1 => -logRatio,
-            KlEstimator.K2 => logRatio.square() * 0.5,
-            KlEstimator.K3 => logRatio.exp() - logRatio - 1,
+            KlEstimator.K2 => logRatio.pow(Scalars.Two) * Scalars.Half,
+            KlEstimator.K3 => logRatio.exp() - logRatio - Scalars.One,
             _ => throw new ArgumentOutOfRangeException(nameof(estimator), estimator, "use ExactKl for the exact estimator"),
         };
         return perToken.sum(1).mean().MoveToOuterDisposeScope();
@@ -204,6 +209,14 @@ public static class GrpoMath
         return TokenEntropy(logProbs).mean().MoveToOuterDisposeScope();
     }
 
+    /// <summary>log softmax(logits / T) over the last dimension: the distribution that is sampled is the one that is trained.</summary>
+    public static Tensor LogProbs(Tensor logits, double temperature)
+    {
+        if (temperature == 1) return log_softmax(logits, -1);
+        using var s = new ScalarScope();
+        return log_softmax(logits.div(s[temperature]), -1);
+    }
+
     /// <summary>Per-position entropy −Σ_v π(v) log π(v) of distributions given as log-probs [..., V]: [...].</summary>
     public static Tensor TokenEntropy(Tensor logProbs) => -(logProbs.exp() * logProbs).sum(-1);
 
@@ -221,10 +234,10 @@ public static class GrpoMath
         var d = deltas.unsqueeze(1).expand(batch, length, group);            // a view, no copy
         if (weights is not null) d = d * weights;
         Tensor Sum(Tensor values) => zeros(batch, length, vocab, dtype: values.dtype).scatter_add_(2, responses, values.contiguous());
-        var positive = d.clamp_min(0);
+        var positive = d.clamp_min(Scalars.Zero);
         var counts = Sum(ones_like(positive));
-        var stats = new TokenStatistics(Sum(positive), Sum(d.clamp_max(0)), Sum((d > 0).to(d.dtype)), Sum((d < 0).to(d.dtype)),
-            counts, counts == 0, batch * length * group, batch * group);
+        var stats = new TokenStatistics(Sum(positive), Sum(d.clamp_max(Scalars.Zero)), Sum((d > Scalars.Zero).to(d.dtype)), Sum((d < Scalars.Zero).to(d.dtype)),
+            counts, counts == Scalars.Zero, batch * length * group, batch * group);
         foreach (var t in new[] { stats.PositiveDeltas, stats.NegativeDeltas, stats.PositiveCounts, stats.NegativeCounts, stats.Counts, stats.Unsampled })
             t.MoveToOuterDisposeScope();
         return stats;
@@ -247,14 +260,15 @@ public static class GrpoMath
     /// </summary>
     static Tensor PolicyLossFromRatio(Tensor logProbs, Tensor? ratio, TokenStatistics s, LossMode mode, double clipLow, double clipHigh, double? dualClip)
     {
+        using var k = new ScalarScope();
         var total = mode switch
         {
             LossMode.Naive => (logProbs * s.Deltas).sum(),
             LossMode.Unclipped => (ratio! * s.Deltas).sum(),
-            _ => (ratio!.clamp_max(1 + clipHigh) * s.PositiveDeltas
-                  + (dualClip is { } c ? ratio!.clamp(1 - clipLow, c) : ratio!.clamp_min(1 - clipLow)) * s.NegativeDeltas).sum(),
+            _ => (ratio!.clamp_max(k[1 + clipHigh]) * s.PositiveDeltas)
+                  .add((dualClip is { } c ? ratio!.clamp(k[1 - clipLow], k[c]) : ratio!.clamp_min(k[1 - clipLow])) * s.NegativeDeltas, Scalars.One).sum(),
         };
-        return total * (-1.0 / s.Tokens);
+        return total * k[-1.0 / s.Tokens];
     }
 
     /// <summary>
@@ -274,11 +288,12 @@ public static class GrpoMath
         var perToken = estimator switch
         {
             KlEstimator.K1 => -logRatio,
-            KlEstimator.K2 => logRatio.square() * 0.5,
-            KlEstimator.K3 => expLogRatio! - logRatio - 1,
+            KlEstimator.K2 => logRatio.pow(Scalars.Two) * Scalars.Half,
+            KlEstimator.K3 => expLogRatio! - logRatio - Scalars.One,
             _ => throw new ArgumentOutOfRangeException(nameof(estimator), estimator, "use ExactKl for the exact estimator"),
         };
-        return (perToken * s.Counts).sum() * (1.0 / s.Responses);
+        using var k = new ScalarScope();
+        return (perToken * s.Counts).sum() * k[1.0 / s.Responses];
     }
 
     /// <summary>
@@ -299,18 +314,19 @@ public static class GrpoMath
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        using var k = new ScalarScope();
         var ratio = mode == LossMode.Naive ? null : s.LogRatio(logProbs, logProbsOld).exp();
         var policy = PolicyLossFromRatio(logProbs, ratio, s, mode, clipLow, clipHigh, dualClip);
         var gradient = mode switch
         {
             LossMode.Naive => s.Deltas,
             LossMode.Unclipped => ratio! * s.Deltas,
-            _ => ratio! * (s.PositiveDeltas * (ratio! <= 1 + clipHigh)
-                           + s.NegativeDeltas * (dualClip is { } c ? (ratio! >= 1 - clipLow) & (ratio! <= c) : ratio! >= 1 - clipLow)),
-        } * (-1.0 / s.Tokens);
+            _ => ratio! * (s.PositiveDeltas * (ratio! <= k[1 + clipHigh]))
+                .add(s.NegativeDeltas * (dualClip is { } c ? (ratio! >= k[1 - clipLow]) & (ratio! <= k[c]) : ratio! >= k[1 - clipLow]), Scalars.One),
+        } * k[-1.0 / s.Tokens];
         // −coef·H with H the mean entropy over the B·L positions: ∂H/∂x = −e^x(x + 1)/(B·L).
         if (entropyCoef > 0)
-            gradient = gradient + logProbs.exp() * (logProbs + 1) * (entropyCoef / (logProbs.shape[0] * logProbs.shape[1]));
+            gradient = gradient.add(logProbs.exp() * logProbs.add(Scalars.One, Scalars.One) * k[entropyCoef / (logProbs.shape[0] * logProbs.shape[1])], Scalars.One);
 
         var kl = zeros(1, dtype: logProbs.dtype).squeeze();
         if (refLogProbs is not null)
@@ -319,7 +335,7 @@ public static class GrpoMath
             if (estimator == KlEstimator.Exact)
             {
                 kl = ExactKl(logProbs, refLogProbs);
-                klGradient = logProbs.exp() * (logProbs - refLogProbs + 1) * (1.0 / logProbs.shape[0]);
+                klGradient = logProbs.exp() * (logProbs - refLogProbs).add(Scalars.One, Scalars.One) * k[1.0 / logProbs.shape[0]];
             }
             else
             {
@@ -330,11 +346,11 @@ public static class GrpoMath
                 {
                     KlEstimator.K1 => ones_like(c),
                     KlEstimator.K2 => -c,
-                    _ => 1 - expC!,
+                    _ => -(expC! - Scalars.One),   // 1 − e^c, exactly
                 };
-                klGradient = perToken * s.Counts * (1.0 / s.Responses);
+                klGradient = perToken * s.Counts * k[1.0 / s.Responses];
             }
-            gradient = gradient + klGradient * klCoef;
+            gradient = gradient.add(klGradient * k[klCoef], Scalars.One);
         }
         return new Objective(policy.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
     }
@@ -346,25 +362,28 @@ public static class GrpoMath
     public static Tensor ApproxKlOld(Tensor logProbs, Tensor logProbsOld, TokenStatistics s)
     {
         using var scope = NewDisposeScope();
+        using var k = new ScalarScope();
         var logRatio = s.LogRatio(logProbs, logProbsOld);
-        return (((logRatio.exp() - 1 - logRatio) * s.Counts).sum() / s.Tokens).MoveToOuterDisposeScope();
+        return (((logRatio.exp() - Scalars.One - logRatio) * s.Counts).sum() / k[s.Tokens]).MoveToOuterDisposeScope();
     }
 
     /// <summary><see cref="DualClipFraction(Tensor, Tensor, Tensor, double)"/> from full log-probs [B, L, V].</summary>
     public static Tensor DualClipFraction(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, double dualClip)
     {
         using var scope = NewDisposeScope();
+        using var k = new ScalarScope();
         var ratio = s.LogRatio(logProbs, logProbsOld).exp();
-        return (((ratio > dualClip).to(s.Counts.dtype) * s.NegativeCounts).sum() / s.Tokens).MoveToOuterDisposeScope();
+        return (((ratio > k[dualClip]).to(s.Counts.dtype) * s.NegativeCounts).sum() / k[s.Tokens]).MoveToOuterDisposeScope();
     }
 
     /// <summary><see cref="ClipFractions(Tensor, Tensor, Tensor, double, double)"/> from full log-probs [B, L, V].</summary>
     public static (Tensor Low, Tensor High) ClipFractions(Tensor logProbs, Tensor logProbsOld, TokenStatistics s, double clipLow, double clipHigh)
     {
         using var scope = NewDisposeScope();
+        using var k = new ScalarScope();
         var ratio = s.LogRatio(logProbs, logProbsOld).exp();
-        var low = ((ratio < 1 - clipLow).to(s.Counts.dtype) * s.NegativeCounts).sum() / s.Tokens;
-        var high = ((ratio > 1 + clipHigh).to(s.Counts.dtype) * s.PositiveCounts).sum() / s.Tokens;
+        var low = ((ratio < k[1 - clipLow]).to(s.Counts.dtype) * s.NegativeCounts).sum() / k[s.Tokens];
+        var high = ((ratio > k[1 + clipHigh]).to(s.Counts.dtype) * s.PositiveCounts).sum() / k[s.Tokens];
         return (low.MoveToOuterDisposeScope(), high.MoveToOuterDisposeScope());
     }
 
@@ -394,12 +413,13 @@ public static class GrpoMath
         Tensor? refLogp = null, Tensor? logProbs = null, Tensor? refLogProbs = null, Tensor? entropy = null, Tensor? weights = null)
     {
         using var scope = NewDisposeScope();
+        using var k = new ScalarScope();
         long rows = logp.shape[0];
-        var live = mask.gt(0);
+        var live = mask.gt(Scalars.Zero);
         var tokens = mask.sum(1);                                               // [N]
-        var allTokens = mask.sum().clamp_min(1);
+        var allTokens = mask.sum().clamp_min(Scalars.One);
         // Masked slots carry no ratio: their log-probs may be anything (a padded target), and e^(inf) would poison the sum.
-        var logRatio = (logp - logpOld).masked_fill(live.logical_not(), 0);
+        var logRatio = (logp - logpOld).masked_fill(live.logical_not(), Scalars.Zero);
         Tensor perToken, clipLow, clipHigh, clipDual;
         using (var _ = no_grad()) (clipLow, clipHigh, clipDual) = (zeros(1).squeeze(), zeros(1).squeeze(), zeros(1).squeeze());
         if (o.Mode == LossMode.Naive)
@@ -410,27 +430,27 @@ public static class GrpoMath
             var a = advantages.unsqueeze(1);
             perToken = Surrogate(ratio, a, o);
             using var _ = no_grad();
-            clipLow = ((ratio < 1 - o.ClipLow) & (a < 0) & live).to(ScalarType.Float32).sum() / allTokens;
-            clipHigh = ((ratio > 1 + o.ClipHigh) & (a > 0) & live).to(ScalarType.Float32).sum() / allTokens;
-            if (o.DualClip is { } c) clipDual = ((ratio > c) & (a < 0) & live).to(ScalarType.Float32).sum() / allTokens;
+            clipLow = ((ratio < k[1 - o.ClipLow]) & (a < Scalars.Zero) & live).to(ScalarType.Float32).sum() / allTokens;
+            clipHigh = ((ratio > k[1 + o.ClipHigh]) & (a > Scalars.Zero) & live).to(ScalarType.Float32).sum() / allTokens;
+            if (o.DualClip is { } c) clipDual = ((ratio > k[c]) & (a < Scalars.Zero) & live).to(ScalarType.Float32).sum() / allTokens;
         }
         else
         {
-            var ratio = ((logRatio * mask).sum(1) / tokens.clamp_min(1)).exp();   // [N], 1 for an empty response
+            var ratio = ((logRatio * mask).sum(1) / tokens.clamp_min(Scalars.One)).exp();   // [N], 1 for an empty response
             perToken = Surrogate(ratio, advantages, o).unsqueeze(1).expand_as(mask);
             using var _ = no_grad();
-            var responses = tokens.gt(0);
-            var counted = responses.to(ScalarType.Float32).sum().clamp_min(1);
-            clipLow = ((ratio < 1 - o.ClipLow) & (advantages < 0) & responses).to(ScalarType.Float32).sum() / counted;
-            clipHigh = ((ratio > 1 + o.ClipHigh) & (advantages > 0) & responses).to(ScalarType.Float32).sum() / counted;
-            if (o.DualClip is { } c) clipDual = ((ratio > c) & (advantages < 0) & responses).to(ScalarType.Float32).sum() / counted;
+            var responses = tokens.gt(Scalars.Zero);
+            var counted = responses.to(ScalarType.Float32).sum().clamp_min(Scalars.One);
+            clipLow = ((ratio < k[1 - o.ClipLow]) & (advantages < Scalars.Zero) & responses).to(ScalarType.Float32).sum() / counted;
+            clipHigh = ((ratio > k[1 + o.ClipHigh]) & (advantages > Scalars.Zero) & responses).to(ScalarType.Float32).sum() / counted;
+            if (o.DualClip is { } c) clipDual = ((ratio > k[c]) & (advantages < Scalars.Zero) & responses).to(ScalarType.Float32).sum() / counted;
         }
         var weighted = perToken * (weights is null ? mask : mask * weights);
         var policy = o.Aggregation switch
         {
-            LossAggregation.SequenceMean => (weighted.sum(1) / tokens.clamp_min(1)).sum() / tokens.gt(0).to(ScalarType.Float32).sum().clamp_min(1),
+            LossAggregation.SequenceMean => (weighted.sum(1) / tokens.clamp_min(Scalars.One)).sum() / tokens.gt(Scalars.Zero).to(ScalarType.Float32).sum().clamp_min(Scalars.One),
             LossAggregation.TokenMean => weighted.sum() / allTokens,
-            _ => weighted.sum() / (rows * (double)o.MaxResponseLength),
+            _ => weighted.sum() / k[rows * (double)o.MaxResponseLength],
         };
 
         var loss = policy;
@@ -442,26 +462,26 @@ public static class GrpoMath
                 perTokenKl = (logProbs!.exp() * (logProbs! - refLogProbs!)).sum(-1);
             else
             {
-                var c = (refLogp! - logp).masked_fill(live.logical_not(), 0);
+                var c = (refLogp! - logp).masked_fill(live.logical_not(), Scalars.Zero);
                 perTokenKl = o.Estimator switch
                 {
                     KlEstimator.K1 => -c,
-                    KlEstimator.K2 => c.square() * 0.5,
-                    _ => c.exp() - c - 1,
+                    KlEstimator.K2 => c.pow(Scalars.Two) * Scalars.Half,
+                    _ => c.exp() - c - Scalars.One,
                 };
             }
-            kl = (perTokenKl * mask).sum() / rows;
-            loss = policy + kl * o.KlCoef;
+            kl = (perTokenKl * mask).sum() / k[rows];
+            loss = policy.add(kl * k[o.KlCoef], Scalars.One);
         }
         // The entropy bonus: the token mean of the next-token entropies over the responses' tokens.
         if (o.EntropyCoef > 0 && entropy is not null)
-            loss = loss - (entropy * mask).sum() / allTokens * o.EntropyCoef;
+            loss = loss - (entropy * mask).sum() / allTokens * k[o.EntropyCoef];
 
         Tensor approxKlOld;
         using (var _ = no_grad())
         {
             var r = logRatio.exp();
-            approxKlOld = ((r - 1 - logRatio) * mask).sum() / allTokens;   // cleanrl's approx_kl, against π_old
+            approxKlOld = ((r - Scalars.One - logRatio) * mask).sum() / allTokens;   // cleanrl's approx_kl, against π_old
         }
         return new SequenceObjective(loss.MoveToOuterDisposeScope(), policy.detach().MoveToOuterDisposeScope(), kl.detach().MoveToOuterDisposeScope(),
             clipLow.MoveToOuterDisposeScope(), clipHigh.MoveToOuterDisposeScope(), approxKlOld.MoveToOuterDisposeScope(), clipDual.MoveToOuterDisposeScope());
@@ -470,7 +490,8 @@ public static class GrpoMath
     static Tensor Surrogate(Tensor ratio, Tensor advantages, TokenLoss o)
     {
         if (o.Mode == LossMode.Unclipped) return -(ratio * advantages);
-        var objective = minimum(ratio * advantages, ratio.clamp(1 - o.ClipLow, 1 + o.ClipHigh) * advantages);   // PPO, Schulman 2017
-        return o.DualClip is { } c ? -where(advantages < 0, maximum(objective, advantages * c), objective) : -objective;   // Ye et al. 2020
+        using var k = new ScalarScope();
+        var objective = minimum(ratio * advantages, ratio.clamp(k[1 - o.ClipLow], k[1 + o.ClipHigh]) * advantages);   // PPO, Schulman 2017
+        return o.DualClip is { } c ? -where(advantages < Scalars.Zero, maximum(objective, advantages * k[c]), objective) : -objective;   // Ye et al. 2020
     }
 }

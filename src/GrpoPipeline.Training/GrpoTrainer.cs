@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime;
 using GrpoPipeline.Core;
 using GrpoPipeline.Training.Decoding;
 using GrpoPipeline.Training.Rollouts;
@@ -93,7 +92,6 @@ public sealed class GrpoTrainer : IDisposable
         var wait = Stopwatch.StartNew();
         var batch = _pending is { } pending ? pending.GetAwaiter().GetResult() : DrawWithOverlapState(epoch);
         metrics.Add(MetricKeys.OverlapWaitSeconds, wait.Elapsed.TotalSeconds);
-        PauseCollections();
 
         PolicyFactory.CopyWeights(State.Policy, overlap.Weights);
         overlap.PromptSamplerState = State.PromptSampler.State;
@@ -108,30 +106,6 @@ public sealed class GrpoTrainer : IDisposable
         });
         return batch;
     }
-
-    /// <summary>
-    /// While the sampler and the learner both run torch, no garbage collection may happen: TorchSharp passes temporary
-    /// Scalars (the 1 of <c>a + b</c>, the 0 of <c>clamp_min(0)</c>) to native calls without keeping them alive, so a
-    /// collection triggered by one thread can finalize a Scalar the other thread's call is still reading (libtorch then
-    /// fails with "Expected false to be true … toFloat"). Here, between draws, only this thread runs and it is in managed
-    /// code: the previous no-GC region ends (a collection now frees nothing in use) and the next one starts, covering
-    /// the draw and the μ steps.
-    /// </summary>
-    static void PauseCollections()
-    {
-        ResumeCollections();
-        GC.TryStartNoGCRegion(NoGcBudget);
-    }
-
-    static void ResumeCollections()
-    {
-        if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
-            try { GC.EndNoGCRegion(); }
-            catch (InvalidOperationException) { }   // the epoch allocated past the budget and a collection ended it
-    }
-
-    /// <summary>Managed bytes an overlapped epoch may allocate without a collection (TorchSharp's wrappers, the buffers).</summary>
-    const long NoGcBudget = 192L << 20;
 
     /// <summary>The draw a checkpoint left pending: the saved weights, random state and level.</summary>
     SampledBatch DrawWithOverlapState(int epoch)
@@ -187,7 +161,7 @@ public sealed class GrpoTrainer : IDisposable
                 double norm = nn.utils.clip_grad_norm_(_parameters, Grpo.MaxGradNorm > 0 ? Grpo.MaxGradNorm : 1e30);
                 if (lastStep) gradNorm = norm;
             }
-            State.Optimizer.step();
+            State.Optimizer.Step();
         }
         metrics.Add(MetricKeys.LossPolicy, policyLoss / Grpo.InnerSteps);
         metrics.Add(MetricKeys.LossKl, State.Reference is null ? 0 : kl / Grpo.InnerSteps);
@@ -207,7 +181,6 @@ public sealed class GrpoTrainer : IDisposable
     {
         try { _pending?.Wait(); }
         catch (AggregateException) { }   // the draw's failure surfaced, or will, through RunEpoch
-        if (Grpo.OverlapRollouts) ResumeCollections();
         State.Dispose();
     }
 }

@@ -46,11 +46,13 @@ public static class PolicyFactory
     public static void MixWeights(nn.Module<Tensor, Tensor> source, nn.Module<Tensor, Tensor> target, double alpha)
     {
         using var _ = no_grad();
+        using var s = new ScalarScope();
+        Scalar keep = s[1 - alpha], take = s[alpha];
         var from = source.state_dict();
         foreach (var (name, tensor) in target.state_dict())
         {
             if (alpha == 1 || !tensor.is_floating_point()) tensor.copy_(from[name]);
-            else tensor.mul_(1 - alpha).add_(from[name], alpha: alpha);
+            else tensor.mul_(keep).add_(from[name], alpha: take);
         }
     }
 }

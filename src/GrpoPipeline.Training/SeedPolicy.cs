@@ -19,8 +19,9 @@ public sealed class SeedPolicy : nn.Module<Tensor, Tensor>
     {
         (Vocab, Dim, PromptLength, ResponseLength) = (vocab, dim, promptLength, responseLength);
         embedding = nn.Embedding(vocab, dim);
-        encode_weights = new Parameter(randn(promptLength, dim, dim).div_(Math.Sqrt(dim)));
-        decode_weights = new Parameter(randn(responseLength, dim, dim).div_(Math.Sqrt(dim)));
+        using var s = new ScalarScope();
+        encode_weights = new Parameter(randn(promptLength, dim, dim).div_(s[Math.Sqrt(dim)]));
+        decode_weights = new Parameter(randn(responseLength, dim, dim).div_(s[Math.Sqrt(dim)]));
         RegisterComponents();
     }
 

@@ -15,7 +15,7 @@ public sealed class TrainingState : IDisposable
         Config = config;
         Shape = shape;
         Policy = policy;
-        Optimizer = optim.Adam(policy.parameters(), config.Grpo.LearningRate);
+        Optimizer = new RootedAdam(policy.parameters(), config.Grpo.LearningRate);
         PromptSampler = new Rng((ulong)config.Seed ^ 0x5A17_0000_0000_0001UL);
         ResponseGenerator = new Generator((ulong)config.Seed + 1);
         EntropyCoef = config.Grpo.EntropyCoef;
@@ -31,7 +31,7 @@ public sealed class TrainingState : IDisposable
     public nn.Module<Tensor, Tensor> Policy { get; }
     /// <summary>The frozen reference π_ref; null when the KL penalty is off.</summary>
     public nn.Module<Tensor, Tensor>? Reference { get; private set; }
-    public Adam Optimizer { get; }
+    public RootedAdam Optimizer { get; }
     /// <summary>Draws training prompts.</summary>
     public Rng PromptSampler { get; }
     /// <summary>Draws responses (torch.multinomial).</summary>

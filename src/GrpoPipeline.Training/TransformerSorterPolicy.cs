@@ -26,11 +26,12 @@ public sealed class TransformerSorterPolicy : nn.Module<Tensor, Tensor>
     {
         (Vocab, Length, DModel, Heads) = (vocab, length, dModel, heads);
         token_embedding = nn.Embedding(vocab, dModel);
-        position_embedding = new Parameter(randn(length, dModel).mul_(0.02));
+        using var s = new ScalarScope();
+        position_embedding = new Parameter(randn(length, dModel).mul_(s[0.02]));
         blocks = nn.ModuleList(Enumerable.Range(0, layers).Select(_ => new TransformerBlock(dModel, heads, mlpDim, dropout)).ToArray());
         final_norm = nn.LayerNorm(dModel);
         head = nn.Linear(dModel, vocab);
-        using (no_grad()) token_embedding.weight!.mul_(0.02);   // GPT-2-style small init keeps early logits flat
+        using (no_grad()) token_embedding.weight!.mul_(s[0.02]);   // GPT-2-style small init keeps early logits flat
         RegisterComponents();
     }
 
@@ -47,7 +48,7 @@ public sealed class TransformerSorterPolicy : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor prompts)
     {
         using var scope = NewDisposeScope();
-        var x = token_embedding.forward(prompts).add(position_embedding, TransformerBlock.One);    // [B, L, d]
+        var x = token_embedding.forward(prompts).add(position_embedding, Scalars.One);    // [B, L, d]
         foreach (var block in blocks) x = block.forward(x);
         return head.forward(final_norm.forward(x)).MoveToOuterDisposeScope();
     }
@@ -140,19 +141,11 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
         return (parts[0], parts[1], parts[2]);
     }
 
-    /// <summary>
-    /// The residual adds' α = 1, held for the process's lifetime. <c>a + b</c> passes a temporary Scalar whose managed
-    /// wrapper TorchSharp does not keep alive across the native call. Long runs with dynamic sampling failed now and then
-    /// in exactly these adds with libtorch reading a garbage Scalar ("Expected false to be true … toFloat"), which is
-    /// what that Scalar being finalized mid-call would do; a rooted Scalar cannot be.
-    /// </summary>
-    internal static readonly Scalar One = 1;
-
     /// <summary>The residual attention output, then the residual MLP.</summary>
     Tensor Finish(Tensor x, Tensor attended)
     {
         long rows = x.shape[0], length = x.shape[1];
-        x = x.add(dropout.forward(attention_out.forward(attended.transpose(1, 2).reshape(rows, length, DModel))), One);
-        return x.add(dropout.forward(mlp_out.forward(gelu(mlp_in.forward(mlp_norm.forward(x))))), One);
+        x = x.add(dropout.forward(attention_out.forward(attended.transpose(1, 2).reshape(rows, length, DModel))), Scalars.One);
+        return x.add(dropout.forward(mlp_out.forward(gelu(mlp_in.forward(mlp_norm.forward(x))))), Scalars.One);
     }
 }

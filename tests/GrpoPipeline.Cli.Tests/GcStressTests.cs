@@ -24,7 +24,7 @@ public sealed class GcStressTests
 
     // The decoder samples token by token (the KV-cache loop) and the transformer in one pass; both configs run dynamic
     // sampling and the entropy controller, so every path of the trainer meets the collector.
-    [TestCase("sort-variable.json", 30)]
+    [TestCase("sort-variable.json", 60)]
     [TestCase("transformer-l8v32.json", 150)]
     public void Training_Survives_A_Thread_That_Collects_Continuously(string config, int epochs)
     {

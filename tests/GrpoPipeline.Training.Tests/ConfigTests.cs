@@ -8,12 +8,7 @@ namespace GrpoPipeline.Training.Tests;
 [TestFixture]
 public sealed class ConfigTests
 {
-    static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "GrpoPipeline.sln"))) return dir.FullName;
-        throw new InvalidOperationException("GrpoPipeline.sln not found above the test directory");
-    }
+    static string RepoRoot() => TestConfigs.RepoRoot();
 
     static string SeedConfigPath => Path.Combine(RepoRoot(), "models", "configs", "seed.json");
 

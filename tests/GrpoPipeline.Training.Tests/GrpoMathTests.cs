@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using TorchSharp;
+using static GrpoPipeline.Training.Tests.TestScalars;
 using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training.Tests;
@@ -128,7 +129,7 @@ public sealed class GrpoMathDeltasTests
         var rewards = T.Of(values, 2, 2);
 
         var deltas = GrpoMath.Deltas(rewards, DeltasMode.Rewards);
-        deltas.add_(100);   // must not write through to the caller's rewards
+        deltas.add_(K[100], Scalars.One);   // must not write through to the caller's rewards
 
         Assert.That(T.Values(deltas), Is.EqualTo(values.Select(v => v + 100).ToArray()));
         Assert.That(T.Values(rewards), Is.EqualTo(values));
@@ -418,8 +419,8 @@ public sealed class GrpoMathKlTests
     {
         using var scope = NewDisposeScope();
         var g = new Generator(17);
-        var logp = (randn(new long[] { 500 }, generator: g) * 3).data<float>().ToArray();
-        var refLogp = (randn(new long[] { 500 }, generator: g) * 3).data<float>().ToArray();
+        var logp = (randn(new long[] { 500 }, generator: g) * K[3]).data<float>().ToArray();
+        var refLogp = (randn(new long[] { 500 }, generator: g) * K[3]).data<float>().ToArray();
 
         for (int i = 0; i < logp.Length; i++)
         {
@@ -436,8 +437,8 @@ public sealed class GrpoMathKlTests
         var g = new Generator(23);
         for (int i = 0; i < 20; i++)
         {
-            var logp = randn(new long[] { 3, 5, 4 }, generator: g) * 2;
-            var refLogp = randn(new long[] { 3, 5, 4 }, generator: g) * 2;
+            var logp = randn(new long[] { 3, 5, 4 }, generator: g) * K[2];
+            var refLogp = randn(new long[] { 3, 5, 4 }, generator: g) * K[2];
             Assert.That(GrpoMath.SampledKl(logp, refLogp, KlEstimator.K3).item<float>(), Is.GreaterThanOrEqualTo(0f));
         }
     }
@@ -548,7 +549,7 @@ public sealed class GrpoMathEntropyTests
     {
         using var scope = NewDisposeScope();
         const int V = 5;
-        var logProbs = full(new long[] { 2, 3, V }, (float)Math.Log(1.0 / V));
+        var logProbs = full(new long[] { 2, 3, V }, K[(float)Math.Log(1.0 / V)]);
 
         Assert.That(GrpoMath.Entropy(logProbs).item<float>(), Is.EqualTo(Math.Log(V)).Within(1e-5));
     }

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using static GrpoPipeline.Training.Tests.TestScalars;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 
@@ -17,7 +18,7 @@ public sealed class SequenceLossTests
     static readonly float[] Ratios = [1.5f, 0.5f, 1.3f];
     static Tensor Mask() => tensor(new float[] { 1, 1, 0, 1, 0, 0 }, [2, 3]);
     static Tensor LogpOld() => tensor(new float[] { -1f, -2f, 0f, -0.5f, 0f, 0f }, [2, 3]);
-    static Tensor Logp() => LogpOld() + tensor(new[] { MathF.Log(1.5f), MathF.Log(0.5f), 40f, MathF.Log(1.3f), -30f, 50f }, [2, 3]);
+    static Tensor Logp() => LogpOld().add(tensor(new[] { MathF.Log(1.5f), MathF.Log(0.5f), 40f, MathF.Log(1.3f), -30f, 50f }, [2, 3]), Scalars.One);
     static Tensor Advantages() => tensor(new float[] { 1, -1 });
 
     static TokenLoss Options(LossMode mode = LossMode.Clipped, LossAggregation aggregation = LossAggregation.TokenMean,
@@ -82,7 +83,7 @@ public sealed class SequenceLossTests
     {
         using var scope = NewDisposeScope();
         // c = x_ref − x: ln 2 and 0 on the first response, −ln 2 on the second (junk in masked slots).
-        var refLogp = Logp() + tensor(new[] { MathF.Log(2), 0f, 7f, -MathF.Log(2), 9f, 9f }, [2, 3]);
+        var refLogp = Logp().add(tensor(new[] { MathF.Log(2), 0f, 7f, -MathF.Log(2), 9f, 9f }, [2, 3]), Scalars.One);
         var o = GrpoMath.SequenceLoss(Logp(), LogpOld(), Advantages(), Mask(), Options(klCoef: 0.1), refLogp);
         double k3 = (2 - Math.Log(2) - 1) + 0 + (0.5 + Math.Log(2) - 1);   // e^c − c − 1 per token
         Assert.That(o.Kl.item<float>(), Is.EqualTo(k3 / 2).Within(1e-6));
@@ -116,8 +117,8 @@ public sealed class SequenceLossTests
         const int B = 3, L = 4, V = 5, G = 6;
         const double beta = 0.05;
         var logProbs = log_softmax(randn(B, L, V), -1).requires_grad_(true);
-        var old = log_softmax(logProbs.detach() + randn(B, L, V) * 0.3, -1);
-        var reference = log_softmax(logProbs.detach() + randn(B, L, V) * 0.5, -1);
+        var old = log_softmax(logProbs.detach().add(randn(B, L, V) * K[0.3], Scalars.One), -1);
+        var reference = log_softmax(logProbs.detach().add(randn(B, L, V) * K[0.5], Scalars.One), -1);
         var responses = multinomial(old.exp().view(B * L, V), G, replacement: true).view(B, L, G);
         var deltas = randn(B, G);
 

@@ -1,6 +1,7 @@
 using GrpoPipeline.Core;
 using GrpoPipeline.Training.Rollouts;
 using NUnit.Framework;
+using static GrpoPipeline.Training.Tests.TestScalars;
 using static TorchSharp.torch;
 using static GrpoPipeline.Training.Tests.TestConfigs;
 
@@ -24,7 +25,7 @@ public sealed class StabilityToolsTests
         // PPO alone: −min(r·δ, clip(r)·δ) = r for each, mean (4.48 + 1.65)/2. With c = 3 the first becomes
         // −max(−4.48, 3·δ) = 3, so the mean is (3 + 1.65)/2, and that sample's gradient is 0.
         var logpOld = tensor(new float[] { -2f, -2f }, [1, 1, 2]);
-        var logp = (logpOld + tensor(new float[] { 1.5f, 0.5f }, [1, 1, 2])).requires_grad_(true);
+        var logp = logpOld.add(tensor(new float[] { 1.5f, 0.5f }, [1, 1, 2]), Scalars.One).requires_grad_(true);
         var deltas = tensor(new float[] { -1, -1 }, [1, 2]);
 
         var ppo = GrpoMath.PolicyLoss(logp, logpOld, deltas, LossMode.Clipped, 0.2, 0.2).item<float>();
@@ -43,7 +44,7 @@ public sealed class StabilityToolsTests
         using var scope = NewDisposeScope();
         // δ = +1 with ratio e^1.5: PPO clips it at 1 + ε_high = 1.2 either way.
         var logpOld = tensor(new float[] { -2f }, [1, 1, 1]);
-        var logp = logpOld + 1.5f;
+        var logp = logpOld.add(K[1.5f], Scalars.One);
         var deltas = tensor(new float[] { 1 }, [1, 1]);
         Assert.That(GrpoMath.PolicyLoss(logp, logpOld, deltas, LossMode.Clipped, 0.2, 0.2, dualClip: 3).item<float>(), Is.EqualTo(-1.2f).Within(1e-6));
         Assert.That(GrpoMath.DualClipFraction(logp, logpOld, deltas, 3).item<float>(), Is.Zero);
@@ -57,7 +58,7 @@ public sealed class StabilityToolsTests
         // c = 1.25 bounds the third: −max(min(−1.3, −1.2), −1.25) = 1.25 instead of 1.3.
         var mask = tensor(new float[] { 1, 1, 1, 0 }, [2, 2]);
         var logpOld = tensor(new float[] { -1f, -2f, -0.5f, 0f }, [2, 2]);
-        var logp = (logpOld + tensor(new[] { MathF.Log(1.5f), MathF.Log(0.5f), MathF.Log(1.3f), 9f }, [2, 2])).requires_grad_(true);
+        var logp = logpOld.add(tensor(new[] { MathF.Log(1.5f), MathF.Log(0.5f), MathF.Log(1.3f), 9f }, [2, 2]), Scalars.One).requires_grad_(true);
         var options = new TokenLoss(LossMode.Clipped, 0.2, 0.2, LossAggregation.TokenMean, RatioLevel.Token, KlEstimator.K3, 0, 2, DualClip: 1.25);
 
         var o = GrpoMath.SequenceLoss(logp, logpOld, tensor(new float[] { 1, -1 }), mask, options);
@@ -100,7 +101,7 @@ public sealed class StabilityToolsTests
         var stats = GrpoMath.Aggregate(responses, randn([3, 6], generator: generator), 5);
 
         var lp = nn.functional.log_softmax(logits, -1);
-        (GrpoMath.PolicyLoss(lp, old, stats, LossMode.Clipped, 0.2, 0.2) - GrpoMath.Entropy(lp) * 0.05).backward();
+        (GrpoMath.PolicyLoss(lp, old, stats, LossMode.Clipped, 0.2, 0.2) - GrpoMath.Entropy(lp) * K[0.05]).backward();
         var autograd = logits.grad!.data<float>().ToArray();
         logits.grad!.zero_();
         var lp2 = nn.functional.log_softmax(logits, -1);
@@ -243,7 +244,7 @@ public sealed class StabilityToolsTests
         state.RefreshReferenceIfDue(0);                 // the first reference: a copy
         var before = Snapshot(state.Reference!);
         using (no_grad())
-            foreach (var p in state.Policy.parameters()) p.add_(1.0f);
+            foreach (var p in state.Policy.parameters()) p.add_(Scalars.One, Scalars.One);
         var policy = Snapshot(state.Policy);
 
         state.RefreshReferenceIfDue(1);                 // not due
@@ -320,7 +321,7 @@ public sealed class StabilityToolsTests
         using var scope = NewDisposeScope();
         // π_old/π_behaviour: 3 (truncated to 2), 0.5, and a masked slot.
         var behaviour = tensor(new float[] { -2f, -1f, -5f }, [1, 3]);
-        var old = behaviour + tensor(new[] { MathF.Log(3), MathF.Log(0.5f), 30f }, [1, 3]);
+        var old = behaviour.add(tensor(new[] { MathF.Log(3), MathF.Log(0.5f), 30f }, [1, 3]), Scalars.One);
         var metrics = new EpochMetrics(1);
 
         var w = ImportanceWeights.Truncated(old, behaviour, tensor(new float[] { 1, 1, 0 }, [1, 3]), cap: 2, metrics);
@@ -341,7 +342,7 @@ public sealed class StabilityToolsTests
         var responses = randint(0, 4, [2, 3, 5], generator: generator, dtype: ScalarType.Int64);
         var deltas = randn([2, 5], generator: generator);
         // Weights per (b, l, v): a factorised policy's π_old/π_behaviour depends on the token, not on the sample.
-        var weightTable = rand([2, 3, 4], generator: generator) * 2;
+        var weightTable = rand([2, 3, 4], generator: generator) * K[2];
         var weights = weightTable.gather(2, responses);
 
         var lp = nn.functional.log_softmax(logits, -1);
@@ -350,7 +351,7 @@ public sealed class StabilityToolsTests
         var logp = lp.gather(2, responses);
         var ratio = (logp - old.gather(2, responses)).exp();
         var d = deltas.unsqueeze(1);
-        var perToken = -(minimum(ratio * d, ratio.clamp(0.8, 1.2) * d) * weights).mean();
+        var perToken = -(minimum(ratio * d, ratio.clamp(K[0.8], K[1.2]) * d) * weights).mean();
 
         Assert.That(fast.item<float>(), Is.EqualTo(perToken.item<float>()).Within(1e-5));
     }

@@ -8,6 +8,14 @@ namespace GrpoPipeline.Training.Tests;
 /// <summary>Tiny configs, temp folders and comparison helpers shared by the trainer, checkpoint and config tests.</summary>
 static class TestConfigs
 {
+    /// <summary>The repository's root: the folder above the test output that holds GrpoPipeline.sln.</summary>
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "GrpoPipeline.sln"))) return dir.FullName;
+        throw new InvalidOperationException("GrpoPipeline.sln not found above the test directory");
+    }
+
     /// <summary>Wall-clock metrics: they differ between otherwise identical runs.</summary>
     public static bool IsWallClock(string key) => key.StartsWith("perf/", StringComparison.Ordinal);
 

@@ -1,5 +1,6 @@
 using GrpoPipeline.Training;
 using NUnit.Framework;
+using static GrpoPipeline.Training.Tests.TestScalars;
 using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training.Tests;
@@ -16,9 +17,9 @@ public sealed class TokenStatisticsTests
     static (Tensor Logits, Tensor LogProbsOld, Tensor RefLogProbs, Tensor Responses, Tensor Deltas) Rollout(int seed)
     {
         var generator = new Generator((ulong)seed);
-        var logits = (randn([B, L, V], generator: generator) * 0.5).requires_grad_(true);
+        var logits = (randn([B, L, V], generator: generator) * K[0.5]).requires_grad_(true);
         using var _ = no_grad();
-        var old = nn.functional.log_softmax(logits.detach() + randn([B, L, V], generator: generator) * 0.3, -1);
+        var old = nn.functional.log_softmax(logits.detach().add(randn([B, L, V], generator: generator) * K[0.3], Scalars.One), -1);
         var reference = nn.functional.log_softmax(randn([B, L, V], generator: generator), -1);
         var responses = randint(0, V, [B, L, G], generator: generator, dtype: ScalarType.Int64);
         var deltas = randn([B, G], generator: generator);
@@ -58,7 +59,7 @@ public sealed class TokenStatisticsTests
         var (logits, old, _, responses, deltas) = Rollout(seed: 1);
         using var _ = no_grad();
         var ratio = (GrpoMath.Gather(nn.functional.log_softmax(logits, -1), responses) - GrpoMath.Gather(old, responses)).exp();
-        Assert.That(((ratio > 1.2) | (ratio < 0.9)).sum().item<long>(), Is.GreaterThan(5));
+        Assert.That(((ratio > K[1.2]) | (ratio < K[0.9])).sum().item<long>(), Is.GreaterThan(5));
     }
 
     [TestCase(KlEstimator.K1)]
@@ -105,7 +106,7 @@ public sealed class TokenStatisticsTests
         var autograd = ValueAndGradient(logits, lp =>
         {
             var policy = GrpoMath.PolicyLoss(lp, old, stats, mode, 0.1, 0.2);
-            return estimator is null ? policy : policy + Kl(lp) * klCoef;
+            return estimator is null ? policy : policy.add(Kl(lp) * K[klCoef], Scalars.One);
         });
         var closedForm = ValueAndGradient(logits, lp =>
         {

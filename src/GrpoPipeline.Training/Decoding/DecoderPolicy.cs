@@ -25,19 +25,29 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     readonly ModuleList<TransformerBlock> blocks;
     readonly LayerNorm final_norm;
     readonly Linear head;
+    readonly ScalarScope _scalars = new();   // lives as long as the policy (see Scalars)
+    readonly Scalar _pad;                     // PAD, for the padding masks
 
     public DecoderPolicy(int vocab, int maxLength, int dModel, int heads, int layers, int mlpDim, double dropout)
         : base(nameof(DecoderPolicy))
     {
         (Vocab, MaxLength, DModel, Heads) = (vocab, maxLength, dModel, heads);
         Special = SpecialTokens.For(vocab);
+        using var s = new ScalarScope();
         token_embedding = nn.Embedding(SpecialTokens.InputVocab(vocab), dModel);
-        position_embedding = new Parameter(randn(Positions, dModel).mul_(0.02));
+        position_embedding = new Parameter(randn(Positions, dModel).mul_(s[0.02]));
         blocks = nn.ModuleList(Enumerable.Range(0, layers).Select(_ => new TransformerBlock(dModel, heads, mlpDim, dropout)).ToArray());
         final_norm = nn.LayerNorm(dModel);
         head = nn.Linear(dModel, SpecialTokens.OutputVocab(vocab));
-        using (no_grad()) token_embedding.weight!.mul_(0.02);   // GPT-2-style small init keeps early logits flat
+        using (no_grad()) token_embedding.weight!.mul_(s[0.02]);   // GPT-2-style small init keeps early logits flat
         RegisterComponents();
+        _pad = _scalars[Special.Pad];
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _scalars.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <summary>V: the values are 0..V−1.</summary>
@@ -87,8 +97,8 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
         if (cache.Length >= cache.Capacity) throw new InvalidOperationException($"the cache is full ({cache.Capacity} columns)");
         using var scope = NewDisposeScope();
         long column = cache.Length;
-        cache.KeyValid.select(1, column).copy_(tokens.ne(Special.Pad));
-        var x = token_embedding.forward(tokens.unsqueeze(1)) + position_embedding.index_select(0, positions).unsqueeze(1);   // [N, 1, d]
+        cache.KeyValid.select(1, column).copy_(tokens.ne(_pad));
+        var x = token_embedding.forward(tokens.unsqueeze(1)).add(position_embedding.index_select(0, positions).unsqueeze(1), Scalars.One);   // [N, 1, d]
         var mask = cache.KeyValid.narrow(1, 0, column + 1).view(cache.Rows, 1, 1, column + 1);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, mask, cache.Layers[i], column);
         cache.Length = column + 1;
@@ -107,12 +117,12 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long prompts = promptBlock.shape[0], width = promptBlock.shape[1];
         long rows = responseInputs.shape[0], steps = responseInputs.shape[1];
-        var promptValid = promptBlock.ne(Special.Pad);                                          // [B, P]
-        var rowValid = responseInputs.ne(Special.Pad);                                          // [N, T]
+        var promptValid = promptBlock.ne(_pad);                                                 // [B, P]
+        var rowValid = responseInputs.ne(_pad);                                                 // [N, T]
         var prefix = Embed(promptBlock, PositionsOf(promptValid));
         // A response token's position continues from its prompt's SEP.
         var start = promptValid.sum(1, keepdim: true).repeat_interleave(group, 0);              // [N, 1]
-        var own = Embed(responseInputs, start + PositionsOf(rowValid));
+        var own = Embed(responseInputs, start.add(PositionsOf(rowValid), Scalars.One));
 
         var prefixMask = AttentionMask(promptValid);                                            // [B, 1, P, P]
         var causal = ones(steps, steps, dtype: ScalarType.Bool).tril();
@@ -127,13 +137,13 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The positions of the tokens of <paramref name="valid"/> [N, T]: 0 at each row's first real token.</summary>
-    public static Tensor PositionsOf(Tensor valid) => (valid.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
+    public static Tensor PositionsOf(Tensor valid) => valid.to(ScalarType.Int64).cumsum(1).sub(Scalars.One).clamp_min(Scalars.Zero);
 
     Tensor Run(Tensor tokens, KvCache? cache)
     {
         using var scope = NewDisposeScope();
         long length = tokens.shape[1];
-        var valid = tokens.ne(Special.Pad);                                                   // [N, T]
+        var valid = tokens.ne(_pad);                                                          // [N, T]
         var x = Embed(tokens, PositionsOf(valid));
         var mask = AttentionMask(valid);
         if (cache is not null) cache.KeyValid.narrow(1, 0, length).copy_(valid);
@@ -144,7 +154,7 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
 
     /// <summary>Token plus position embeddings, [N, T, d].</summary>
     Tensor Embed(Tensor tokens, Tensor positions) =>
-        token_embedding.forward(tokens).add(position_embedding.index_select(0, positions.flatten()).view(tokens.shape[0], tokens.shape[1], DModel), TransformerBlock.One);
+        token_embedding.forward(tokens).add(position_embedding.index_select(0, positions.flatten()).view(tokens.shape[0], tokens.shape[1], DModel), Scalars.One);
 
     /// <summary>Causal and padding-aware, [N, 1, T, T]: query t attends to real keys at or before t; a PAD query to itself only.</summary>
     static Tensor AttentionMask(Tensor valid)

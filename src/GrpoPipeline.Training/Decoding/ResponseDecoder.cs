@@ -1,3 +1,4 @@
+using TorchSharp;
 using GrpoPipeline.Core;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
@@ -101,7 +102,7 @@ public static class ResponseDecoder
             var targetTensor = tensor(targets, [rows, steps]);
             var maskTensor = tensor(mask, [rows, steps]);
             var logits = policy.ForwardResponses(block, group, tokenTensor.narrow(1, 0, steps - 1));
-            var logProbs = log_softmax(temperature == 1 ? logits : logits / temperature, -1);
+            var logProbs = GrpoMath.LogProbs(logits, temperature);
             var chosen = logProbs.gather(2, targetTensor.unsqueeze(2)).squeeze(2) * maskTensor;
             double entropy = (GrpoMath.TokenEntropy(logProbs) * maskTensor).sum().item<float>() / Math.Max(1, mask.Sum());
             var result = new DecodedResponses(block.repeat_interleave(group, 0), tokenTensor, targetTensor, maskTensor, chosen, tensor(truncated), entropy);
@@ -133,11 +134,15 @@ public static class ResponseDecoder
     static DecodedResponses Run(DecoderPolicy policy, TokenRows prompts, int group, int maxSteps, double temperature, Generator? generator, bool useCache)
     {
         var special = policy.Special;
+        // The decode loop's Scalars, made once per call: none is allocated per token.
+        using var s = new ScalarScope();
+        Scalar pad = s[special.Pad], eos = s[special.Eos], eosOutput = s[policy.EosOutput], temperatureScalar = s[temperature];
+        using Tensor padToken = special.Pad, eosToken = special.Eos;   // where() takes tensors
         long rows = (long)prompts.Count * group;
         var block = PromptBlock(prompts, special);
         long width = block.shape[1];
         var promptBlock = block.repeat_interleave(group, 0);                                 // [N, P]
-        var positions = block.ne(special.Pad).sum(1).repeat_interleave(group, 0);             // the first response token's position
+        var positions = block.ne(pad).sum(1).repeat_interleave(group, 0);             // the first response token's position
         KvCache? cache = null;
         Tensor logits, prefix = promptBlock;
         if (useCache)
@@ -149,7 +154,7 @@ public static class ResponseDecoder
         }
         else logits = policy.forward(promptBlock).select(1, -1);
 
-        var tokens = full(rows, maxSteps, special.Pad);
+        var tokens = full(rows, maxSteps, pad);
         var targets = zeros(rows, maxSteps, ScalarType.Int64);
         var mask = zeros(rows, maxSteps);
         var logProbs = zeros(rows, maxSteps);
@@ -161,18 +166,18 @@ public static class ResponseDecoder
             for (int step = 0; step < maxSteps; step++)
             {
                 using var stepScope = NewDisposeScope();
-                var logp = log_softmax(temperature == 1 ? logits : logits / temperature, -1);      // [N, V+1]
+                var logp = log_softmax(temperature == 1 ? logits : logits.div(temperatureScalar), -1);   // [N, V+1]
                 var choice = generator is null
                     ? logp.argmax(-1)
                     : multinomial(logp.exp(), 1, replacement: false, generator: generator).squeeze(1);
                 var live = active.to(ScalarType.Float32);
-                var token = where(active, where(choice.eq(policy.EosOutput), special.Eos, choice), special.Pad);
+                var token = where(active, where(choice.eq(eosOutput), eosToken, choice), padToken);
                 tokens.select(1, step).copy_(token);
                 targets.select(1, step).copy_(choice * active);
                 mask.select(1, step).copy_(live);
                 logProbs.select(1, step).copy_(logp.gather(1, choice.unsqueeze(1)).squeeze(1) * live);
-                entropy.add_((-(logp.exp() * logp).sum(-1) * live).sum());
-                active.logical_and_(token.ne(special.Eos));
+                entropy.add_((-(logp.exp() * logp).sum(-1) * live).sum(), Scalars.One);
+                active.logical_and_(token.ne(eos));
                 steps = step + 1;
                 if (steps == maxSteps || !active.any().item<bool>()) break;
 
@@ -185,7 +190,7 @@ public static class ResponseDecoder
                     prefix = longer;
                     next = policy.forward(prefix).select(1, -1);
                 }
-                positions.add_(token.ne(special.Pad));
+                positions.add_(token.ne(pad), Scalars.One);
                 logits.Dispose();
                 logits = next.MoveToOuterDisposeScope();
             }

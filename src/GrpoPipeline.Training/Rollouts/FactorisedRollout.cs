@@ -133,9 +133,6 @@ sealed class FactorisedRollout : IRollout
     public void AddMetrics(EpochMetrics metrics) { }
 
     /// <summary>log softmax(logits / T): the distribution that is sampled is the one that is trained.</summary>
-    static Tensor LogProbs(nn.Module<Tensor, Tensor> policy, Tensor prompts, double temperature)
-    {
-        var logits = policy.forward(prompts);
-        return log_softmax(temperature == 1 ? logits : logits / temperature, -1);
-    }
+    static Tensor LogProbs(nn.Module<Tensor, Tensor> policy, Tensor prompts, double temperature) =>
+        GrpoMath.LogProbs(policy.forward(prompts), temperature);
 }

@@ -20,13 +20,14 @@ static class ImportanceWeights
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var live = mask.gt(0);
-        var raw = (logpOld - behaviourLogp).masked_fill(live.logical_not(), 0).exp();
-        var truncated = raw.clamp_max(cap);
+        using var s = new ScalarScope();
+        var live = mask.gt(Scalars.Zero);
+        var raw = (logpOld - behaviourLogp).masked_fill(live.logical_not(), Scalars.Zero).exp();
+        var truncated = raw.clamp_max(s[cap]);
         double tokens = Math.Max(1, mask.sum().item<float>());
         metrics.Add(MetricKeys.OverlapIsWeight, (raw * mask).sum().item<float>() / tokens);
         metrics.Add(MetricKeys.OverlapIsWeightTruncated, (truncated * mask).sum().item<float>() / tokens);
-        metrics.Add(MetricKeys.OverlapIsTruncatedShare, ((raw > cap) & live).sum().item<long>() / tokens);
+        metrics.Add(MetricKeys.OverlapIsTruncatedShare, (raw.gt(s[cap]) & live).sum().item<long>() / tokens);
         return truncated.MoveToOuterDisposeScope();
     }
 }

@@ -116,7 +116,6 @@ sealed class SequenceRollout : IRollout
     Tensor LogProbs(nn.Module<Tensor, Tensor> policy)
     {
         var logits = ((DecoderPolicy)policy).ForwardResponses(_prompts, _group, _responseInputs);
-        double temperature = _state.Config.Grpo.Temperature;
-        return log_softmax(temperature == 1 ? logits : logits / temperature, -1);
+        return GrpoMath.LogProbs(logits, _state.Config.Grpo.Temperature);
     }
 }

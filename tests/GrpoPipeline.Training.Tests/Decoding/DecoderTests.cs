@@ -1,6 +1,7 @@
 using GrpoPipeline.Core;
 using GrpoPipeline.Training.Decoding;
 using NUnit.Framework;
+using static GrpoPipeline.Training.Tests.TestScalars;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 
@@ -24,7 +25,7 @@ public sealed class DecoderTests
         _policy = new DecoderPolicy(V, MaxLength, dModel: 32, heads: 4, layers: 2, mlpDim: 64, dropout: 0);
         // Larger weights than the small init, so the logits differ by position and token and the checks have teeth.
         using (no_grad())
-            foreach (var p in _policy.parameters()) p.add_(randn_like(p) * 0.3);
+            foreach (var p in _policy.parameters()) p.add_(randn_like(p) * K[0.3], Scalars.One);
         _policy.eval();
     }
 
@@ -44,12 +45,12 @@ public sealed class DecoderTests
         using var cache = new KvCache(2, 3, 4, block.shape[1] + 3, 8);
 
         var stepLogits = new List<Tensor> { _policy.Prefill(block, cache) };
-        var positions = block.ne(Special.Pad).sum(1);
+        var positions = block.ne(K[Special.Pad]).sum(1);
         for (int t = 0; t < 3; t++)
         {
             var token = continuation.select(1, t);
             stepLogits.Add(_policy.Step(token, positions, cache));
-            positions = positions + 1;
+            positions = positions.add(Scalars.One, Scalars.One);
         }
 
         var full = _policy.forward(cat([block, continuation], 1));           // [3, 9, V+1]
@@ -92,7 +93,7 @@ public sealed class DecoderTests
         using var _ = no_grad();
         var block = ResponseDecoder.PromptBlock(Prompts([5, 3]), Special);
         var ended = cat([block, tensor(new long[] { 3, 5, V + 1 }, [1, 3])], 1);
-        var longer = cat([ended, full(1, 4, V + 2)], 1);                      // PADs after the EOS
+        var longer = cat([ended, full(1, 4, K[V + 2])], 1);                      // PADs after the EOS
         var a = _policy.forward(ended);
         var b = _policy.forward(longer).narrow(1, 0, ended.shape[1]);
         Assert.That((a - b).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5), "float noise only: another width changes the GEMM blocking");
@@ -151,7 +152,7 @@ public sealed class DecoderTests
         var decoded = ResponseDecoder.Decode(_policy, prompts, 3, MaxLength + 1, 0.7, generator);
         using var _ = no_grad();
         var logits = _policy.forward(decoded.Inputs()).narrow(1, decoded.PromptBlock.shape[1] - 1, decoded.Steps);
-        var teacherForced = log_softmax(logits / 0.7, -1).gather(2, decoded.Targets.unsqueeze(2)).squeeze(2) * decoded.Mask;
+        var teacherForced = log_softmax(logits / K[0.7], -1).gather(2, decoded.Targets.unsqueeze(2)).squeeze(2) * decoded.Mask;
         Assert.That((teacherForced - decoded.LogProbs).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5));
     }
 

@@ -3,6 +3,7 @@ using GrpoPipeline.Inference;
 using GrpoPipeline.Training.Decoding;
 using Microsoft.ML.OnnxRuntime;
 using NUnit.Framework;
+using static GrpoPipeline.Training.Tests.TestScalars;
 using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training.Tests.Export;
@@ -64,7 +65,7 @@ public sealed class DecoderParityTests
         Policy.eval();
         using var cache = new KvCache(layers, rows, Policy.Heads, width, Policy.DModel / Policy.Heads);
         var all = tensor(sequences.SelectMany(s => s).ToArray(), [rows, width]);
-        var positions = DecoderPolicy.PositionsOf(all.ne(Policy.Special.Pad));
+        var positions = DecoderPolicy.PositionsOf(all.ne(K[Policy.Special.Pad]));
 
         // Prefill: the prompt block; then one column per step, each fed the cached keys and values of the last.
         var torchStep = Policy.Prefill(all.narrow(1, 0, prompt), cache);
