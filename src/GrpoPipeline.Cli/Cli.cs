@@ -9,7 +9,11 @@ namespace GrpoPipeline.Cli;
 /// <summary>Exit codes, logging and error reporting shared by every command.</summary>
 static class Cli
 {
-    public const int Ok = 0, Failed = 1, BadInput = 2, Cancelled = 130;
+    /// <summary>
+    /// Exit codes: 0 done; 1 an unexpected failure; 2 the user's mistake (config, options, an unusable run directory);
+    /// 3 the run directory cannot be written (a full disk, no permission); 130 stopped by Ctrl+C or SIGTERM.
+    /// </summary>
+    public const int Ok = 0, Failed = 1, BadInput = 2, StorageFailed = 3, Cancelled = 130;
 
     public static async Task<int> RunAsync(RootCommand root, string[] args)
     {
@@ -52,6 +56,11 @@ static class Cli
         {
             log.LogError("{Message}", e.Message);
             return BadInput;
+        }
+        catch (RunStorageException e)
+        {
+            log.LogError("{Message}", e.Message);
+            return StorageFailed;
         }
         catch (Exception e)
         {

@@ -28,10 +28,18 @@ static class ExportCommand
             var manifest = Checkpoint.ReadManifest(Checkpoint.Resolve(source));
             var extension = kind == ExportFormat.Onnx ? ".onnx" : SafetensorsExporter.FileExtension;
             var path = parse.GetValue(output)?.FullName ?? Path.GetFullPath(Path.Combine("models", manifest.Config.RunName + extension));
-            if (kind == ExportFormat.Onnx)
-                OnnxExporter.Export(source, path);
-            else
-                SafetensorsExporter.Export(source, path);
+            try
+            {
+                if (kind == ExportFormat.Onnx)
+                    OnnxExporter.Export(source, path);
+                else
+                    SafetensorsExporter.Export(source, path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The exporter writes through a temporary file that a failure removes: nothing partial is left.
+                throw new RunStorageException($"could not write the exported model to '{path}': {e.Message}", e);
+            }
             log.LogInformation("Exported {Policy} policy of run {Run} at epoch {Epoch} to {Path}", manifest.Shape.Options.Kind, manifest.Config.RunName, manifest.Epoch, path);
             if (kind == ExportFormat.Safetensors)
                 log.LogInformation("Policy shape and config: {Manifest}", SafetensorsExporter.ManifestPathFor(path));

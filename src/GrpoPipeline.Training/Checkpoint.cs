@@ -6,7 +6,15 @@ using static TorchSharp.torch;
 namespace GrpoPipeline.Training;
 
 /// <summary>A checkpoint is missing, corrupt or does not fit the run.</summary>
-public sealed class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);
+/// <param name="message">What is wrong, naming the checkpoint.</param>
+/// <param name="inner">The underlying failure, if any.</param>
+/// <param name="corrupt">The files on disk are damaged or incomplete (a hash mismatch, a missing or unreadable file):
+/// an older checkpoint may stand in for it.</param>
+public sealed class CheckpointException(string message, Exception? inner = null, bool corrupt = false) : Exception(message, inner)
+{
+    /// <summary>The files on disk are damaged or incomplete, as opposed to well-formed but unusable here.</summary>
+    public bool Corrupt { get; } = corrupt;
+}
 
 /// <summary>
 /// The JSON sidecar of a checkpoint (<c>checkpoint.json</c>): enough to rebuild the policy with no other input,
@@ -30,6 +38,8 @@ public sealed record CheckpointManifest
     /// generator states above (which are the ones that draw begins with).
     /// </summary>
     public int? OverlapLevel { get; init; }
+    /// <summary>Held-out exact match measured at this checkpoint's epoch, if it was; retention keeps the best one.</summary>
+    public double? HeldOutExact { get; init; }
 }
 
 /// <summary>Saves and restores <see cref="TrainingState"/> as <c>checkpoints/epoch-NNNNNN/</c>.</summary>
@@ -46,12 +56,29 @@ public static class Checkpoint
     /// Writes the checkpoint into a temporary folder, then renames it into place and moves the <c>latest</c> pointer.
     /// A crash at any point leaves the previous checkpoint as the latest valid one.
     /// </summary>
-    public static string Save(TrainingState state, RunDirectory run)
+    /// <remarks>
+    /// A write that fails (a full disk, a lost permission) removes the partial folder at once and throws
+    /// <see cref="RunStorageException"/> naming the checkpoint and the reason; the previous checkpoint stays the latest.
+    /// </remarks>
+    public static string Save(TrainingState state, RunDirectory run, double? heldOutExact = null)
+    {
+        var name = RunDirectory.CheckpointName(state.Epoch);
+        var tmp = Path.Combine(run.CheckpointsDir, $".{name}.tmp-{Environment.ProcessId}");
+        try { return Write(state, run, name, tmp, heldOutExact); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true); }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }   // resume removes it
+            var latest = run.LatestCheckpoint() is { } l ? $"{Path.GetFileName(l)} is still the latest" : "there is no earlier checkpoint";
+            throw new RunStorageException($"could not write checkpoint {name} in '{run.CheckpointsDir}': {e.Message} " +
+                                          $"(the partial checkpoint was removed; {latest})", e);
+        }
+    }
+
+    static string Write(TrainingState state, RunDirectory run, string name, string tmp, double? heldOutExact)
     {
         Directory.CreateDirectory(run.CheckpointsDir);
-        var name = RunDirectory.CheckpointName(state.Epoch);
         var final = Path.Combine(run.CheckpointsDir, name);
-        var tmp = Path.Combine(run.CheckpointsDir, $".{name}.tmp-{Environment.ProcessId}");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
 
@@ -73,6 +100,7 @@ public static class Checkpoint
             EntropyCoef = state.EntropyCoef,
             CurriculumLevel = state.CurriculumLevel,
             OverlapLevel = overlap?.Level,
+            HeldOutExact = heldOutExact,
         };
         // The manifest goes last: a folder without one is never mistaken for a checkpoint.
         AtomicFile.WriteAllText(Path.Combine(tmp, ManifestFile), JsonSerializer.Serialize(manifest, TrainConfig.Json));
@@ -92,21 +120,25 @@ public static class Checkpoint
         return final;
     }
 
-    /// <summary>Reads and verifies a checkpoint's manifest. Throws <see cref="CheckpointException"/> with the reason.</summary>
-    public static CheckpointManifest ReadManifest(string checkpointDir)
+    /// <summary>
+    /// Reads a checkpoint's manifest and, with <paramref name="verify"/>, checks every file against its SHA-256. Throws
+    /// <see cref="CheckpointException"/> with the reason.
+    /// </summary>
+    public static CheckpointManifest ReadManifest(string checkpointDir, bool verify = true)
     {
         if (!Directory.Exists(checkpointDir))
-            throw new CheckpointException($"checkpoint '{checkpointDir}' does not exist");
+            throw new CheckpointException($"checkpoint '{checkpointDir}' does not exist", corrupt: true);
         var path = Path.Combine(checkpointDir, ManifestFile);
         if (!File.Exists(path))
-            throw new CheckpointException($"checkpoint '{checkpointDir}' is incomplete: {ManifestFile} is missing");
+            throw new CheckpointException($"checkpoint '{checkpointDir}' is incomplete: {ManifestFile} is missing", corrupt: true);
         CheckpointManifest? manifest;
         try { manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(path), TrainConfig.Json); }
         catch (Exception e) when (e is JsonException or ConfigException)
         {
-            throw new CheckpointException($"checkpoint '{checkpointDir}' is corrupt: {ManifestFile} cannot be read ({e.Message})", e);
+            throw new CheckpointException($"checkpoint '{checkpointDir}' is corrupt: {ManifestFile} cannot be read ({e.Message})", e, corrupt: true);
         }
-        if (manifest is null) throw new CheckpointException($"checkpoint '{checkpointDir}' is corrupt: {ManifestFile} is empty");
+        if (manifest is null) throw new CheckpointException($"checkpoint '{checkpointDir}' is corrupt: {ManifestFile} is empty", corrupt: true);
+        if (!verify) return manifest;
         if (manifest.FormatVersion != FormatVersion)
             throw new CheckpointException($"checkpoint '{checkpointDir}' has format {manifest.FormatVersion}; this build reads format {FormatVersion}");
         try { manifest.Config.Validate(); }
@@ -118,10 +150,10 @@ public static class Checkpoint
         {
             var full = Path.Combine(checkpointDir, file);
             if (!File.Exists(full))
-                throw new CheckpointException($"checkpoint '{checkpointDir}' is incomplete: {file} is missing");
+                throw new CheckpointException($"checkpoint '{checkpointDir}' is incomplete: {file} is missing", corrupt: true);
             var actual = HashFile(full);
             if (actual != expected)
-                throw new CheckpointException($"checkpoint '{checkpointDir}' is corrupt: {file} has SHA-256 {actual[..12]}…, expected {expected[..12]}…");
+                throw new CheckpointException($"checkpoint '{checkpointDir}' is corrupt: {file} has SHA-256 {actual[..12]}…, expected {expected[..12]}…", corrupt: true);
         }
         return manifest;
     }
@@ -169,6 +201,60 @@ public static class Checkpoint
             state.Dispose();
             throw new CheckpointException($"checkpoint '{checkpointDir}' does not fit its policy {manifest.Shape}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// The newest checkpoint of <paramref name="run"/> that verifies. A corrupt one (truncated, bit-flipped, incomplete)
+    /// is renamed <c>epoch-NNNNNN.corrupt</c>, kept for inspection and never overwritten, <paramref name="warn"/> is told
+    /// why, and the next older one is tried; <c>latest</c> then names the one returned.
+    /// </summary>
+    public static (string Dir, CheckpointManifest Manifest) NewestGood(RunDirectory run, Action<string> warn)
+    {
+        var latest = run.RequireLatestCheckpoint();
+        var candidates = run.Checkpoints().OrderDescending(StringComparer.Ordinal).Where(c => string.CompareOrdinal(Path.GetFileName(c), Path.GetFileName(latest)) <= 0)
+            .Prepend(latest).Distinct().ToList();
+        var failures = new List<string>();
+        foreach (var dir in candidates)
+        {
+            try
+            {
+                var manifest = ReadManifest(dir);
+                if (dir != latest) run.SetLatest(Path.GetFileName(dir));
+                return (dir, manifest);
+            }
+            catch (CheckpointException e) when (e.Corrupt)
+            {
+                failures.Add(e.Message);
+                if (!Directory.Exists(dir)) continue;
+                var quarantine = dir + ".corrupt";
+                for (int n = 2; Directory.Exists(quarantine); n++) quarantine = $"{dir}.corrupt-{n}";
+                Directory.Move(dir, quarantine);
+                warn($"{e.Message}; moved it to {Path.GetFileName(quarantine)} and trying the checkpoint before it");
+            }
+        }
+        throw new CheckpointException($"cannot resume: no checkpoint of '{run.Root}' is intact ({string.Join("; ", failures)})");
+    }
+
+    /// <summary>
+    /// Deletes the checkpoints beyond the newest <paramref name="keep"/>, except the one with the best held-out exact
+    /// match (the newest of equals) and the latest; 0 keeps all.
+    /// </summary>
+    public static void Prune(RunDirectory run, int keep)
+    {
+        if (keep == 0) return;
+        var all = run.Checkpoints().OrderDescending(StringComparer.Ordinal).ToList();
+        if (all.Count <= keep) return;
+        var best = all.Select(dir => (Dir: dir, Exact: TryHeldOut(dir))).Where(c => c.Exact is not null)
+            .OrderByDescending(c => c.Exact).Select(c => c.Dir).FirstOrDefault();
+        var latest = run.LatestCheckpoint();
+        foreach (var dir in all.Skip(keep))
+            if (dir != best && dir != latest) Directory.Delete(dir, recursive: true);
+    }
+
+    static double? TryHeldOut(string dir)
+    {
+        try { return ReadManifest(dir, verify: false).HeldOutExact; }
+        catch (CheckpointException) { return null; }
     }
 
     /// <summary>Resolves a run directory (via its <c>latest</c> pointer) or a checkpoint folder to a checkpoint folder.</summary>

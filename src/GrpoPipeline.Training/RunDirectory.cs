@@ -3,6 +3,12 @@ using GrpoPipeline.Core;
 namespace GrpoPipeline.Training;
 
 /// <summary>
+/// The run directory cannot be written: a full disk, a read-only file system, a missing permission. The message names
+/// the path and what was being written.
+/// </summary>
+public sealed class RunStorageException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
 /// Layout of a run directory:
 /// <code>
 /// &lt;run&gt;/config.json                  effective config
@@ -54,6 +60,30 @@ public sealed class RunDirectory(string root)
             if (latest is not null && !Directory.Exists(latest) && Path.GetFileName(dir).StartsWith($".{Path.GetFileName(latest)}.old-", StringComparison.Ordinal))
                 Directory.Move(dir, latest);
             else Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>The complete checkpoints (<c>epoch-NNNNNN</c> folders), oldest first.</summary>
+    public IEnumerable<string> Checkpoints() => Directory.Exists(CheckpointsDir)
+        ? Directory.GetDirectories(CheckpointsDir, "epoch-*").Where(d => !Path.GetFileName(d).Contains('.')).Order(StringComparer.Ordinal)
+        : [];
+
+    /// <summary>
+    /// Fails at once, with the reason, when the run cannot write its directory (read-only, no permission, no space for a
+    /// file), rather than after the first hour of training.
+    /// </summary>
+    public void EnsureWritable()
+    {
+        var probe = Path.Combine(CheckpointsDir, $".write-test-{Environment.ProcessId}");
+        try
+        {
+            Directory.CreateDirectory(CheckpointsDir);
+            File.WriteAllText(probe, "grpo");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RunStorageException($"run directory '{Root}' is not writable: {e.Message}", e);
         }
     }
 

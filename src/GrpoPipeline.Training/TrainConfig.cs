@@ -216,6 +216,11 @@ public sealed record RunOptions
     /// <summary>Epochs between checkpoints; 0 = only at the end. Default 500.</summary>
     public int CheckpointEvery { get; init; } = 500;
     /// <summary>
+    /// Checkpoints kept: the newest K, plus the one with the best held-out exact match (Hugging Face's
+    /// save_total_limit); 0 keeps every one. Default 3.
+    /// </summary>
+    public int KeepCheckpoints { get; init; } = 3;
+    /// <summary>
     /// torch intra-op threads; 0 keeps torch's default (one per core). Default 1: the policies here are small, and
     /// idle worker threads spinning on a busy 2-core machine cost far more than they give.
     /// </summary>
@@ -228,6 +233,7 @@ public sealed record RunOptions
         ConfigException.Require(LogEvery >= 1, "run.logEvery", LogEvery, "≥ 1");
         ConfigException.Require(HeldOutEvery >= 0, "run.heldOutEvery", HeldOutEvery, "≥ 0");
         ConfigException.Require(CheckpointEvery >= 0, "run.checkpointEvery", CheckpointEvery, "≥ 0");
+        ConfigException.Require(KeepCheckpoints >= 0, "run.keepCheckpoints", KeepCheckpoints, "≥ 0 (0 keeps every checkpoint)");
         ConfigException.Require(Threads is >= 0 and <= 256, "run.threads", Threads, "0 (torch default) or 1..256");
     }
 }

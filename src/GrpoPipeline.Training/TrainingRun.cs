@@ -32,8 +32,8 @@ public sealed class TrainingRun : IDisposable
         config.Validate();
         if (run.HasRun)
             throw new RunDirectoryException($"run directory '{run.Root}' already holds a run; pass --resume to continue it, or choose another --run-dir");
-        System.IO.Directory.CreateDirectory(run.Root);
-        AtomicFile.WriteAllText(run.ConfigPath, config.ToJson());
+        run.EnsureWritable();
+        Writing(run.ConfigPath, "the config", () => AtomicFile.WriteAllText(run.ConfigPath, config.ToJson()));
         log.LogInformation("New run {Run}: {Task} task L={Length} V={Vocab}, {Policy} policy, B={Batch} G={Group} μ={Steps}, {Epochs} epochs",
             run.Root, config.Task.Kind, config.Task.Rules.LengthRange, config.Task.Vocab, config.Policy.Kind,
             config.Task.PromptsPerBatch, config.Grpo.GroupSize, config.Grpo.InnerSteps, config.Epochs);
@@ -47,7 +47,8 @@ public sealed class TrainingRun : IDisposable
     public static TrainingRun Resume(RunDirectory run, int? epochs, ILogger log)
     {
         run.RecoverCheckpoints();
-        var checkpoint = run.RequireLatestCheckpoint();
+        run.EnsureWritable();
+        var (checkpoint, _) = Checkpoint.NewestGood(run, warning => log.LogWarning("{Warning}", warning));
         var state = Checkpoint.Load(checkpoint);
         if (epochs is { } e)
         {
@@ -85,15 +86,17 @@ public sealed class TrainingRun : IDisposable
             last = Trainer.RunEpoch();
             int epoch = State.Epoch;
             bool final = epoch == Config.Epochs;
+            double? heldOutExact = null;
             if (final || (schedule.HeldOutEvery > 0 && epoch % schedule.HeldOutEvery == 0))
             {
                 var heldOut = Trainer.EvaluateHeldOut();
+                heldOutExact = heldOut.Exact;
                 last.Add(MetricKeys.HeldOutExact, heldOut.Exact);
                 last.Add(MetricKeys.HeldOutReward, heldOut.Reward);
                 if (Config.Task.IsVariableLength)
                     foreach (var (length, exact) in heldOut.ExactByLength) last.Add(MetricKeys.HeldOutExactAtLength(length), exact);
             }
-            metrics.WriteLine(last.ToJsonLine());
+            Writing(Directory.MetricsPath, $"epoch {epoch}'s metrics", () => metrics.WriteLine(last.ToJsonLine()));
             board?.Add(last);
 
             windowSeconds += last[MetricKeys.EpochSeconds];
@@ -101,11 +104,11 @@ public sealed class TrainingRun : IDisposable
             if (final || epoch % schedule.LogEvery == 0)
             {
                 LogProgress(last, windowEpochs * Config.SamplesPerEpoch / windowSeconds);
-                board?.Flush();
+                FlushTensorBoard(board);
                 (windowSeconds, windowEpochs) = (0, 0);
             }
             if (final || (schedule.CheckpointEvery > 0 && epoch % schedule.CheckpointEvery == 0))
-                SaveCheckpoint(board);
+                SaveCheckpoint(board, heldOutExact);
         }
         return last;
     }
@@ -114,10 +117,28 @@ public sealed class TrainingRun : IDisposable
     /// Flushes TensorBoard first, so every epoch a checkpoint holds is in the event file too: a run killed later and
     /// resumed from this checkpoint loses nothing that metrics.jsonl keeps.
     /// </summary>
-    string SaveCheckpoint(TensorBoardLog? board)
+    /// <remarks>Then prunes the checkpoints beyond run.keepCheckpoints (keeping the best held-out one).</remarks>
+    string SaveCheckpoint(TensorBoardLog? board, double? heldOutExact = null)
     {
-        board?.Flush();
-        return Checkpoint.Save(State, Directory);
+        FlushTensorBoard(board);
+        var saved = Checkpoint.Save(State, Directory, heldOutExact);
+        Checkpoint.Prune(Directory, Config.Run.KeepCheckpoints);
+        return saved;
+    }
+
+    void FlushTensorBoard(TensorBoardLog? board)
+    {
+        if (board is not null) Writing(Directory.Root, "the TensorBoard event file", board.Flush);
+    }
+
+    /// <summary>Runs a write of the run directory; a failing disk becomes a <see cref="RunStorageException"/> naming it.</summary>
+    static void Writing(string path, string what, Action write)
+    {
+        try { write(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RunStorageException($"could not write {what} to '{path}': {e.Message}", e);
+        }
     }
 
     void LogProgress(EpochMetrics m, double samplesPerSecond)

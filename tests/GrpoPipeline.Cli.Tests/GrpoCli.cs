@@ -76,6 +76,18 @@ sealed class GrpoRun : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>What the process printed so far, stdout then stderr.</summary>
+    public string Output
+    {
+        get { lock (_stdout) lock (_stderr) return _stdout.ToString() + _stderr; }
+    }
+
+    /// <summary>The integer captured by <paramref name="pattern"/>'s first group in its last match in the output.</summary>
+    public int LastMatch(string pattern) => int.Parse(System.Text.RegularExpressions.Regex.Matches(Output, pattern).Last().Groups[1].Value);
+
+    /// <summary>Sends <paramref name="signal"/> to any process: 0 on success.</summary>
+    public static int Kill(int pid, int signal) => kill(pid, signal);
+
     /// <summary>Polls <paramref name="condition"/> until it holds; fails the test if the process ends first or the limit passes.</summary>
     public void WaitUntil(Func<bool> condition, string what)
     {
