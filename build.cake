@@ -17,6 +17,8 @@ string runDir     = HasArgument("run-dir") ? Argument<string>("run-dir") : null;
 long? seed        = HasArgument("seed") ? Argument<long>("seed") : null;
 // A bare `--resume` carries no value, so its presence is the flag.
 var resume        = HasArgument("resume");
+// Training runs supervised (restarted from its last checkpoint if the trainer dies abnormally) unless --supervise=false.
+var supervise     = Argument("supervise", true);
 string output     = HasArgument("output") ? Argument<string>("output") : null;
 string model      = HasArgument("model") ? Argument<string>("model") : null;
 string urls       = Argument("urls", "http://127.0.0.1:5080");
@@ -152,6 +154,7 @@ Task("Train")
     var existing = FileExists($"{EffectiveRunDir()}/checkpoints/latest");
     if (resume || (continueRuns && existing)) args.Append("--resume");
     if (runDir == null && (resume || existing)) args.Append("--run-dir").AppendQuoted(EffectiveRunDir());
+    if (supervise) args.Append("--supervise");
     RunGrpo("train", args);
 });
 

@@ -40,6 +40,7 @@ public static class AtomicFile
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        RemoveLeftovers(full);
         var tmp = $"{full}.tmp-{Environment.ProcessId}-{Environment.CurrentManagedThreadId}{Path.GetExtension(full)}";
         try
         {
@@ -50,5 +51,31 @@ public static class AtomicFile
         {
             if (File.Exists(tmp)) File.Delete(tmp);
         }
+    }
+
+    /// <summary>
+    /// Deletes the temporary files a killed writer of <paramref name="full"/> left (kill -9 runs no <c>finally</c>): those
+    /// whose process is gone. A live writer's file is left alone.
+    /// </summary>
+    static void RemoveLeftovers(string full)
+    {
+        var prefix = Path.GetFileName(full) + ".tmp-";
+        foreach (var leftover in Directory.EnumerateFiles(Path.GetDirectoryName(full)!, prefix + "*"))
+        {
+            var pid = Path.GetFileName(leftover)[prefix.Length..].Split('-')[0];
+            if (int.TryParse(pid, out int id) && id != Environment.ProcessId && !IsRunning(id))
+                try { File.Delete(leftover); }
+                catch (IOException) { }   // another writer removed it first
+        }
+    }
+
+    static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException) { return false; }
     }
 }

@@ -233,6 +233,67 @@ public sealed class FaultTests
     }
 
     [Test]
+    public void Kill_9_While_A_Model_Is_Exported_Leaves_The_Previous_Model_Intact_And_The_Next_Export_Cleans_Up()
+    {
+        Uninterrupted(10);
+        var source = Path.Combine(_dir, "uninterrupted-10");
+        var outDir = Path.Combine(_dir, "export");
+        var model = Path.Combine(outDir, "model.onnx");
+        Assert.That(Grpo("export", "--checkpoint", source, "--output", model).ExitCode, Is.Zero);
+        var previous = File.ReadAllBytes(model);
+
+        // Killed the moment its temporary file appears: the model is being written beside the old one.
+        for (int attempt = 1; ; attempt++)
+        {
+            using var watcher = new FileSystemWatcher(outDir, "model.onnx.tmp-*");
+            using var export = GrpoCli.Start(_dir, "export", "--checkpoint", source, "--output", model);
+            watcher.Created += (_, _) => export.KillHard();
+            watcher.EnableRaisingEvents = true;
+            var killed = export.WaitForExit();
+            bool midWrite = killed.ExitCode == 137 && Directory.GetFiles(outDir, "model.onnx.tmp-*").Length > 0;
+            if (!midWrite && attempt < 5) continue;
+            Assert.That(midWrite, Is.True, $"in 5 tries no kill landed while the model was being written:\n{killed}");
+            break;
+        }
+        Assert.That(File.ReadAllBytes(model), Is.EqualTo(previous), "the previous model is untouched");
+
+        Assert.That(Grpo("export", "--checkpoint", source, "--output", model).ExitCode, Is.Zero);
+        Assert.That(Directory.GetFiles(outDir).Select(Path.GetFileName), Is.EqualTo(new[] { "model.onnx" }), "the next export removes the killed one's file");
+        Assert.That(File.ReadAllBytes(model), Is.EqualTo(previous), "the same checkpoint exports the same bytes");
+    }
+
+    [Test]
+    public void Kill_9_While_TensorBoard_Flushes_Loses_No_Epoch_Of_The_Event_Files()
+    {
+        var expected = Uninterrupted();
+        var runDir = Path.Combine(_dir, "board");
+        Directory.CreateDirectory(runDir);
+        using (var watcher = new FileSystemWatcher(runDir, "events.out.tfevents.*") { NotifyFilter = NotifyFilters.Size | NotifyFilters.LastWrite })
+        using (var run = GrpoCli.Start(_dir, "train", "--config", _config, "--run-dir", runDir))
+        {
+            // TensorBoard flushes every logEvery (10) epochs; the third flush (epoch 30) is killed as it starts writing.
+            int flushes = 0;
+            watcher.Changed += (_, _) => { if (Interlocked.Increment(ref flushes) == 3) run.KillHard(); };
+            watcher.EnableRaisingEvents = true;
+            Assert.That(run.WaitForExit().ExitCode, Is.EqualTo(137), "killed");
+        }
+        var resumed = Grpo("train", "--resume", "--run-dir", runDir);
+        Assert.That(resumed.ExitCode, Is.Zero, resumed.ToString());
+        Assert.That(Metrics(runDir), Is.EqualTo(expected));
+
+        var files = Directory.GetFiles(runDir, "events.out.tfevents.*");
+        Assert.That(files, Has.Length.EqualTo(2), "one event file per training session");
+        var steps = new SortedSet<long>();
+        foreach (var file in files)
+        {
+            var (events, torn) = GrpoPipeline.Tests.EventFileReader.ReadUntilTear(file);
+            TestContext.Out.WriteLine($"{Path.GetFileName(file)}: {events.Count} events, {(torn ? "ends in a torn record" : "complete")}");
+            foreach (var e in events.Where(e => e.Scalars.Count > 0)) steps.Add(e.Step);
+        }
+        Assert.That(steps, Is.EqualTo(Enumerable.Range(1, 40).Select(i => (long)i)), "every epoch is in an event file");
+    }
+
+    [Test]
     public void A_Supervised_Run_Whose_Trainer_Is_Killed_With_Sigkill_Is_Restarted_And_Loses_Nothing()
     {
         var expected = Uninterrupted();

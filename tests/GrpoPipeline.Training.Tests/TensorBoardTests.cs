@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using GrpoPipeline.Core;
 using Microsoft.Extensions.Logging.Abstractions;
+using GrpoPipeline.Tests;
 using NUnit.Framework;
 using static GrpoPipeline.Training.Tests.TestConfigs;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace GrpoPipeline.Training.Tests;
+namespace GrpoPipeline.Tests;
 
 /// <summary>One decoded TensorBoard <c>Event</c>: only the fields a training run writes.</summary>
 sealed record TensorBoardEvent(double WallTime, long Step, string? FileVersion, int? SessionStatus, IReadOnlyList<(string Tag, float Value)> Scalars)
@@ -22,12 +22,28 @@ static class EventFileReader
     /// TFRecord framing (tensorflow/core/lib/io/record_writer.h): u64 length, u32 masked CRC32C of the 8 length bytes,
     /// the data, u32 masked CRC32C of the data; all little-endian.
     /// </summary>
-    public static List<byte[]> ReadRecords(byte[] file)
+    public static List<byte[]> ReadRecords(byte[] file) => ReadRecords(file, tolerateTornEnd: false);
+
+    /// <summary>
+    /// The records of a file whose writer may have been killed mid-record: every complete record (CRCs checked), and
+    /// whether the file ends in a torn one, which TensorBoard's own reader also stops at.
+    /// </summary>
+    public static (List<TensorBoardEvent> Events, bool TornEnd) ReadUntilTear(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var records = ReadRecords(bytes, tolerateTornEnd: true);
+        return (records.Select(Decode).ToList(), records.Sum(r => r.Length + 16) < bytes.Length);
+    }
+
+    static List<byte[]> ReadRecords(byte[] file, bool tolerateTornEnd)
     {
         var records = new List<byte[]>();
         int offset = 0;
         while (offset < file.Length)
         {
+            bool complete = file.Length - offset >= 12
+                && BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(offset, 8)) <= (ulong)(file.Length - offset - 16);
+            if (!complete && tolerateTornEnd) break;
             if (file.Length - offset < 12) throw new InvalidDataException($"torn record header at byte {offset}");
             var lengthBytes = file.AsSpan(offset, 8);
             ulong length = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
