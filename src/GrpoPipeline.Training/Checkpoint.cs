@@ -100,7 +100,7 @@ public static class Checkpoint
             EntropyCoef = state.EntropyCoef,
             CurriculumLevel = state.CurriculumLevel,
             OverlapLevel = overlap?.Level,
-            HeldOutExact = heldOutExact,
+            HeldOutExact = heldOutExact is { } h && double.IsFinite(h) ? h : null,   // NaN without held-out prompts
         };
         // The manifest goes last: a folder without one is never mistaken for a checkpoint.
         AtomicFile.WriteAllText(Path.Combine(tmp, ManifestFile), JsonSerializer.Serialize(manifest, TrainConfig.Json));

@@ -271,9 +271,10 @@ public sealed class FaultTests
         using (var watcher = new FileSystemWatcher(runDir, "events.out.tfevents.*") { NotifyFilter = NotifyFilters.Size | NotifyFilters.LastWrite })
         using (var run = GrpoCli.Start(_dir, "train", "--config", _config, "--run-dir", runDir))
         {
-            // TensorBoard flushes every logEvery (10) epochs; the third flush (epoch 30) is killed as it starts writing.
-            int flushes = 0;
-            watcher.Changed += (_, _) => { if (Interlocked.Increment(ref flushes) == 3) run.KillHard(); };
+            // TensorBoard flushes every logEvery (10) epochs, just before a checkpoint is saved: the first flush after the
+            // first checkpoint (epoch 20's) is killed as it starts writing, so the run resumes from epoch 10.
+            var latest = Path.Combine(runDir, "checkpoints", "latest");
+            watcher.Changed += (_, _) => { if (File.Exists(latest)) run.KillHard(); };
             watcher.EnableRaisingEvents = true;
             Assert.That(run.WaitForExit().ExitCode, Is.EqualTo(137), "killed");
         }

@@ -179,23 +179,41 @@ public sealed class CheckpointTests
         Assert.That(() => Checkpoint.Resolve(missing), Throws.TypeOf<CheckpointException>());
     }
 
-    [Test]
-    public void Resume_From_A_Corrupt_Latest_Checkpoint_Throws_And_Changes_No_File()
+    void Corrupt(string checkpoint)
     {
-        TrainNew(Tiny(20), _run);
-        var latest = _run.LatestCheckpoint()!;
-        var policy = Path.Combine(latest, Checkpoint.PolicyFile);
+        var policy = Path.Combine(checkpoint, Checkpoint.PolicyFile);
         var bytes = File.ReadAllBytes(policy);
         bytes[^1] ^= 0xFF;
         File.WriteAllBytes(policy, bytes);
-        var before = FileContents(_run.Root);
+    }
+
+    [Test]
+    public void Resume_From_A_Corrupt_Latest_Checkpoint_Falls_Back_To_The_One_Before_And_Keeps_It_Aside()
+    {
+        TrainNew(Tiny(20), _run);
+        var latest = _run.LatestCheckpoint()!;
+        Corrupt(latest);
+        var damaged = File.ReadAllBytes(Path.Combine(latest, Checkpoint.PolicyFile));
+        var warnings = new List<string>();
+
+        using (var resumed = TrainingRun.Resume(_run, 30, NullLogger.Instance))
+            Assert.That(resumed.State.Epoch, Is.EqualTo(10), "resumed from the checkpoint before the damaged one");
+        Assert.That(_run.LatestCheckpoint(), Is.EqualTo(Path.Combine(_run.CheckpointsDir, "epoch-000010")));
+        Assert.That(File.ReadAllBytes(Path.Combine(latest + ".corrupt", Checkpoint.PolicyFile)), Is.EqualTo(damaged), "kept as it was");
+        Assert.That(() => Checkpoint.NewestGood(_run, warnings.Add), Throws.Nothing);
+        Assert.That(warnings, Is.Empty, "the damaged checkpoint is out of the way");
+    }
+
+    [Test]
+    public void Resume_With_No_Intact_Checkpoint_Throws_And_Deletes_No_File()
+    {
+        TrainNew(Tiny(20), _run);
+        foreach (var checkpoint in _run.Checkpoints().ToList()) Corrupt(checkpoint);
+        var before = FileContents(_run.Root).Values.Select(Convert.ToHexString).Order().ToList();
 
         Assert.That(() => TrainingRun.Resume(_run, 30, NullLogger.Instance).Dispose(),
-            Throws.TypeOf<CheckpointException>().With.Message.Contain("corrupt"));
-        Assert.That(() => TrainingRun.Resume(_run, null, NullLogger.Instance).Dispose(),
-            Throws.TypeOf<CheckpointException>());
-
-        AssertSameFiles(before, FileContents(_run.Root));
+            Throws.TypeOf<CheckpointException>().With.Message.Contain("no checkpoint").And.Message.Contain("is intact"));
+        Assert.That(FileContents(_run.Root).Values.Select(Convert.ToHexString).Order(), Is.EqualTo(before), "every byte is still there (renamed .corrupt)");
     }
 
     [Test]
