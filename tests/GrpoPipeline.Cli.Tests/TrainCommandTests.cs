@@ -157,21 +157,26 @@ public sealed class TrainCommandTests
         Assert.That(MetricsLines(), Is.EqualTo(30));
     }
 
+    // A damaged latest checkpoint with an intact one before it is FaultTests' case: resume falls back to that one.
     [Test]
-    public void Resume_From_A_Corrupt_Checkpoint_Fails_Saying_Corrupt()
+    public void Resume_With_Every_Checkpoint_Corrupt_Fails_Saying_So_And_Deletes_Nothing()
     {
         TrainThirtyEpochs();
-        var policy = Path.Combine(_runDir, "checkpoints", "epoch-000030", "policy.bin");
-        var bytes = File.ReadAllBytes(policy);
-        bytes[bytes.Length / 2] ^= 0x01;
-        File.WriteAllBytes(policy, bytes);
-        var before = RunFiles();
+        foreach (var checkpoint in Directory.GetDirectories(Path.Combine(_runDir, "checkpoints"), "epoch-*"))
+        {
+            var policy = Path.Combine(checkpoint, "policy.bin");
+            var bytes = File.ReadAllBytes(policy);
+            bytes[bytes.Length / 2] ^= 0x01;
+            File.WriteAllBytes(policy, bytes);
+        }
+        var before = RunFiles().Values.Select(Convert.ToHexString).Order().ToList();
 
         var result = Grpo("train", "--resume", "--run-dir", _runDir, "--epochs", "40");
 
-        Assert.That(result.ExitCode, Is.Not.EqualTo(0), result.ToString());
-        Assert.That(result.Output, Does.Contain("corrupt"));
-        AssertSameFiles(before, RunFiles());
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.StdErr, Does.Contain("cannot resume: no checkpoint of").And.Contain("is intact"));
+        Assert.That(RunFiles().Values.Select(Convert.ToHexString).Order(), Is.EqualTo(before), "every byte is kept (the checkpoints renamed .corrupt)");
+        Assert.That(MetricsLines(), Is.EqualTo(30));
     }
 
     [Test]
