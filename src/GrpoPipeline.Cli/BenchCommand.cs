@@ -32,7 +32,7 @@ static class BenchCommand
     {
         RunName = "bench-decoder",
         Task = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 8, VocabSize = 16, BatchSize = 64, HeldOutSize = 0 },
-        Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+        Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 } },
         Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 64, Heads = 4, Layers = 2, MlpDim = 256 },
         Grpo = new GrpoOptions { GroupSize = 16, InnerSteps = 2, ClipLow = 0.2, ClipHigh = 0.2, KlCoef = 0, MaxGradNorm = 1 },
     };

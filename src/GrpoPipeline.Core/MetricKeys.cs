@@ -16,12 +16,10 @@ public static class MetricKeys
     public const string RewardMin = "reward/min";
     /// <summary>Largest reward in the rollout.</summary>
     public const string RewardMax = "reward/max";
-    /// <summary>Mean of the lecture's inclusion + ordering component.</summary>
-    public const string RewardInclusionOrdering = "reward/inclusion_ordering";
-    /// <summary>Mean of the sort-distance component.</summary>
-    public const string RewardSortDistance = "reward/sort_distance";
-    /// <summary>Share of sampled responses that sort their prompt exactly.</summary>
-    public const string RewardExact = "reward/exact";
+    /// <summary>Share of sampled responses that are exactly right: the mean of every task's <c>exact</c> component.</summary>
+    public static readonly string RewardExact = Reward(RewardComponent.ExactName);
+    /// <summary>The key of a reward component's mean: <c>reward/</c> and its name in snake_case (<c>reward/sort_distance</c>).</summary>
+    public static string Reward(string component) => "reward/" + System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(component);
     /// <summary>Share of groups whose rewards are all equal: no learning signal under centered deltas.</summary>
     public const string RewardFracZeroStd = "reward/frac_zero_std";
     /// <summary>The policy-gradient loss, mean over the μ inner steps.</summary>

@@ -40,6 +40,8 @@ public sealed record TaskOptions
     /// <summary>The lecture's fixed prompts.</summary>
     public static readonly long[][] LecturePrompts = [[1, 0, 2], [3, 2, 4], [1, 2, 3]];
 
+    /// <summary>The task, by its registered name (<see cref="TaskRegistry"/>). Default <c>sort</c>.</summary>
+    public string Name { get; init; } = SortTask.TaskName;
     /// <summary>Fixed prompts or random ones. Default <c>fixed</c>.</summary>
     public TaskKind Kind { get; init; } = TaskKind.Fixed;
     /// <summary>The prompts of a fixed task, all the same length. Default the lecture's three.</summary>

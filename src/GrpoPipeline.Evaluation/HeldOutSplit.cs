@@ -43,7 +43,7 @@ public static class HeldOutSplit
     /// <summary>
     /// <paramref name="count"/> held-out prompts of <paramref name="split"/> picked by <paramref name="seed"/>
     /// (fewer when the split holds fewer). A variable split's prompts are spread evenly over its lengths, and a length
-    /// that holds out fewer than its share gives all it has (<see cref="SortingTask.HeldOutPrompts(int, ulong)"/>).
+    /// that holds out fewer than its share gives all it has (<see cref="VerifiableTask.HeldOutPrompts(int, ulong)"/>).
     /// </summary>
     /// <exception cref="EvaluationException">The split holds too few prompts to draw <paramref name="count"/> distinct ones.</exception>
     public static IReadOnlyList<long[]> Prompts(TaskOptions split, int count, ulong seed, string source)
@@ -54,7 +54,7 @@ public static class HeldOutSplit
                 ? $"'{source}': its split holds out about {HeldOutAt(split, length):N0} prompts of length {length}, and an even spread over " +
                   $"lengths {split.Rules.LengthRange} asks each length for its share; ask for at most half of them per length ({max:N0} in all), not {count}"
                 : $"'{source}': its split holds out about {HeldOutAt(split, length):N0} prompts; ask for at most half of them ({max:N0}), not {count}");
-        return new SortingTask(split).HeldOutPrompts(count, seed);
+        return TaskRegistry.Create(split).HeldOutPrompts(count, seed);
     }
 
     /// <summary>The most prompts <see cref="Prompts"/> draws from <paramref name="split"/>.</summary>

@@ -124,7 +124,7 @@ public static class PolicyEvaluator
                 int training = 0;
                 if (contract.Metadata.ContainsKey(OnnxContract.Metadata.HeldOutSplit))
                 {
-                    var task = new SortingTask(SplitOf(contract, path));
+                    var task = TaskRegistry.Create(SplitOf(contract, path));
                     training = prompts.Count(p => !task.IsHeldOut(p));
                 }
                 return (new ModelInfo(contract, training), prompts, invalid, $"CSV {Path.GetFullPath(file.Path)}");

@@ -10,10 +10,10 @@ namespace GrpoPipeline.Training;
 sealed class Curriculum(TaskOptions task, RewardFunction reward)
 {
     readonly CurriculumOptions _options = task.Curriculum ?? throw new ArgumentException("the task has no curriculum", nameof(task));
-    readonly Dictionary<int, (SortingTask Task, GreedyEvaluator HeldOut)> _levels = [];
+    readonly Dictionary<int, (VerifiableTask Task, GreedyEvaluator HeldOut)> _levels = [];
 
     /// <summary>The task at <paramref name="level"/>: training prompts are drawn from it.</summary>
-    public SortingTask TaskAt(int level) => Level(level).Task;
+    public VerifiableTask TaskAt(int level) => Level(level).Task;
 
     /// <summary>
     /// After 1-based epoch <paramref name="epoch"/>: when a check is due and the level is not the last, evaluates the
@@ -30,13 +30,13 @@ sealed class Curriculum(TaskOptions task, RewardFunction reward)
     public static int NextLevel(int level, double exact, CurriculumOptions options, int finalLevel) =>
         exact >= options.Threshold ? Math.Min(finalLevel, level + options.Step) : level;
 
-    (SortingTask Task, GreedyEvaluator HeldOut) Level(int level)
+    (VerifiableTask Task, GreedyEvaluator HeldOut) Level(int level)
     {
         if (!_levels.TryGetValue(level, out var entry))
         {
-            var levelTask = new SortingTask(task.AtLevel(level));
+            var levelTask = reward.Task.AtLevel(level);
             // Held-out prompts of this level, scored as the whole task scores them.
-            entry = (levelTask, new GreedyEvaluator(levelTask.HeldOutPrompts(_options.HeldOutSize, task.HeldOutSeed), task, reward));
+            entry = (levelTask, new GreedyEvaluator(levelTask.HeldOutPrompts(_options.HeldOutSize, task.HeldOutSeed), reward));
             _levels[level] = entry;
         }
         return entry;

@@ -250,9 +250,11 @@ public static class Experiment
     public static string ToMarkdown(IReadOnlyList<ExperimentRow> rows, TrainConfig config, double target, string variantHeader = "variant")
     {
         string t = Percent(target);
+        var task = TaskRegistry.Create(config.Task);
+        double maxReward = task.MaxReward(task.Weights(config.Rewards), config.Task.MaxPromptLength);
         var lines = new List<string>
         {
-            $"| {variantHeader} | seeds | final mean reward (max {config.Rewards.MaxReward(config.Task.MaxPromptLength).ToString("0.##", CultureInfo.InvariantCulture)}) | final held-out exact | reached {t} | time to {t}: median [range] | epochs to {t}: median | lowest after reaching | ≥ {t} to the end from: median [range] |",
+            $"| {variantHeader} | seeds | final mean reward (max {maxReward.ToString("0.##", CultureInfo.InvariantCulture)}) | final held-out exact | reached {t} | time to {t}: median [range] | epochs to {t}: median | lowest after reaching | ≥ {t} to the end from: median [range] |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         };
         foreach (var r in rows)

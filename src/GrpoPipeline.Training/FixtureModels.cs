@@ -51,7 +51,7 @@ public static class FixtureModels
         new(SmallUntrained, SmallConfig, 0),
         new(Decoder, new TrainConfig { RunName = "fixture-decoder", Seed = 2, Epochs = 300,
             Task = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 6, VocabSize = 8, BatchSize = 32, HeldOutSize = 256 },
-            Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+            Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 } },
             Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 32, Heads = 4, Layers = 2, MlpDim = 64 },
             Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, Deltas = DeltasMode.Normalized, KlCoef = 0, ClipLow = 0.2, ClipHigh = 0.2,
                 LearningRate = 3e-3, LearningRateFinal = 3e-4, MaxGradNorm = 1 },

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace GrpoPipeline.Training;
 
 /// <summary>Greedy evaluation on a prompt set: exact-match share, mean reward, and exact match per prompt length.</summary>
-/// <param name="Exact">Share of prompts sorted exactly.</param>
+/// <param name="Exact">Share of prompts answered exactly (the task's correctness check).</param>
 /// <param name="Reward">Mean (weighted) training reward of the greedy responses.</param>
 /// <param name="ExactByLength">Exact-match share per prompt length (one entry for a fixed-length task).</param>
 public sealed record HeldOutResult(double Exact, double Reward, IReadOnlyDictionary<int, double> ExactByLength)
@@ -27,11 +27,11 @@ public sealed class GreedyEvaluator
     readonly int _maxResponseLength;
 
     /// <param name="prompts">The prompts to evaluate on (of the task's lengths).</param>
-    /// <param name="task">The task: lengths, vocabulary and special tokens.</param>
-    /// <param name="reward">The training reward, for the mean reward.</param>
-    public GreedyEvaluator(IReadOnlyList<long[]> prompts, TaskOptions task, RewardFunction reward)
+    /// <param name="reward">The training reward and its task (lengths, vocabulary, special tokens, correctness check).</param>
+    public GreedyEvaluator(IReadOnlyList<long[]> prompts, RewardFunction reward)
     {
         _reward = reward;
+        var task = reward.Task.Options;
         _maxResponseLength = task.MaxResponseLength;
         _prompts = TokenRows.From(prompts, task.IsVariableLength ? task.Special.Pad : 0);
         _responses = new TokenRows(prompts.Count, _maxResponseLength, task.IsVariableLength ? task.Special.Pad : 0);
@@ -58,8 +58,9 @@ public sealed class GreedyEvaluator
                 policy.forward(tensor(_prompts.Tokens, [Count, _prompts.Stride])).argmax(-1).data<long>().CopyTo(_responses.Tokens, 0, 0);
                 _responses.Lengths.AsSpan().Fill(_prompts.Stride);
             }
-            var components = _reward.Score(_prompts, _responses, 1, _rewards);
-            return new HeldOutResult(components.Exact, _rewards.Average(), ExactByLength());
+            _reward.Score(_prompts, _responses, 1, _rewards);
+            var byLength = ExactByLength(out double exact);
+            return new HeldOutResult(exact, _rewards.Average(), byLength);
         }
         finally
         {
@@ -67,15 +68,18 @@ public sealed class GreedyEvaluator
         }
     }
 
-    IReadOnlyDictionary<int, double> ExactByLength()
+    IReadOnlyDictionary<int, double> ExactByLength(out double overall)
     {
         var hits = new SortedDictionary<int, (int Exact, int Count)>();
+        int all = 0;
         for (int i = 0; i < Count; i++)
         {
-            int length = _prompts.Lengths[i];
+            int length = _prompts.Lengths[i], right = _reward.Task.IsExact(_prompts[i], _responses[i]) ? 1 : 0;
             var (exact, count) = hits.GetValueOrDefault(length);
-            hits[length] = (exact + SortingRewards.Exact(_prompts[i], _responses[i]), count + 1);
+            hits[length] = (exact + right, count + 1);
+            all += right;
         }
+        overall = (double)all / Count;
         return hits.ToDictionary(kv => kv.Key, kv => (double)kv.Value.Exact / kv.Value.Count);
     }
 }

@@ -16,7 +16,7 @@ namespace GrpoPipeline.Training;
 /// </summary>
 public sealed class GrpoTrainer : IDisposable
 {
-    readonly SortingTask _task;
+    readonly VerifiableTask _task;
     readonly RewardFunction _reward;
     readonly GreedyEvaluator _heldOut;
     readonly Parameter[] _parameters;
@@ -29,9 +29,9 @@ public sealed class GrpoTrainer : IDisposable
     {
         State = state;
         var config = state.Config;
-        _task = new SortingTask(config.Task);
-        _reward = new RewardFunction(config.Rewards);
-        _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), config.Task, _reward);
+        _task = TaskRegistry.Create(config.Task);
+        _reward = new RewardFunction(_task, config.Rewards);
+        _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), _reward);
         _parameters = state.Policy.parameters().ToArray();
         _curriculum = config.Task.Curriculum is null ? null : new Curriculum(config.Task, _reward);
         // Overlapped rollouts alternate between two samplers' buffers: one is drawn into while the other is trained on.
@@ -73,7 +73,7 @@ public sealed class GrpoTrainer : IDisposable
         return metrics;
     }
 
-    SortingTask TaskAt(int level) => _curriculum is null ? _task : _curriculum.TaskAt(level);
+    VerifiableTask TaskAt(int level) => _curriculum is null ? _task : _curriculum.TaskAt(level);
 
     /// <summary>Responses kept by dynamic sampling or drawn by the overlapped sampler: π_old from the current weights.</summary>
     IRollout Replay(SampledBatch batch, EpochMetrics metrics) => State.Policy is DecoderPolicy

@@ -58,7 +58,7 @@ public static class SafetensorsExporter
         var metadata = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             ["format"] = "pt",   // what the safetensors library writes for PyTorch tensors
-            [OnnxContract.Metadata.Task] = "sort",
+            [OnnxContract.Metadata.Task] = config.Task.Name,
             [OnnxContract.Metadata.Policy] = JsonNamingPolicy.SnakeCaseLower.ConvertName(shape.Options.Kind.ToString()),
             [OnnxContract.Metadata.VocabSize] = shape.Vocab.ToString(),
             [OnnxContract.Metadata.PromptLength] = shape.PromptLength.ToString(),

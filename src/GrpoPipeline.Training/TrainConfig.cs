@@ -248,7 +248,8 @@ public sealed record TrainConfig
     /// <summary>Number of epochs (rollout + μ optimizer steps each). Default 1000.</summary>
     public int Epochs { get; init; } = 1000;
     public TaskOptions Task { get; init; } = new();
-    public RewardOptions Rewards { get; init; } = new();
+    /// <summary>Weights of the task's reward components by name; a component not named keeps its default.</summary>
+    public RewardWeights Rewards { get; init; } = new();
     public PolicyOptions Policy { get; init; } = new();
     public GrpoOptions Grpo { get; init; } = new();
     public RunOptions Run { get; init; } = new();
@@ -267,14 +268,15 @@ public sealed record TrainConfig
         ConfigException.Require(Policy is not null, "policy", null, "an object");
         ConfigException.Require(Grpo is not null, "grpo", null, "an object");
         ConfigException.Require(Run is not null, "run", null, "an object");
-        Task!.Validate(); Rewards!.Validate(); Policy!.Validate(); Grpo!.Validate(); Run!.Validate();
+        TaskRegistry.Create(Task!).Weights(Rewards!);   // validates the task's options and the weights against its components
+        Policy!.Validate(); Grpo!.Validate(); Run!.Validate();
         // A factorised policy answers every position at once, so its responses have the prompt's length; a decoder
         // answers token by token and ends with EOS, which is what a variable-length task asks for.
         if (Policy.Kind == PolicyKind.Decoder)
-            ConfigException.Require(Task.Kind == TaskKind.Variable, "task.kind", Task.Kind,
+            ConfigException.Require(Task!.Kind == TaskKind.Variable, "task.kind", Task.Kind,
                 "variable with policy.kind = decoder (for one length, set task.minLength = task.maxLength)");
         else
-            ConfigException.Require(Task.Kind != TaskKind.Variable, "policy.kind", Policy.Kind,
+            ConfigException.Require(Task!.Kind != TaskKind.Variable, "policy.kind", Policy.Kind,
                 "decoder for a variable-length task: seed and transformer answer every position at once, so they need task.kind fixed or random");
     }
 

@@ -100,20 +100,31 @@ public sealed class TaskOptionsValidationTests
     [Test]
     public void SortingTask_Validates_Its_Options()
     {
-        Assert.That(() => new SortingTask(Random with { VocabSize = 0 }),
+        Assert.That(() => new SortTask(Random with { VocabSize = 0 }),
             Throws.TypeOf<ConfigException>().With.Property(nameof(ConfigException.Key)).EqualTo("task.vocabSize"));
     }
 }
 
-/// <summary>RewardOptions.Validate: weights are finite, in 0..1000, and not all zero.</summary>
+/// <summary>A task's <see cref="VerifiableTask.Weights"/>: by component name, finite, in 0..1000, not all zero.</summary>
 [TestFixture]
-public sealed class RewardOptionsValidationTests
+public sealed class RewardWeightsValidationTests
 {
+    static readonly SortTask Sort = new(new TaskOptions());
+
     [Test]
-    public void The_Defaults_Are_Valid()
+    public void The_Defaults_Are_Valid_And_Unnamed_Components_Keep_Their_Default()
     {
-        Assert.That(new RewardOptions().Validate, Throws.Nothing);
-        Assert.That(new RewardOptions { InclusionOrdering = 0, Exact = 1000 }.Validate, Throws.Nothing);
+        Assert.That(Sort.Weights(new RewardWeights()), Is.EqualTo(new[] { 1.0, 0, 0 }));
+        Assert.That(Sort.Weights(new RewardWeights { { "inclusionOrdering", 0 }, { "exact", 1000 } }), Is.EqualTo(new[] { 0.0, 0, 1000 }));
+        Assert.That(Sort.Weights(new RewardWeights { { "sortDistance", 1 } }), Is.EqualTo(new[] { 1.0, 1, 0 }));
+    }
+
+    [Test]
+    public void An_Unknown_Component_Names_The_Tasks_Components()
+    {
+        Assert.That(() => Sort.Weights(new RewardWeights { { "digitShare", 1 } }), Throws.TypeOf<ConfigException>()
+            .With.Property(nameof(ConfigException.Key)).EqualTo("rewards.digitShare")
+            .And.Message.EqualTo("config 'rewards.digitShare' is not a reward component of task 'sort'; its components are inclusionOrdering, sortDistance, exact"));
     }
 
     [TestCase(-1, 0, 0, "rewards.inclusionOrdering", "-1")]
@@ -123,9 +134,9 @@ public sealed class RewardOptionsValidationTests
     [TestCase(double.NaN, 1, 0, "rewards.inclusionOrdering", "NaN")]
     public void A_Bad_Weight_Names_Its_Key_Value_And_Range(double inclusionOrdering, double sortDistance, double exact, string key, string value)
     {
-        var options = new RewardOptions { InclusionOrdering = inclusionOrdering, SortDistance = sortDistance, Exact = exact };
+        var options = new RewardWeights { { "inclusionOrdering", inclusionOrdering }, { "sortDistance", sortDistance }, { "exact", exact } };
 
-        Assert.That(options.Validate, Throws.TypeOf<ConfigException>()
+        Assert.That(() => Sort.Weights(options), Throws.TypeOf<ConfigException>()
             .With.Property(nameof(ConfigException.Key)).EqualTo(key)
             .And.Message.EqualTo($"config '{key}' = {value} is invalid: allowed a finite weight in 0..1000"));
     }
@@ -133,7 +144,7 @@ public sealed class RewardOptionsValidationTests
     [Test]
     public void All_Weights_Zero_Is_Rejected()
     {
-        Assert.That(new RewardOptions { InclusionOrdering = 0, SortDistance = 0, Exact = 0 }.Validate,
+        Assert.That(() => Sort.Weights(new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 0 }, { "exact", 0 } }),
             Throws.TypeOf<ConfigException>()
                 .With.Property(nameof(ConfigException.Key)).EqualTo("rewards")
                 .And.Message.Contains("'rewards'")

@@ -18,7 +18,9 @@ public sealed class RewardFunctionTests
         [3, 0, 0],   // b1 g1: one 3 matched (1) + 0<=0 (1) = 2; no position = 0; exact 0
     ]);
 
-    static readonly RewardFunction Weighted = new(new RewardOptions { InclusionOrdering = 1, SortDistance = 0.5, Exact = 2 });
+    static readonly SortTask Sort = new(new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 3, VocabSize = 5 });
+
+    static readonly RewardFunction Weighted = new(Sort, new RewardWeights { { "inclusionOrdering", 1 }, { "sortDistance", 0.5 }, { "exact", 2 } });
 
     [Test]
     public void Score_Writes_The_Weighted_Sum_Of_The_Components_Per_Response()
@@ -37,9 +39,10 @@ public sealed class RewardFunctionTests
         var means = Weighted.Score(Prompts(), Responses(), G, new float[2 * G]);
 
         // (5+3+4+2)/4 = 3.5;  (1 + 1/3 + 2/3 + 0)/4 = 0.5;  (1+0+0+0)/4 = 0.25. The means are unweighted.
-        Assert.That(means.InclusionOrdering, Is.EqualTo(3.5).Within(1e-12));
-        Assert.That(means.SortDistance, Is.EqualTo(0.5).Within(1e-12));
-        Assert.That(means.Exact, Is.EqualTo(0.25).Within(1e-12));
+        Assert.That(Sort.Components.Select(c => c.Name), Is.EqualTo(new[] { "inclusionOrdering", "sortDistance", "exact" }));
+        Assert.That(means[0], Is.EqualTo(3.5).Within(1e-12));
+        Assert.That(means[1], Is.EqualTo(0.5).Within(1e-12));
+        Assert.That(means[2], Is.EqualTo(0.25).Within(1e-12));
     }
 
     [Test]
@@ -47,7 +50,7 @@ public sealed class RewardFunctionTests
     {
         var rewards = new float[2 * G];
 
-        new RewardFunction(new RewardOptions()).Score(Prompts(), Responses(), G, rewards);
+        new RewardFunction(Sort, new RewardWeights()).Score(Prompts(), Responses(), G, rewards);
 
         Assert.That(rewards, Is.EqualTo(new float[] { 5f, 3f, 4f, 2f }));
     }
@@ -60,11 +63,11 @@ public sealed class RewardFunctionTests
         var responses = TokenRows.From([[2], [2, 2], [0, 1, 1], [0, 1]], padding: 99);
         var rewards = new float[4];
 
-        var means = new RewardFunction(new RewardOptions { InclusionOrdering = 0, SortDistance = 1, Exact = 1 }).Score(prompts, responses, G, rewards);
+        var means = new RewardFunction(Sort, new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 }, { "exact", 1 } }).Score(prompts, responses, G, rewards);
 
         // [2]: exact (1 + 1); [2, 2]: 1 position of 2 (0.5); [0, 1, 1]: exact (1 + 1); [0, 1]: 2 positions of 3 (2/3).
         Assert.That(rewards, Is.EqualTo(new[] { 2f, 0.5f, 2f, (float)(2.0 / 3) }));
-        Assert.That(means.Exact, Is.EqualTo(0.5));
+        Assert.That(means[2], Is.EqualTo(0.5), "exact");
     }
 
     [Test]

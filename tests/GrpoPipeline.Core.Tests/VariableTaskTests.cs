@@ -25,7 +25,7 @@ public sealed class VariableTaskTests
     [Test]
     public void Training_Prompts_Have_Uniform_Lengths_In_Range_Padded_And_Never_HeldOut()
     {
-        var task = new SortingTask(Options(2, 6));
+        var task = new SortTask(Options(2, 6));
         var batch = task.NewBatch();
         var rng = new Rng(3);
         var lengths = new int[7];
@@ -49,7 +49,7 @@ public sealed class VariableTaskTests
     public void The_Split_Hash_Starts_From_The_Salt_Mixed_With_The_Length()
     {
         var options = Options();
-        var task = new SortingTask(options);
+        var task = new SortTask(options);
         ulong threshold = (ulong)(options.HeldOutFraction * 18446744073709551616.0);
         var rng = new Rng(5);
         for (int i = 0; i < 2000; i++)
@@ -68,7 +68,7 @@ public sealed class VariableTaskTests
     [Test]
     public void HeldOut_Prompts_Are_Spread_Evenly_Over_The_Lengths()
     {
-        var task = new SortingTask(Options());
+        var task = new SortTask(Options());
         var prompts = task.HeldOutPrompts(800, seed: 1);
         var byLength = prompts.GroupBy(p => p.Length).ToDictionary(g => g.Key, g => g.Count());
 
@@ -98,8 +98,8 @@ public sealed class VariableTaskTests
         // V=2 has two prompts of length 1; find a salt whose split (fraction 0.5) holds out both.
         var options = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 3, VocabSize = 2, HeldOutFraction = 0.5 };
         ulong salt = Enumerable.Range(0, 1000).Select(s => (ulong)s)
-            .First(s => new[] { 0L, 1L }.All(t => SortingTask.Hash([t], Rng.Mix(s ^ 1)) < ulong.MaxValue / 2));
-        var e = Assert.Throws<ConfigException>(() => new SortingTask(options with { SplitSalt = salt }));
+            .First(s => new[] { 0L, 1L }.All(t => SortTask.Hash([t], Rng.Mix(s ^ 1)) < ulong.MaxValue / 2));
+        var e = Assert.Throws<ConfigException>(() => new SortTask(options with { SplitSalt = salt }));
         Assert.That(e!.Key, Is.EqualTo("task.heldOutFraction"));
         Assert.That(e.Message, Does.Contain("every prompt of length 1"));
     }

@@ -20,7 +20,7 @@ public sealed class DecoderEvaluationTests
         var actual = PolicyEvaluator.Evaluate([Fixtures.Decoder], HeldOutSource.FromSplit(240, seed: 3), new EvaluatorOptions { PromptsPerRow = 32 }).Models.Single();
 
         using var policy = SorterPolicy.Load(Fixtures.Decoder);
-        var prompts = new SortingTask(HeldOutSplit.FromMetadata(policy.Contract.Metadata, "decoder")).HeldOutPrompts(240, 3);
+        var prompts = new SortTask(HeldOutSplit.FromMetadata(policy.Contract.Metadata, "decoder")).HeldOutPrompts(240, 3);
         var responses = policy.SortBatch(prompts);
         var byLength = prompts.Select((p, i) => (p, r: responses[i])).GroupBy(x => x.p.Length).OrderBy(g => g.Key).ToList();
 
@@ -79,11 +79,11 @@ public sealed class DecoderEvaluationTests
     public void A_Csv_Of_Mixed_Lengths_Gives_Each_Model_The_Prompts_It_Takes_And_Lists_The_Rest()
     {
         using var policy = SorterPolicy.Load(Fixtures.Decoder);
-        var split = new SortingTask(HeldOutSplit.FromMetadata(policy.Contract.Metadata, "decoder"));
+        var split = new SortTask(HeldOutSplit.FromMetadata(policy.Contract.Metadata, "decoder"));
         // Two prompts of the decoder's training split, found by walking prompts of length 5.
         var training = DecoderScorerTests.MixedPrompts(200, seed: 9).Where(p => p.Length == 5 && !split.IsHeldOut(p)).Take(2).ToList();
         Assert.That(training, Has.Count.EqualTo(2));
-        var heldOut = new SortingTask(HeldOutSplit.FromMetadata(policy.Contract.Metadata, "decoder")).HeldOutPrompts(12, 5);   // 2 per length
+        var heldOut = new SortTask(HeldOutSplit.FromMetadata(policy.Contract.Metadata, "decoder")).HeldOutPrompts(12, 5);   // 2 per length
         var lines = heldOut.Concat(training).Select(p => string.Join(' ', p))
             .Concat(["1 2 3 4 5 6 7", "0 8 1", "5 4 3 2"]).ToList();   // too long for both; token 8 out of range for both; a length-4 prompt
         var path = TestModels.WriteFile("mixed-lengths.csv", "prompt\n" + string.Join('\n', lines) + "\n");

@@ -38,7 +38,7 @@ public sealed class HeldOutSplitTests
         var json = JsonSerializer.Serialize(task, ConfigJson.Options);
         Assert.That(json, Does.Contain("\"kind\": \"random\"").And.Contain("\"splitSalt\": 42"));
         var parsed = HeldOutSplit.Parse(json, "test");
-        Assert.That(new SortingTask(parsed).HeldOutPrompts(50, 1), Is.EqualTo(new SortingTask(task).HeldOutPrompts(50, 1)));
+        Assert.That(new SortTask(parsed).HeldOutPrompts(50, 1), Is.EqualTo(new SortTask(task).HeldOutPrompts(50, 1)));
     }
 
     [TestCase("""{"kind":"Random"}""", "Random")]
@@ -57,7 +57,7 @@ public sealed class HeldOutSplitTests
         var heldOut = HeldOutSplit.Prompts(split, 100_000, seed: 1, "trained.onnx");   // all of them: the space is 6^4
         var heldOutKeys = heldOut.Select(Key).ToHashSet();
 
-        var task = new SortingTask(TestModels.RandomTask);
+        var task = new SortTask(TestModels.RandomTask);
         var batch = task.NewBatch();
         var rng = new Rng(123);
         var trained = new HashSet<string>();
@@ -112,7 +112,7 @@ public sealed class HeldOutSplitTests
         Assert.That(perLength.Values, Has.All.LessThanOrEqualTo(20), "120 over 6 lengths");
         Assert.That(new[] { perLength[4], perLength[5], perLength[6] }, Has.All.EqualTo(20), "long lengths hold out more than their share");
         Assert.That(perLength.GetValueOrDefault(1), Is.LessThan(8), "length 1 has 8 prompts, about 10% held out: it gives all it has");
-        var task = new SortingTask(split);
+        var task = new SortTask(split);
         Assert.That(prompts.All(p => task.IsHeldOut(p)), Is.True);
         Assert.That(prompts.Select(Key).Distinct().Count(), Is.EqualTo(prompts.Count));
     }

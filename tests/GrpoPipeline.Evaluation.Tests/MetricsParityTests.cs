@@ -31,7 +31,7 @@ public sealed class MetricsParityTests
         var actual = report.Models.Single();
 
         using var policy = SorterPolicy.Load(TestModels.Trained);
-        var prompts = new SortingTask(TestModels.RandomTask).HeldOutPrompts(100, 3);
+        var prompts = new SortTask(TestModels.RandomTask).HeldOutPrompts(100, 3);
         var expected = Reference(prompts, policy.SortBatch(prompts), policy.PromptLength);
 
         Assert.That(actual.Prompts, Is.EqualTo(prompts.Count));

@@ -44,8 +44,8 @@ public sealed class ConfigTests
         Assert.That(config.Task.Prompts, Is.EqualTo(new long[][] { [1, 0, 2], [3, 2, 4], [1, 2, 3] }));
         Assert.That(config.Task.Length, Is.EqualTo(3));
         Assert.That(config.Task.Vocab, Is.EqualTo(5));
-        Assert.That(config.Rewards.InclusionOrdering, Is.EqualTo(1));
-        Assert.That(config.Rewards.SortDistance, Is.EqualTo(0));
+        Assert.That(config.Task.Name, Is.EqualTo("sort"));
+        Assert.That(TaskRegistry.Create(config.Task).Weights(config.Rewards), Is.EqualTo(new[] { 1.0, 0, 0 }), "inclusionOrdering 1, sortDistance 0, exact 0");
         Assert.That(config.Policy.Kind, Is.EqualTo(PolicyKind.Seed));
         Assert.That(config.Policy.EmbeddingDim, Is.EqualTo(10));
         var grpo = config.Grpo;
@@ -73,7 +73,18 @@ public sealed class ConfigTests
 
         Assert.That(seed.Grpo, Is.EqualTo(defaults.Grpo));
         Assert.That(seed.Policy, Is.EqualTo(defaults.Policy));
-        Assert.That(seed.Rewards, Is.EqualTo(defaults.Rewards));
+        Assert.That(TaskRegistry.Create(seed.Task).Weights(seed.Rewards), Is.EqualTo(TaskRegistry.Create(defaults.Task).Weights(defaults.Rewards)),
+            "the same weights, spelled out in the file");
+    }
+
+    [Test]
+    public void A_Reward_Weight_For_A_Component_The_Task_Lacks_Is_An_Error_Naming_Its_Components()
+    {
+        var json = File.ReadAllText(SeedConfigPath).Replace("\"rewards\": { \"inclusionOrdering\": 1", "\"rewards\": { \"digitShare\": 1");
+
+        Assert.That(() => TrainConfig.Parse(json), Throws.TypeOf<ConfigException>()
+            .With.Property(nameof(ConfigException.Key)).EqualTo("rewards.digitShare")
+            .And.Message.Contains("its components are inclusionOrdering, sortDistance, exact"));
     }
 
     [TestCase("", "bogus", "bogus")]
@@ -241,7 +252,7 @@ public sealed class ConfigTests
             Seed = 42,
             Epochs = 123,
             Task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 8, VocabSize = 16, BatchSize = 256, SplitSalt = ulong.MaxValue },
-            Rewards = new RewardOptions { InclusionOrdering = 0.5, SortDistance = 1, Exact = 2 },
+            Rewards = new RewardWeights { { "inclusionOrdering", 0.5 }, { "sortDistance", 1 }, { "exact", 2 } },
             Policy = new PolicyOptions { EmbeddingDim = 32 },
             Grpo = new GrpoOptions
             {

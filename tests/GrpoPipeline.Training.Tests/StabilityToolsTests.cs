@@ -152,12 +152,12 @@ public sealed class StabilityToolsTests
         var plain = TinyRandom() with
         {
             Task = TinyRandom().Task with { PromptLength = 3, VocabSize = 4, BatchSize = Batch },
-            Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 0, Exact = 1 },
+            Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 0 }, { "exact", 1 } },
             Grpo = new GrpoOptions { GroupSize = Group },
         };
         var dynamic = plain with { Grpo = plain.Grpo with { DynamicSampling = true, DynamicSamplingMaxBatches = 2 } };
-        var task = new SortingTask(plain.Task);
-        var reward = new RewardFunction(plain.Rewards);
+        var task = new SortTask(plain.Task);
+        var reward = new RewardFunction(TaskRegistry.Create(plain.Task), plain.Rewards);
 
         var expectedPrompts = new List<long[]>();
         var expectedResponses = new List<long[]>();
@@ -208,13 +208,13 @@ public sealed class StabilityToolsTests
         // Sort distance on an untrained transformer (near-uniform outputs): no group of 16 ties, so nothing is dropped.
         var config = TinyRandom() with
         {
-            Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1, Exact = 0 },
+            Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 }, { "exact", 0 } },
             Policy = new PolicyOptions { Kind = PolicyKind.Transformer, DModel = 16, Heads = 2, Layers = 1, MlpDim = 32 },
             Grpo = new GrpoOptions { GroupSize = 16, DynamicSampling = true },
         };
         using var state = TrainingState.Create(config);
         using var _ = NewDisposeScope();
-        var batch = new Sampler(state, new RewardFunction(config.Rewards)).Draw(new SortingTask(config.Task), state.Policy, current: true);
+        var batch = new Sampler(state, new RewardFunction(new SortTask(config.Task), config.Rewards)).Draw(new SortTask(config.Task), state.Policy, current: true);
         Assume.That(batch.Metrics[MetricKeys.RewardFracZeroStd], Is.Zero, "no group of the first draw ties");
         Assert.That(batch.Rollout, Is.Not.Null, "π_old comes from the sampling pass");
         Assert.That((batch.Metrics[MetricKeys.DynamicExtraBatches], batch.Metrics[MetricKeys.DynamicBatchFill], batch.Metrics[MetricKeys.DynamicKeptShare]),
@@ -273,18 +273,18 @@ public sealed class StabilityToolsTests
     public void A_Curriculum_Level_Samples_Only_Its_Lengths_Or_Values_With_The_Same_Split()
     {
         var variable = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 8, VocabSize = 10, BatchSize = 200 };
-        var atThree = new SortingTask(variable.AtLevel(3));
+        var atThree = new SortTask(variable.AtLevel(3));
         var batch = new TokenRows(200, 8, variable.Special.Pad);
         atThree.SampleTrainingBatch(batch, new Rng(5));
         Assert.That(batch.Lengths, Is.All.InRange(1, 3));
         Assert.That(batch.Lengths.Distinct().Count(), Is.EqualTo(3));
 
         var random = new TaskOptions { Kind = TaskKind.Random, PromptLength = 5, VocabSize = 32, BatchSize = 200 };
-        var small = new SortingTask(random.AtLevel(8));
+        var small = new SortTask(random.AtLevel(8));
         var prompts = new TokenRows(200, 5);
         small.SampleTrainingBatch(prompts, new Rng(5));
         Assert.That(prompts.Tokens, Is.All.InRange(0L, 7L));
-        var full = new SortingTask(random);
+        var full = new SortTask(random);
         foreach (var p in small.HeldOutPrompts(50, 1)) Assert.That(full.IsHeldOut(p), Is.True, "a level's held-out prompts are held out from the whole task");
     }
 

@@ -202,7 +202,7 @@ public sealed class TrainerTests
             Seed = 2,
             Epochs = 120,
             Task = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 3, VocabSize = 4, BatchSize = 16, HeldOutSize = 60 },
-            Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+            Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 } },
             Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 32, Heads = 2, Layers = 1, MlpDim = 64 },
             Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, ClipLow = 0.2, ClipHigh = 0.2, KlCoef = 0, LearningRate = 3e-3, MaxGradNorm = 1 },
             Run = new RunOptions { Threads = 1 },

@@ -12,7 +12,7 @@ public sealed class TransformerTests
     {
         Epochs = epochs,
         Task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 4, VocabSize = 6, BatchSize = 32, HeldOutSize = 256 },
-        Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+        Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 } },
         Policy = policy,
         Grpo = new GrpoOptions { GroupSize = 16, InnerSteps = 2, KlCoef = 0, ClipLow = 0.2, ClipHigh = 0.2, LearningRate = 2e-3, MaxGradNorm = 1 },
         Run = new RunOptions { Threads = 1 },

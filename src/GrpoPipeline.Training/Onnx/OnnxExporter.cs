@@ -101,7 +101,7 @@ public static class OnnxExporter
     static IEnumerable<(string, string)> Metadata(nn.Module<Tensor, Tensor> policy, PolicyShape shape, TrainConfig config, int epoch)
     {
         yield return (OnnxContract.Metadata.Contract, policy is DecoderPolicy ? OnnxContract.DecoderVersion : OnnxContract.Sorter.Version);
-        yield return (OnnxContract.Metadata.Task, "sort");
+        yield return (OnnxContract.Metadata.Task, config.Task.Name);
         yield return (OnnxContract.Metadata.Policy, JsonNamingPolicy.SnakeCaseLower.ConvertName(shape.Options.Kind.ToString()));
         yield return (OnnxContract.Metadata.VocabSize, shape.Vocab.ToString());
         yield return (OnnxContract.Metadata.PromptLength, shape.PromptLength.ToString());

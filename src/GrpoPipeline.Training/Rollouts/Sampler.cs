@@ -64,12 +64,12 @@ sealed class Sampler
     /// says they are the policy's own (π_old may come from the sampling pass); otherwise the batch carries the
     /// sampling log-probs for the learner's importance weights. Its buffers are reused by the next draw.
     /// </summary>
-    public SampledBatch Draw(SortingTask task, nn.Module<Tensor, Tensor> policy, bool current)
+    public SampledBatch Draw(VerifiableTask task, nn.Module<Tensor, Tensor> policy, bool current)
     {
         var metrics = new EpochMetrics(0);
         var draft = _first;
         var (rollout, entropy, components) = Round(task, policy, current, draft);
-        RewardStatistics.Add(metrics, draft.Rewards, _group, components);
+        RewardStatistics.Add(metrics, draft.Rewards, _group, _reward.Task.Components, components);
         metrics.Add(MetricKeys.PolicyEntropy, entropy);
         var behaviour = current ? null : draft.Logp;
         if (!Grpo.DynamicSampling) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics, entropy);
@@ -124,7 +124,7 @@ sealed class Sampler
     /// One draw of <paramref name="draft"/>'s prompts, their responses and rewards: the rollout when drawn with the
     /// current weights (null for a behaviour draw), the draw's entropy and its reward components.
     /// </summary>
-    (IRollout? Rollout, double Entropy, RewardComponents Components) Round(SortingTask task, nn.Module<Tensor, Tensor> policy, bool current, Draft draft)
+    (IRollout? Rollout, double Entropy, double[] Components) Round(VerifiableTask task, nn.Module<Tensor, Tensor> policy, bool current, Draft draft)
     {
         task.SampleTrainingBatch(draft.Prompts, _state.PromptSampler);
         var logp = current ? null : draft.Logp;

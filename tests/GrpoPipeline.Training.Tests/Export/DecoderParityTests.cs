@@ -26,7 +26,7 @@ public sealed class DecoderParityTests
         Seed = 4,
         Epochs = 150,
         Task = new TaskOptions { Kind = TaskKind.Variable, MinLength = 3, MaxLength = 8, VocabSize = 12, BatchSize = 32, HeldOutSize = 1000 },
-        Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+        Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 } },
         Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 32, Heads = 4, Layers = 2, MlpDim = 64 },
         Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, KlCoef = 0, ClipLow = 0.2, ClipHigh = 0.2, LearningRate = 3e-3, MaxGradNorm = 1 },
         Run = new RunOptions { Threads = 1 },
@@ -96,7 +96,7 @@ public sealed class DecoderParityTests
     [Test]
     public void Greedy_Decodes_Of_The_Inference_Library_Equal_TorchSharp_On_1000_Held_Out_Prompts()
     {
-        var task = new SortingTask(Config.Task);
+        var task = new SortTask(Config.Task);
         var prompts = task.HeldOutPrompts();
         Assert.That(prompts, Has.Count.EqualTo(1000));
         Assert.That(prompts.Select(p => p.Length).Distinct().Count(), Is.EqualTo(6), "every length 3..8");
@@ -148,7 +148,7 @@ public sealed class DecoderParityTests
     /// </summary>
     static (long[][] Sequences, int Width) SampledSequences(int count, ulong seed)
     {
-        var prompts = new SortingTask(Config.Task).HeldOutPrompts(count, seed);
+        var prompts = new SortTask(Config.Task).HeldOutPrompts(count, seed);
         using var scope = NewDisposeScope();
         using var generator = new Generator(seed);
         var decoded = ResponseDecoder.Decode(Policy, TokenRows.From(prompts, Config.Task.Special.Pad), 1, Config.Task.MaxResponseLength, 1.0, generator);

@@ -58,8 +58,8 @@ public sealed class MetadataTests
                 Is.EqualTo((original.Kind, original.Length, original.Vocab, original.HeldOutFraction, original.SplitSalt)));
             // Anyone holding the model can tell which prompts training never saw.
             var probes = ExportedModels.RandomPrompts(500, 6, 12, seed: 21);
-            var fromModel = new SortingTask(task);
-            var fromTraining = new SortingTask(original);
+            var fromModel = new SortTask(task);
+            var fromTraining = new SortTask(original);
             Assert.That(probes.Select(p => fromModel.IsHeldOut(p)), Is.EqualTo(probes.Select(p => fromTraining.IsHeldOut(p))));
         }
     }

@@ -18,7 +18,7 @@ public sealed class TransformerParityTests
             Seed = 3,
             Epochs = 40,
             Task = new TaskOptions { Kind = TaskKind.Random, PromptLength = 5, VocabSize = 10, BatchSize = 32, HeldOutSize = 0 },
-            Rewards = new RewardOptions { InclusionOrdering = 0, SortDistance = 1 },
+            Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 } },
             Policy = new PolicyOptions { Kind = PolicyKind.Transformer, DModel = 32, Heads = 4, Layers = 2, MlpDim = 64 },
             Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, KlCoef = 0, ClipLow = 0.2, ClipHigh = 0.2, MaxGradNorm = 1 },
         };

@@ -5,7 +5,7 @@ namespace GrpoPipeline.Core.Tests;
 public sealed class FixedSortingTaskTests
 {
     static readonly string[] LectureKeys = ["1,0,2", "3,2,4", "1,2,3"];
-    readonly SortingTask _task = new(new TaskOptions());
+    readonly SortTask _task = new(new TaskOptions());
 
     [Test]
     public void Default_Task_Has_Length_3_Vocab_5_And_Batch_3()
@@ -80,7 +80,7 @@ public sealed class FixedSortingTaskTests
     {
         // L = 9, V = 5: 5^9 = 1,953,125 prompts, above the enumeration limit of 2^20.
         long[] training = [4, 3, 2, 1, 0, 0, 1, 2, 3];
-        var task = new SortingTask(new TaskOptions { Prompts = [training] });
+        var task = new SortTask(new TaskOptions { Prompts = [training] });
 
         var heldOut = task.HeldOutPrompts(50, 3);
 
@@ -94,7 +94,7 @@ public sealed class FixedSortingTaskTests
     {
         // Regression: HeldOutFraction applies to random tasks only; a fixed task holds out every non-training prompt.
         long[] training = [4, 3, 2, 1, 0, 0, 1, 2, 3];
-        var task = new SortingTask(new TaskOptions { Prompts = [training], HeldOutFraction = 0 });
+        var task = new SortTask(new TaskOptions { Prompts = [training], HeldOutFraction = 0 });
 
         var heldOut = task.HeldOutPrompts(50, 3);
 
@@ -109,13 +109,13 @@ public sealed class RandomSortingTaskTests
     const int L = 5, V = 10;   // 10^5 prompts: small enough to enumerate
     static readonly TaskOptions Options = new() { Kind = TaskKind.Random, PromptLength = L, VocabSize = V, HeldOutFraction = 0.1 };
 
-    SortingTask _task = null!;
+    SortTask _task = null!;
     HashSet<string> _allHeldOut = null!;
 
     [OneTimeSetUp]
     public void EnumerateTheSplit()
     {
-        _task = new SortingTask(Options);
+        _task = new SortTask(Options);
         _allHeldOut = PromptSpace.All(L, V).Where(p => _task.IsHeldOut(p)).Select(p => PromptSpace.Key(p)).ToHashSet();
     }
 
@@ -205,7 +205,7 @@ public sealed class RandomSortingTaskTests
     [Test]
     public void A_Different_SplitSalt_Gives_A_Different_Split()
     {
-        var salted = new SortingTask(Options with { SplitSalt = Options.SplitSalt + 1 });
+        var salted = new SortTask(Options with { SplitSalt = Options.SplitSalt + 1 });
         var other = PromptSpace.All(L, V).Where(p => salted.IsHeldOut(p)).Select(p => PromptSpace.Key(p)).ToHashSet();
 
         // Two independent 10% splits share ~1% of prompts, i.e. ~10% of each split.
@@ -217,14 +217,14 @@ public sealed class RandomSortingTaskTests
     [Test]
     public void The_Split_Depends_Only_On_The_Options()
     {
-        var again = new SortingTask(Options with { });
+        var again = new SortTask(Options with { });
         Assert.That(PromptSpace.All(L, V).Count(p => again.IsHeldOut(p) != _allHeldOut.Contains(PromptSpace.Key(p))), Is.Zero);
     }
 
     [Test]
     public void A_Zero_Fraction_Holds_Nothing_Out()
     {
-        var task = new SortingTask(Options with { HeldOutFraction = 0 });
+        var task = new SortTask(Options with { HeldOutFraction = 0 });
 
         Assert.That(PromptSpace.All(L, V).Count(p => task.IsHeldOut(p)), Is.Zero);
         Assert.That(task.HeldOutPrompts(10, 1), Is.Empty);
@@ -236,7 +236,7 @@ public sealed class RandomSortingTaskTests
         // Reference: h = salt; per token h = Mix((h ^ t) + golden), Mix = SplitMix64's finaliser. Its Mix is checked
         // against SplitMix64's published first output for seed 0 (Vigna, splitmix64.c), so it is not the code under test.
         // Pinned because changing the hash silently moves prompts between the training and held-out splits.
-        // Note: the SortingTask remark writes `h ^ (ulong)t + golden`, which in C# (and C, Python) means h ^ (t + golden);
+        // Note: the SortTask remark writes `h ^ (ulong)t + golden`, which in C# (and C, Python) means h ^ (t + golden);
         // the code XORs first. The remark needs parentheses; the code must not change.
         Assert.That(ReferenceMix(0x9E3779B97F4A7C15UL), Is.EqualTo(0xE220A8397B1DCDAFUL));
 
@@ -246,7 +246,7 @@ public sealed class RandomSortingTaskTests
             {
                 ulong h = salt;
                 foreach (var t in prompt) h = ReferenceMix((h ^ (ulong)t) + 0x9E3779B97F4A7C15UL);
-                Assert.That(SortingTask.Hash(prompt, salt), Is.EqualTo(h), $"prompt {PromptSpace.Key(prompt)}, salt {salt}");
+                Assert.That(SortTask.Hash(prompt, salt), Is.EqualTo(h), $"prompt {PromptSpace.Key(prompt)}, salt {salt}");
             }
     }
 
@@ -255,7 +255,7 @@ public sealed class RandomSortingTaskTests
     {
         // 0.1 · 2^64, floored. The double 0.1 rounds it up by ~100 units of 2^-64: no hash of 1e5 prompts lands there.
         ulong threshold = 1844674407370955161UL;
-        int mismatches = PromptSpace.All(L, V).Count(p => _task.IsHeldOut(p) != (SortingTask.Hash(p, Options.SplitSalt) < threshold));
+        int mismatches = PromptSpace.All(L, V).Count(p => _task.IsHeldOut(p) != (SortTask.Hash(p, Options.SplitSalt) < threshold));
         Assert.That(mismatches, Is.Zero);
     }
 
@@ -285,7 +285,7 @@ public sealed class LargeRandomSortingTaskTests
     public void HeldOutPrompts_Are_Distinct_HeldOut_And_In_Range_When_The_Space_Is_Not_Enumerable()
     {
         // 32^12 = 2^60 prompts.
-        var task = new SortingTask(new TaskOptions { Kind = TaskKind.Random, PromptLength = 12, VocabSize = 32 });
+        var task = new SortTask(new TaskOptions { Kind = TaskKind.Random, PromptLength = 12, VocabSize = 32 });
 
         var heldOut = task.HeldOutPrompts(1000, 11);
 
@@ -302,7 +302,7 @@ public sealed class LargeRandomSortingTaskTests
     {
         // Regression: above the enumeration limit, a split sparser than the request once made this loop forever
         // (L = 6, V = 11 is 1,771,561 prompts; fraction 1e-6 holds out about 2).
-        var task = new SortingTask(new TaskOptions { Kind = TaskKind.Random, PromptLength = 6, VocabSize = 11, HeldOutFraction = 1e-6 });
+        var task = new SortTask(new TaskOptions { Kind = TaskKind.Random, PromptLength = 6, VocabSize = 11, HeldOutFraction = 1e-6 });
         int exist = PromptSpace.All(6, 11).Count(p => task.IsHeldOut(p));
 
         IReadOnlyList<long[]>? heldOut = null;

@@ -1,8 +1,9 @@
 namespace GrpoPipeline.Core;
 
 /// <summary>
-/// The sorting task built from <see cref="TaskOptions"/>: samples training prompts and produces the held-out prompts,
-/// which never overlap by content.
+/// A task whose prompts are lists of tokens 0..V−1 — fixed, of one random length, or of lengths min..max — with the
+/// held-out split over their content: it samples training prompts and produces held-out prompts, which never overlap.
+/// Sorting and reversal are such tasks; they add only their rewards.
 /// </summary>
 /// <remarks>
 /// Split rule. Fixed task: every prompt of the same L and V that is not a training prompt is held out.
@@ -12,7 +13,7 @@ namespace GrpoPipeline.Core;
 /// takes part (<c>[3]</c> and <c>[3, 0]</c> are unrelated draws). Training rejects held-out prompts, so the two sets
 /// are disjoint by construction, and anyone with the options can regenerate them.
 /// </remarks>
-public sealed class SortingTask
+public abstract class TokenListTask : VerifiableTask
 {
     const long EnumerationLimit = 1 << 20;
     const long SparseEnumerationLimit = 1 << 26;
@@ -22,42 +23,30 @@ public sealed class SortingTask
 
     /// <summary>The task of <paramref name="options"/>, validated.</summary>
     /// <exception cref="ConfigException">A length of a variable task has no training prompt (all are held out).</exception>
-    public SortingTask(TaskOptions options)
+    protected TokenListTask(TaskOptions options) : base(options)
     {
-        options.Validate();
-        Options = options;
         Length = options.Length;
-        Vocab = options.Vocab;
         _fixed = options.Kind == TaskKind.Fixed ? options.Prompts.Select(p => Key(p)).ToHashSet() : [];
         _heldOutThreshold = options.HeldOutFraction >= 1 ? ulong.MaxValue : (ulong)(options.HeldOutFraction * 18446744073709551616.0);
         if (options.IsVariableLength) RequireTrainingPromptsAtEveryLength();
     }
 
-    /// <summary>The options the task was built from.</summary>
-    public TaskOptions Options { get; }
-    /// <summary>Prompt and response length L of a fixed-length task; the longest prompt of a variable one.</summary>
+    /// <summary>Prompt length L of a fixed-length task; the longest prompt of a variable one.</summary>
     public int Length { get; }
-    /// <summary>Vocab size V.</summary>
-    public int Vocab { get; }
-    /// <summary>Prompts per training batch.</summary>
-    public int BatchSize => Options.PromptsPerBatch;
 
-    /// <summary>True when the prompt belongs to the held-out split and training never sees it.</summary>
-    public bool IsHeldOut(ReadOnlySpan<long> prompt) => Options.Kind switch
+    /// <inheritdoc/>
+    public override bool IsHeldOut(ReadOnlySpan<long> prompt) => Options.Kind switch
     {
         TaskKind.Fixed => !_fixed.Contains(Key(prompt)),
         TaskKind.Random => Hash(prompt, Options.SplitSalt) < _heldOutThreshold,
         _ => Hash(prompt, Rng.Mix(Options.SplitSalt ^ (ulong)prompt.Length)) < _heldOutThreshold,
     };
 
-    /// <summary>A buffer for one training batch: <see cref="BatchSize"/> rows of room for the longest prompt.</summary>
-    public TokenRows NewBatch() => new(BatchSize, Options.MaxPromptLength, Options.IsVariableLength ? Options.Special.Pad : 0);
-
     /// <summary>
-    /// Fills <paramref name="batch"/> with training prompts: a whole batch from <see cref="NewBatch"/>, or any number of
+    /// Fills <paramref name="batch"/> with training prompts: a whole batch from <see cref="VerifiableTask.NewBatch"/>, or any number of
     /// rows (dynamic sampling's refills).
     /// </summary>
-    public void SampleTrainingBatch(TokenRows batch, Rng rng)
+    public override void SampleTrainingBatch(TokenRows batch, Rng rng)
     {
         if (batch.Stride < Options.MaxPromptLength)
             throw new ArgumentException($"expected rows of room {Options.MaxPromptLength} or more, got {batch.Count}×{batch.Stride}", nameof(batch));
@@ -88,7 +77,7 @@ public sealed class SortingTask
     /// picked deterministically by <paramref name="seed"/>. A variable task's prompts are spread evenly over its
     /// lengths (lengths with fewer held-out prompts than their share give all they have).
     /// </summary>
-    public IReadOnlyList<long[]> HeldOutPrompts(int count, ulong seed)
+    public override IReadOnlyList<long[]> HeldOutPrompts(int count, ulong seed)
     {
         var rng = new Rng(seed);
         if (!Options.IsVariableLength) return HeldOutPromptsOfLength(Length, count, rng);
@@ -98,9 +87,6 @@ public sealed class SortingTask
             result.AddRange(HeldOutPromptsOfLength(Options.MinLength + k, count / lengths + (k < count % lengths ? 1 : 0), rng));
         return result;
     }
-
-    /// <summary>The evaluation set named by the options (<see cref="TaskOptions.HeldOutSize"/>, <see cref="TaskOptions.HeldOutSeed"/>).</summary>
-    public IReadOnlyList<long[]> HeldOutPrompts() => HeldOutPrompts(Options.HeldOutSize, Options.HeldOutSeed);
 
     List<long[]> HeldOutPromptsOfLength(int length, int count, Rng rng)
     {
@@ -167,7 +153,7 @@ public sealed class SortingTask
         for (int i = prompt.Length - 1; i >= 0; i--) { prompt[i] = code % Vocab; code /= Vocab; }
     }
 
-    /// <summary>The split hash (see remarks on <see cref="SortingTask"/>).</summary>
+    /// <summary>The split hash (see remarks on <see cref="TokenListTask"/>).</summary>
     public static ulong Hash(ReadOnlySpan<long> prompt, ulong salt)
     {
         ulong h = salt;
