@@ -22,6 +22,10 @@ static class ContractCheck
             _ => Fail<(ContractSpec, IReadOnlyDictionary<string, long>, PromptRules)>(path,
                 $"metadata '{OnnxContract.Metadata.Contract}' to be one of {string.Join(", ", OnnxContract.Versions)}", $"'{version}'"),
         };
+        // Responses are scored with sorting's rewards here; a model of another task must not be scored as a sorter.
+        var task = meta.GetValueOrDefault(OnnxContract.Metadata.Task, SortTask.TaskName);
+        if (task != SortTask.TaskName)
+            Fail(path, $"metadata '{OnnxContract.Metadata.Task}' = '{SortTask.TaskName}': Inference, the service and the evaluation score sorting models only, for now", $"'{task}'");
         foreach (var input in spec.Inputs) Expect(session.InputMetadata, input, sizes, path, "input");
         foreach (var output in spec.Outputs) Expect(session.OutputMetadata, output, sizes, path, "output");
         if (session.InputMetadata.Count != spec.Inputs.Count)

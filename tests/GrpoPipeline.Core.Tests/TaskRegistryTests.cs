@@ -93,3 +93,43 @@ public sealed class TaskRegistryTests
         Assert.That(MetricKeys.RewardExact, Is.EqualTo("reward/exact"));
     }
 }
+
+/// <summary>Reversal: its rewards by hand, and its split shared with every token-list task.</summary>
+[TestFixture]
+public sealed class ReverseTaskTests
+{
+    static readonly ReverseTask Reverse = (ReverseTask)TaskRegistry.Create(new TaskOptions { Name = "reverse", Kind = TaskKind.Variable, MinLength = 1, MaxLength = 4, VocabSize = 5 });
+
+    static double[] Score(long[] prompt, long[] response)
+    {
+        var values = new double[Reverse.Components.Count];
+        Reverse.Score(prompt, response, values);
+        return values;
+    }
+
+    [Test]
+    public void The_Reversed_Prompt_Is_Exact_And_Earns_Every_Position()
+    {
+        Assert.That(Score([1, 2, 3], [3, 2, 1]), Is.EqualTo(new[] { 1.0, 1 }));
+        Assert.That(Reverse.IsExact([4], [4]), Is.True);
+    }
+
+    [Test]
+    public void Wrong_Missing_And_Extra_Tokens_Cost_Their_Share_Of_The_Longer_One()
+    {
+        Assert.That(Score([1, 2, 3], [3, 0, 1]), Is.EqualTo(new[] { 2.0 / 3, 0 }), "a wrong middle token");
+        Assert.That(Score([1, 2, 3], [1, 2, 3]), Is.EqualTo(new[] { 1.0 / 3, 0 }), "the prompt itself: only the middle matches");
+        Assert.That(Score([1, 2, 3], [3, 2]), Is.EqualTo(new[] { 2.0 / 3, 0 }), "one token missing");
+        Assert.That(Score([1, 2], [2, 1, 1, 1]), Is.EqualTo(new[] { 2.0 / 4, 0 }), "two extra tokens");
+        Assert.That(Score([1, 2], []), Is.EqualTo(new[] { 0.0, 0 }), "no response");
+    }
+
+    [Test]
+    public void Reverse_Shares_Sortings_Held_Out_Split()
+    {
+        var options = new TaskOptions { Kind = TaskKind.Variable, MinLength = 1, MaxLength = 4, VocabSize = 5 };
+        var sort = new SortTask(options);
+        Assert.That(Reverse.HeldOutPrompts(40, 3), Is.EqualTo(sort.HeldOutPrompts(40, 3)), "the split is the prompt space's, not the task's");
+        Assert.That(Reverse.Components.Select(c => c.MetricKey), Is.EqualTo(new[] { "reward/position_share", "reward/exact" }));
+    }
+}

@@ -101,6 +101,13 @@ public sealed class ContractValidationTests
     }
 
     [Test]
+    public void A_Model_Of_Another_Task_Is_Refused_Rather_Than_Scored_As_A_Sorter()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.Task, "echo"), "echo.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.Task}' = 'sort'").And.Contain("found 'echo'"));
+    }
+
+    [Test]
     public void Vocab_Size_Metadata_That_Disagrees_With_The_Graph_Names_Both_Sizes()
     {
         var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.VocabSize, "13"), "vocab-13.onnx"));

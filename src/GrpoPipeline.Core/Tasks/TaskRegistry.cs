@@ -9,6 +9,7 @@ public static class TaskRegistry
     static readonly Dictionary<string, Func<TaskOptions, VerifiableTask>> Factories = new(StringComparer.Ordinal)
     {
         [SortTask.TaskName] = options => new SortTask(options),
+        [ReverseTask.TaskName] = options => new ReverseTask(options),
     };
     static readonly Lock Gate = new();
 
