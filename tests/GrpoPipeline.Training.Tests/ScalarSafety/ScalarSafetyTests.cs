@@ -23,19 +23,22 @@ public sealed class ScalarSafetyTests
         var lines = File.ReadAllLines(BannedSymbolsPath);
         int marker = Array.IndexOf(lines, Marker);
         Assert.That(marker, Is.GreaterThanOrEqualTo(0), $"{BannedSymbolsPath} has no line '{Marker}'");
-        var listed = lines.Skip(marker + 1).Where(l => l.Length > 0).Select(l => l.Split(';')[0]).ToList();
-        var expected = Scan.Value.Banned;
+        var listed = lines.Skip(marker + 1).Where(l => l.Length > 0).ToList();
+        var expected = Scan.Value.Banned.Select(id => $"{id};{Description}").ToList();
 
         if (!listed.SequenceEqual(expected))
         {
             // Written next to the test output, so a TorchSharp upgrade is one copy away from an up-to-date list.
             var regenerated = Path.Combine(TestContext.CurrentContext.WorkDirectory, "BannedSymbols.txt");
-            File.WriteAllLines(regenerated, lines.Take(marker + 1).Concat(expected.Select(id => $"{id};{Description}")));
+            File.WriteAllLines(regenerated, lines.Take(marker + 1).Concat(expected));
             Assert.Fail($"{BannedSymbolsPath} is out of date for TorchSharp {typeof(Scalar).Assembly.GetName().Version}: " +
-                        $"{expected.Except(listed).Count()} missing, {listed.Except(expected).Count()} no longer needed. " +
+                        $"{Ids(expected).Except(Ids(listed)).Count()} missing, {Ids(listed).Except(Ids(expected)).Count()} no longer needed, " +
+                        $"{expected.Count(e => !listed.Contains(e)) - Ids(expected).Except(Ids(listed)).Count()} with another message. " +
                         $"An up-to-date file is at {regenerated}: review it and copy it over.");
         }
     }
+
+    static IEnumerable<string> Ids(IEnumerable<string> entries) => entries.Select(e => e.Split(';')[0]);
 
     [Test]
     public void The_Scan_Finds_The_Apis_That_Crashed_Training()
