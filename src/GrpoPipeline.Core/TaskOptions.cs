@@ -66,6 +66,8 @@ public sealed record TaskOptions
     public ulong HeldOutSeed { get; init; } = 1;
     /// <summary>A length (variable task) or value-range (random task) curriculum; null trains on the whole task. Default null.</summary>
     public CurriculumOptions? Curriculum { get; init; }
+    /// <summary>The <c>add</c> task's operands and answer order; null for other tasks. Default null.</summary>
+    public AddOptions? Add { get; init; }
 
     /// <summary>The curriculum's last level, the task itself: maxLength for a variable task, V for a random one.</summary>
     public int FinalLevel => IsVariableLength ? MaxLength : VocabSize;
@@ -129,6 +131,7 @@ public sealed record TaskOptions
             ConfigException.Require(HeldOutFraction is >= 0 and <= 0.5, "task.heldOutFraction", HeldOutFraction, "0..0.5");
         }
         ConfigException.Require(HeldOutSize is >= 0 and <= 1_000_000, "task.heldOutSize", HeldOutSize, "0..1000000");
+        ConfigException.Require(Add is null || Name == AddTask.TaskName, "task.add", "{…}", $"null unless task.name is '{AddTask.TaskName}'");
         if (Curriculum is { } c)
         {
             ConfigException.Require(Kind != TaskKind.Fixed, "task.curriculum", "{…}", "null for a fixed task (a curriculum widens a random or variable task)");

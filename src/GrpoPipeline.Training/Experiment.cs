@@ -251,7 +251,7 @@ public static class Experiment
     {
         string t = Percent(target);
         var task = TaskRegistry.Create(config.Task);
-        double maxReward = task.MaxReward(task.Weights(config.Rewards), config.Task.MaxPromptLength);
+        double maxReward = task.MaxReward(task.Weights(config.Rewards), task.MaxPromptLength);
         var lines = new List<string>
         {
             $"| {variantHeader} | seeds | final mean reward (max {maxReward.ToString("0.##", CultureInfo.InvariantCulture)}) | final held-out exact | reached {t} | time to {t}: median [range] | epochs to {t}: median | lowest after reaching | ≥ {t} to the end from: median [range] |",

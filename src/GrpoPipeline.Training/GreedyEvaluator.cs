@@ -31,10 +31,10 @@ public sealed class GreedyEvaluator
     public GreedyEvaluator(IReadOnlyList<long[]> prompts, RewardFunction reward)
     {
         _reward = reward;
-        var task = reward.Task.Options;
+        var task = reward.Task;
         _maxResponseLength = task.MaxResponseLength;
-        _prompts = TokenRows.From(prompts, task.IsVariableLength ? task.Special.Pad : 0);
-        _responses = new TokenRows(prompts.Count, _maxResponseLength, task.IsVariableLength ? task.Special.Pad : 0);
+        _prompts = TokenRows.From(prompts, task.Padding);
+        _responses = new TokenRows(prompts.Count, _maxResponseLength, task.Padding);
         _rewards = new float[prompts.Count];
     }
 

@@ -29,7 +29,7 @@ public sealed class GrpoTrainer : IDisposable
     {
         State = state;
         var config = state.Config;
-        _task = TaskRegistry.Create(config.Task);
+        _task = state.Task;
         _reward = new RewardFunction(_task, config.Rewards);
         _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), _reward);
         _parameters = state.Policy.parameters().ToArray();

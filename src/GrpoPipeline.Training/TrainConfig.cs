@@ -255,7 +255,7 @@ public sealed record TrainConfig
     public RunOptions Run { get; init; } = new();
 
     /// <summary>Responses sampled per epoch, B·G.</summary>
-    [JsonIgnore] public int SamplesPerEpoch => Task.PromptsPerBatch * Grpo.GroupSize;
+    [JsonIgnore] public int SamplesPerEpoch => TaskRegistry.Create(Task).BatchSize * Grpo.GroupSize;
 
     public void Validate()
     {
@@ -268,16 +268,17 @@ public sealed record TrainConfig
         ConfigException.Require(Policy is not null, "policy", null, "an object");
         ConfigException.Require(Grpo is not null, "grpo", null, "an object");
         ConfigException.Require(Run is not null, "run", null, "an object");
-        TaskRegistry.Create(Task!).Weights(Rewards!);   // validates the task's options and the weights against its components
+        var task = TaskRegistry.Create(Task!);   // validates the task's options
+        task.Weights(Rewards!);                   // and the weights against its components
         Policy!.Validate(); Grpo!.Validate(); Run!.Validate();
         // A factorised policy answers every position at once, so its responses have the prompt's length; a decoder
         // answers token by token and ends with EOS, which is what a variable-length task asks for.
         if (Policy.Kind == PolicyKind.Decoder)
-            ConfigException.Require(Task!.Kind == TaskKind.Variable, "task.kind", Task.Kind,
+            ConfigException.Require(task.IsVariableLength, "task.kind", Task!.Kind,
                 "variable with policy.kind = decoder (for one length, set task.minLength = task.maxLength)");
         else
-            ConfigException.Require(Task!.Kind != TaskKind.Variable, "policy.kind", Policy.Kind,
-                "decoder for a variable-length task: seed and transformer answer every position at once, so they need task.kind fixed or random");
+            ConfigException.Require(!task.IsVariableLength, "policy.kind", Policy.Kind,
+                $"decoder for a variable-length task ({task.Name}): seed and transformer answer every position at once, so they need task.kind fixed or random");
     }
 
     /// <summary>Strict JSON (see <see cref="ConfigJson"/>).</summary>

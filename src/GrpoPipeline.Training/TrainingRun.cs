@@ -34,10 +34,12 @@ public sealed class TrainingRun : IDisposable
             throw new RunDirectoryException($"run directory '{run.Root}' already holds a run; pass --resume to continue it, or choose another --run-dir");
         run.EnsureWritable();
         Writing(run.ConfigPath, "the config", () => AtomicFile.WriteAllText(run.ConfigPath, config.ToJson()));
-        log.LogInformation("New run {Run}: {Task} task L={Length} V={Vocab}, {Policy} policy, B={Batch} G={Group} μ={Steps}, {Epochs} epochs",
-            run.Root, config.Task.Kind, config.Task.Rules.LengthRange, config.Task.Vocab, config.Policy.Kind,
-            config.Task.PromptsPerBatch, config.Grpo.GroupSize, config.Grpo.InnerSteps, config.Epochs);
-        return new TrainingRun(TrainingState.Create(config), run, log);
+        var state = TrainingState.Create(config);
+        var task = state.Task;
+        log.LogInformation("New run {Run}: {Task} ({Kind}) L={Length} V={Vocab}, {Policy} policy, B={Batch} G={Group} μ={Steps}, {Epochs} epochs",
+            run.Root, task.Name, config.Task.Kind, task.Rules.LengthRange, task.Vocab, config.Policy.Kind,
+            task.BatchSize, config.Grpo.GroupSize, config.Grpo.InnerSteps, config.Epochs);
+        return new TrainingRun(state, run, log);
     }
 
     /// <summary>
@@ -93,7 +95,7 @@ public sealed class TrainingRun : IDisposable
                 heldOutExact = heldOut.Exact;
                 last.Add(MetricKeys.HeldOutExact, heldOut.Exact);
                 last.Add(MetricKeys.HeldOutReward, heldOut.Reward);
-                if (Config.Task.IsVariableLength)
+                if (State.Task.IsVariableLength)
                     foreach (var (length, exact) in heldOut.ExactByLength) last.Add(MetricKeys.HeldOutExactAtLength(length), exact);
             }
             Writing(Directory.MetricsPath, $"epoch {epoch}'s metrics", () => metrics.WriteLine(last.ToJsonLine()));

@@ -13,6 +13,7 @@ public sealed class TrainingState : IDisposable
     TrainingState(TrainConfig config, PolicyShape shape, nn.Module<Tensor, Tensor> policy)
     {
         Config = config;
+        Task = TaskRegistry.Create(config.Task);
         Shape = shape;
         Policy = policy;
         Optimizer = new RootedAdam(policy.parameters(), config.Grpo.LearningRate);
@@ -27,6 +28,8 @@ public sealed class TrainingState : IDisposable
     static readonly Lock InitLock = new();
 
     public TrainConfig Config { get; private set; }
+    /// <summary>The task the run trains on (<see cref="TaskOptions.Name"/>).</summary>
+    public VerifiableTask Task { get; }
     public PolicyShape Shape { get; }
     public nn.Module<Tensor, Tensor> Policy { get; }
     /// <summary>The frozen reference π_ref; null when the KL penalty is off.</summary>
@@ -72,8 +75,11 @@ public sealed class TrainingState : IDisposable
         if (config.Run.Threads > 0) set_num_threads(config.Run.Threads);
     }
 
-    public static PolicyShape ShapeOf(TrainConfig config) =>
-        new(config.Policy, config.Task.MaxPromptLength, config.Task.MaxResponseLength, config.Task.Vocab);
+    public static PolicyShape ShapeOf(TrainConfig config)
+    {
+        var task = TaskRegistry.Create(config.Task);
+        return new(config.Policy, task.MaxPromptLength, task.MaxResponseLength, task.Vocab);
+    }
 
     /// <summary>
     /// Refreshes π_ref at the start of epoch <paramref name="epochIndex"/> (0-based), as the lecture does: a hard copy,

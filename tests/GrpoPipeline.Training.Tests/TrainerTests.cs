@@ -194,6 +194,30 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void A_Decoder_Learns_One_Digit_Addition_From_Its_Digit_Share_Reward()
+    {
+        var config = new TrainConfig
+        {
+            RunName = "add",
+            Seed = 1,
+            Epochs = 80,
+            Task = new TaskOptions { Name = "add", Add = new AddOptions { MinDigits = 1, MaxDigits = 1 }, BatchSize = 16, HeldOutSize = 10 },
+            Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 32, Heads = 2, Layers = 1, MlpDim = 64 },
+            Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, ClipLow = 0.2, ClipHigh = 0.2, KlCoef = 0, LearningRate = 3e-3, MaxGradNorm = 1 },
+            Run = new RunOptions { Threads = 1 },
+        };
+        using var trainer = new GrpoTrainer(TrainingState.Create(config));
+
+        var metrics = Run(trainer, config.Epochs);
+
+        double first = metrics.Take(10).Average(m => m[MetricKeys.Reward("digitShare")]), last = metrics.TakeLast(10).Average(m => m[MetricKeys.Reward("digitShare")]);
+        TestContext.Out.WriteLine($"digit share {first:F3} → {last:F3}");
+        Assert.That(last, Is.GreaterThan(first + 0.15), "the share of right digits rises (0.10 → 0.30 on this seed)");
+        Assert.That(metrics[^1].TryGet(MetricKeys.Reward("sortDistance"), out _), Is.False, "the task's components, not sorting's, are logged");
+        Assert.That(metrics[^1][MetricKeys.ResponseLengthMax], Is.LessThanOrEqualTo(3), "at most two digits and EOS");
+    }
+
+    [Test]
     public void A_Decoder_Learns_A_Small_Variable_Length_Task_Token_By_Token()
     {
         var config = new TrainConfig

@@ -10,6 +10,7 @@ public static class TaskRegistry
     {
         [SortTask.TaskName] = options => new SortTask(options),
         [ReverseTask.TaskName] = options => new ReverseTask(options),
+        [AddTask.TaskName] = options => new AddTask(options),
     };
     static readonly Lock Gate = new();
 

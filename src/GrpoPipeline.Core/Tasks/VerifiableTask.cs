@@ -41,29 +41,41 @@ public abstract class VerifiableTask
     public abstract string Name { get; }
 
     /// <summary>V: prompt and response tokens are 0..V−1 (special tokens come after, see <see cref="SpecialTokens"/>).</summary>
-    public int Vocab => Options.Vocab;
+    public virtual int Vocab => Options.Vocab;
+
+    /// <summary>Whether prompts and responses vary in length (a decoder's task: responses end with EOS).</summary>
+    public virtual bool IsVariableLength => Options.IsVariableLength;
+
+    /// <summary>SEP, EOS and PAD, right after the values.</summary>
+    public SpecialTokens Special => SpecialTokens.For(Vocab);
+
+    /// <summary>What fills the unused slots of a row: PAD for a variable-length task, else 0 (rows are full).</summary>
+    public long Padding => IsVariableLength ? Special.Pad : 0;
+
+    /// <summary>The longest prompt.</summary>
+    public virtual int MaxPromptLength => Options.MaxPromptLength;
 
     /// <summary>How token <paramref name="token"/> reads to a person: its number, or SEP, EOS, PAD.</summary>
     public virtual string TokenName(long token)
     {
-        var special = Options.Special;
+        var special = Special;
         return token == special.Sep ? "SEP" : token == special.Eos ? "EOS" : token == special.Pad ? "PAD" : token.ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>What a prompt must look like (lengths, token range), with precise messages.</summary>
-    public PromptRules Rules => Options.Rules;
+    public virtual PromptRules Rules => Options.Rules;
 
     /// <summary>The longest response, EOS included for variable-length tasks.</summary>
-    public int MaxResponseLength => Options.MaxResponseLength;
+    public virtual int MaxResponseLength => Options.MaxResponseLength;
 
     /// <summary>Prompts per training batch.</summary>
-    public int BatchSize => Options.PromptsPerBatch;
+    public virtual int BatchSize => Options.PromptsPerBatch;
 
     /// <summary>True when the prompt belongs to the held-out split, which training never sees.</summary>
     public abstract bool IsHeldOut(ReadOnlySpan<long> prompt);
 
     /// <summary>A buffer for one training batch.</summary>
-    public TokenRows NewBatch() => new(BatchSize, Options.MaxPromptLength, Options.IsVariableLength ? Options.Special.Pad : 0);
+    public TokenRows NewBatch() => new(BatchSize, MaxPromptLength, Padding);
 
     /// <summary>Fills every row of <paramref name="batch"/> with a training prompt (never a held-out one).</summary>
     public abstract void SampleTrainingBatch(TokenRows batch, Rng rng);

@@ -108,7 +108,7 @@ public static class OnnxExporter
         yield return (OnnxContract.Metadata.ResponseLength, shape.ResponseLength.ToString());
         if (policy is DecoderPolicy decoder)
         {
-            yield return (OnnxContract.Metadata.MinLength, config.Task.MinLength.ToString());
+            yield return (OnnxContract.Metadata.MinLength, TaskRegistry.Create(config.Task).Rules.MinLength.ToString());
             yield return (OnnxContract.Metadata.MaxLength, decoder.MaxLength.ToString());
             yield return (OnnxContract.Metadata.SepToken, decoder.Special.Sep.ToString());
             yield return (OnnxContract.Metadata.EosToken, decoder.Special.Eos.ToString());

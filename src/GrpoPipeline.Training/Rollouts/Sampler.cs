@@ -39,11 +39,11 @@ sealed class Sampler
     {
         _state = state;
         _reward = reward;
-        var task = state.Config.Task;
-        _batch = task.PromptsPerBatch;
+        var task = state.Task;
+        _batch = task.BatchSize;
         _group = state.Config.Grpo.GroupSize;
         _stride = task.MaxResponseLength;
-        _pad = task.IsVariableLength ? task.Special.Pad : 0;
+        _pad = task.Padding;
         _first = NewDraft(_batch);
         _keptPrompts = new TokenRows(_batch, task.MaxPromptLength, _pad);
         _keptResponses = new TokenRows(_batch * _group, _stride, _pad);
@@ -56,7 +56,7 @@ sealed class Sampler
 
     GrpoOptions Grpo => _state.Config.Grpo;
 
-    Draft NewDraft(int prompts) => new(new TokenRows(prompts, _state.Config.Task.MaxPromptLength, _pad),
+    Draft NewDraft(int prompts) => new(new TokenRows(prompts, _state.Task.MaxPromptLength, _pad),
         new TokenRows(prompts * _group, _stride, _pad), new float[prompts * _group], new float[prompts * _group * _stride]);
 
     /// <summary>
@@ -130,7 +130,7 @@ sealed class Sampler
         var logp = current ? null : draft.Logp;
         (IRollout? Rollout, double Entropy) sampled = policy is DecoderPolicy decoder
             ? SequenceRollout.Sample(_state, decoder, _state.ResponseGenerator, draft.Prompts, draft.Responses, logp, KvCache)
-            : FactorisedRollout.Sample(_state, policy, _state.ResponseGenerator, draft.Prompts, _state.Config.Task.Vocab, draft.Responses, logp);
+            : FactorisedRollout.Sample(_state, policy, _state.ResponseGenerator, draft.Prompts, _state.Task.Vocab, draft.Responses, logp);
         return (sampled.Rollout, sampled.Entropy, _reward.Score(draft.Prompts, draft.Responses, _group, draft.Rewards));
     }
 

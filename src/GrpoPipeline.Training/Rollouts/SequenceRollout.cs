@@ -25,12 +25,12 @@ sealed class SequenceRollout : IRollout
     {
         _state = state;
         var grpo = state.Config.Grpo;
-        _loss = grpo.TokenLoss(state.Config.Task.MaxResponseLength, state.EntropyCoef);
+        _loss = grpo.TokenLoss(state.Task.MaxResponseLength, state.EntropyCoef);
         _decoded = decoded;
         _isWeights = isWeights;
         // The prompt block once per prompt (the decode repeated it G times), and the response tokens but the last.
         _group = grpo.GroupSize;
-        _prompts = ResponseDecoder.PromptBlock(prompts, state.Config.Task.Special);
+        _prompts = ResponseDecoder.PromptBlock(prompts, state.Task.Special);
         _responseInputs = _decoded.Tokens.narrow(1, 0, _decoded.Steps - 1);
         _mask = grpo.MaskTruncated ? _decoded.Mask * _decoded.Truncated.logical_not().unsqueeze(1) : _decoded.Mask;
         if (state.Reference is { } reference)
@@ -53,7 +53,7 @@ sealed class SequenceRollout : IRollout
         float[]? logProbs = null, bool kvCache = true)
     {
         var grpo = state.Config.Grpo;
-        int maxResponseLength = state.Config.Task.MaxResponseLength;
+        int maxResponseLength = state.Task.MaxResponseLength;
         var decoded = ResponseDecoder.Decode(policy, prompts, grpo.GroupSize, maxResponseLength, grpo.Temperature, generator, responses, kvCache);
         if (logProbs is null) return (new SequenceRollout(state, prompts, decoded, null), decoded.Entropy);
         // Rows of the decode's R steps into rows of maxResponseLength.
@@ -73,7 +73,7 @@ sealed class SequenceRollout : IRollout
     public static SequenceRollout Replay(TrainingState state, TokenRows prompts, TokenRows responses, float[]? behaviourLogp, EpochMetrics metrics)
     {
         var grpo = state.Config.Grpo;
-        int maxResponseLength = state.Config.Task.MaxResponseLength;
+        int maxResponseLength = state.Task.MaxResponseLength;
         var decoded = ResponseDecoder.TeacherForce((DecoderPolicy)state.Policy, prompts, grpo.GroupSize, responses, maxResponseLength, grpo.Temperature);
         Tensor? weights = null;
         if (behaviourLogp is not null)
