@@ -10,10 +10,10 @@ namespace GrpoPipeline.Training;
 /// </summary>
 public sealed class TrainingState : IDisposable
 {
-    TrainingState(TrainConfig config, PolicyShape shape, nn.Module<Tensor, Tensor> policy)
+    TrainingState(TrainConfig config, VerifiableTask task, PolicyShape shape, nn.Module<Tensor, Tensor> policy)
     {
         Config = config;
-        Task = TaskRegistry.Create(config.Task);
+        Task = task;
         Shape = shape;
         Policy = policy;
         Optimizer = new RootedAdam(policy.parameters(), config.Grpo.LearningRate);
@@ -52,13 +52,14 @@ public sealed class TrainingState : IDisposable
     public static TrainingState Create(TrainConfig config)
     {
         ApplyThreads(config);
-        var shape = ShapeOf(config);
+        var task = TaskRegistry.Create(config.Task);
+        var shape = ShapeOf(config.Policy, task);
         // Module initialisers draw from the global generator: one state at a time, so states built on several threads
         // still get the weights their seeds name.
         lock (InitLock)
         {
             manual_seed(config.Seed);
-            return new TrainingState(config, shape, PolicyFactory.Create(shape));
+            return new TrainingState(config, task, shape, PolicyFactory.Create(shape));
         }
     }
 
@@ -66,7 +67,7 @@ public sealed class TrainingState : IDisposable
     internal static TrainingState CreateForRestore(TrainConfig config, PolicyShape shape)
     {
         ApplyThreads(config);
-        return new(config, shape, PolicyFactory.Create(shape));
+        return new(config, TaskRegistry.Create(config.Task), shape, PolicyFactory.Create(shape));
     }
 
     // torch's thread count is process-wide; results do not depend on it for these op sizes.
@@ -75,11 +76,9 @@ public sealed class TrainingState : IDisposable
         if (config.Run.Threads > 0) set_num_threads(config.Run.Threads);
     }
 
-    public static PolicyShape ShapeOf(TrainConfig config)
-    {
-        var task = TaskRegistry.Create(config.Task);
-        return new(config.Policy, task.MaxPromptLength, task.MaxResponseLength, task.Vocab);
-    }
+    /// <summary>The policy's shape for <paramref name="task"/>: its longest prompt and response, and its vocabulary.</summary>
+    public static PolicyShape ShapeOf(PolicyOptions policy, VerifiableTask task) =>
+        new(policy, task.MaxPromptLength, task.MaxResponseLength, task.Vocab);
 
     /// <summary>
     /// Refreshes π_ref at the start of epoch <paramref name="epochIndex"/> (0-based), as the lecture does: a hard copy,

@@ -120,13 +120,7 @@ public sealed class AddTask : VerifiableTask
                     int length = Write(a, b, prompt);
                     if (IsHeldOut(prompt[..length])) found.Add(prompt[..length].ToArray());
                 }
-            int n = Math.Min(count, found.Count);
-            for (int i = 0; i < n; i++)
-            {
-                int j = i + rng.NextInt(found.Count - i);
-                (found[i], found[j]) = (found[j], found[i]);
-            }
-            return found.GetRange(0, n);
+            return SeededChoice(found, count, rng);
         }
         var seen = new HashSet<(long, long)>();
         for (int misses = 0; found.Count < count && misses < MaxRejections;)

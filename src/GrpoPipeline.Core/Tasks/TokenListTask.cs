@@ -103,14 +103,7 @@ public abstract class TokenListTask : VerifiableTask
                 Decode(code, p);
                 if (IsHeldOut(p)) all.Add((long[])p.Clone());
             }
-            // Partial Fisher–Yates: a seeded choice of `count` prompts.
-            int n = Math.Min(count, all.Count);
-            for (int i = 0; i < n; i++)
-            {
-                int j = i + rng.NextInt(all.Count - i);
-                (all[i], all[j]) = (all[j], all[i]);
-            }
-            return all.GetRange(0, n);
+            return SeededChoice(all, count, rng);
         }
 
         if (Options.Kind != TaskKind.Fixed && Options.HeldOutFraction <= 0) return [];

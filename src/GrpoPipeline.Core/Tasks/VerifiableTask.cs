@@ -83,6 +83,21 @@ public abstract class VerifiableTask
     /// <summary><paramref name="count"/> distinct held-out prompts (fewer if fewer exist), chosen by <paramref name="seed"/>.</summary>
     public abstract IReadOnlyList<long[]> HeldOutPrompts(int count, ulong seed);
 
+    /// <summary>
+    /// <paramref name="count"/> of <paramref name="all"/> (or all of them), chosen by <paramref name="rng"/> with a
+    /// partial Fisher–Yates shuffle: the held-out prompts of a space small enough to enumerate.
+    /// </summary>
+    protected static List<long[]> SeededChoice(List<long[]> all, int count, Rng rng)
+    {
+        int n = Math.Min(count, all.Count);
+        for (int i = 0; i < n; i++)
+        {
+            int j = i + rng.NextInt(all.Count - i);
+            (all[i], all[j]) = (all[j], all[i]);
+        }
+        return all.GetRange(0, n);
+    }
+
     /// <summary>The evaluation set named by the options (<see cref="TaskOptions.HeldOutSize"/>, <see cref="TaskOptions.HeldOutSeed"/>).</summary>
     public IReadOnlyList<long[]> HeldOutPrompts() => HeldOutPrompts(Options.HeldOutSize, Options.HeldOutSeed);
 
