@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP load benchmark of POST /v1/sort: starts `grpo serve` on loopback, runs wrk (64 connections), stops the server.
+# HTTP load benchmark of POST /v1/respond: starts `grpo serve` on loopback, runs wrk (64 connections), stops the server.
 # Prints wrk's figures and judges nothing. Usage: tools/http-bench.sh <model.onnx> [duration_s=15] [configuration=Release]
 set -euo pipefail
 model=${1:?usage: tools/http-bench.sh <model.onnx> [duration_s] [configuration]}
@@ -43,8 +43,8 @@ request = function()
   return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, bodies[(n % #bodies) + 1])
 end
 LUA
-echo "POST /v1/sort with prompts of length $min..$max in turn for ${duration}s, 64 connections, 2 threads"
-out=$(wrk -t2 -c64 -d"${duration}s" --latency -s "$lua" "$url/v1/sort")
+echo "POST /v1/respond with prompts of length $min..$max in turn for ${duration}s, 64 connections, 2 threads"
+out=$(wrk -t2 -c64 -d"${duration}s" --latency -s "$lua" "$url/v1/respond")
 echo "$out"
 # wrk prints the non-2xx line only when there are some; say zero explicitly.
 grep -q "Non-2xx" <<<"$out" || echo "  Non-2xx or 3xx responses: 0"

@@ -22,7 +22,7 @@ static class EvaluateCommand
         var seed = new Option<ulong?>("--seed") { Description = "Seed that picks the held-out prompts (default: the split's own, as in training)." };
         var prompts = new Option<FileInfo?>("--prompts") { Description = "Evaluate on a CSV file with a 'prompt' column of space-separated tokens." };
         var report = new Option<DirectoryInfo>("--report") { Description = "Directory for evaluation.json, evaluation.md and evaluation.png.", Required = true };
-        var command = new Command("evaluate", "Evaluate exported policies (sorters and decoders) on held-out prompts with ML.NET; writes a report and prints the leaderboard, and exact match per length for decoders.")
+        var command = new Command("evaluate", "Evaluate exported policies (factorised and decoders, any task) on held-out prompts with ML.NET, each with its task's rewards; writes a report and prints the leaderboard of each task, and exact match per length for decoders.")
         {
             models, heldOut, seed, prompts, report,
         };

@@ -12,7 +12,7 @@ namespace GrpoPipeline.Cli;
 /// <summary>
 /// The same policy two ways: TorchSharp eval-mode forward vs ONNX Runtime, at one batch size and equal thread counts
 /// (one, then every core); then single-prompt
-/// <see cref="SorterPolicy.Sort"/> latency percentiles. A decoder is compared on greedy decoding, both engines with
+/// <see cref="OnnxPolicy.Respond"/> latency percentiles. A decoder is compared on greedy decoding, both engines with
 /// their KV cache: TorchSharp's <see cref="ResponseDecoder"/> and the Inference library's decode loop, at batch 1 and
 /// the given batch, on prompts of every length of its task. Prints figures, judges nothing.
 /// </summary>
@@ -41,7 +41,7 @@ static class InferenceBenchmark
             foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
             {
                 torch.set_num_threads(threads);
-                using var threaded = SorterPolicy.Load(model, new SorterPolicyOptions { IntraOpThreads = threads });
+                using var threaded = OnnxPolicy.Load(model, new OnnxPolicyOptions { IntraOpThreads = threads });
                 // Alternating rounds, best round per engine. With glibc's default malloc settings libtorch's rate at
                 // batch 1,024 is bimodal (large buffers page-faulted in on every call, or not): up to 2.5x apart
                 // between rounds. README "Benchmarks" gives figures with and without GLIBC_TUNABLES that pin it.
@@ -54,7 +54,7 @@ static class InferenceBenchmark
                         using var _ = no_grad();
                         state.Policy.forward(tensor(flat, [batch, length])).argmax(-1).data<long>().CopyTo(responses);
                     }));
-                    ortRate = Math.Max(ortRate, Rate(seconds / Rounds, () => threaded.SortBatch(flat, responses)));
+                    ortRate = Math.Max(ortRate, Rate(seconds / Rounds, () => threaded.RespondBatch(flat, responses)));
                 }
                 yield return new
                 {
@@ -90,7 +90,7 @@ static class InferenceBenchmark
         foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
         {
             torch.set_num_threads(threads);
-            using var ort = SorterPolicy.Load(model, new SorterPolicyOptions { IntraOpThreads = threads });
+            using var ort = OnnxPolicy.Load(model, new OnnxPolicyOptions { IntraOpThreads = threads });
             foreach (int size in new[] { 1, batch }.Distinct())
             {
                 // Batch 1 takes one prompt of each length in turn; the large batch is all prompts at once.
@@ -110,11 +110,11 @@ static class InferenceBenchmark
                     ortRate = Math.Max(ortRate, Rate(seconds / Rounds, () =>
                     {
                         int k = next++ % batches.Count;
-                        ort.SortBatch(batches[k]);
+                        ort.RespondBatch(batches[k]);
                     }));
                 }
                 // Both engines' responses to every batch, outside the timing.
-                var ortResponses = batches.Select(b => ort.SortBatch(b)).ToArray();
+                var ortResponses = batches.Select(b => ort.RespondBatch(b)).ToArray();
                 for (int k = 0; k < batches.Count; k++)
                 {
                     using var scope = NewDisposeScope();
@@ -142,17 +142,17 @@ static class InferenceBenchmark
         yield return Latency(model, prompts, seconds);
     }
 
-    /// <summary>Percentiles of single-prompt <see cref="SorterPolicy.Sort"/> calls over the prompts, in turn.</summary>
+    /// <summary>Percentiles of single-prompt <see cref="OnnxPolicy.Respond"/> calls over the prompts, in turn.</summary>
     static object Latency(string model, IReadOnlyList<long[]> prompts, double seconds)
     {
-        using var ort = SorterPolicy.Load(model);
-        for (int i = 0; i < 2000; i++) ort.Sort(prompts[i % prompts.Count]);
+        using var ort = OnnxPolicy.Load(model);
+        for (int i = 0; i < 2000; i++) ort.Respond(prompts[i % prompts.Count]);
         var latencies = new List<double>();
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds < seconds)
         {
             long start = Stopwatch.GetTimestamp();
-            ort.Sort(prompts[latencies.Count % prompts.Count]);
+            ort.Respond(prompts[latencies.Count % prompts.Count]);
             latencies.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
         }
         latencies.Sort();

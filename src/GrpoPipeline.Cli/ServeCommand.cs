@@ -11,7 +11,7 @@ static class ServeCommand
     {
         var model = new Option<FileInfo>("--model") { Description = "The exported .onnx policy to serve (hot-reloaded when replaced).", Required = true };
         var urls = new Option<string>("--urls") { Description = "Listening URLs.", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
-        var command = new Command("serve", "Serve an exported policy over HTTP (POST /v1/sort, /v1/sort/batch, /v1/sample; GET /v1/model).") { model, urls };
+        var command = new Command("serve", "Serve an exported policy over HTTP (POST /v1/respond, /v1/respond/batch, /v1/sample; GET /v1/model; /v1/sort for sorting models).") { model, urls };
         command.SetAction(async (parse, cancel) =>
         {
             var path = parse.GetValue(model)!.FullName;

@@ -39,13 +39,13 @@ public sealed record TensorSpec(string Name, TensorElementType ElementType, IRea
 }
 
 /// <summary>A versioned ONNX interface: which tensors go in and come out, with their types and dimensions.</summary>
-/// <param name="Version">The value of the model's <see cref="OnnxContract.Metadata.Contract"/> metadata, e.g. <c>sorter/1</c>.</param>
+/// <param name="Version">The value of the model's <see cref="OnnxContract.Metadata.Contract"/> metadata, e.g. <c>factorised/1</c>.</param>
 /// <param name="Inputs">Graph inputs.</param>
 /// <param name="Outputs">Graph outputs.</param>
 public sealed record ContractSpec(string Version, IReadOnlyList<TensorSpec> Inputs, IReadOnlyList<TensorSpec> Outputs);
 
 /// <summary>
-/// The ONNX interface of exported policies, as a description (<see cref="Sorter"/>) rather than scattered names: the
+/// The ONNX interface of exported policies, as a description (<see cref="Factorised"/>, <see cref="Decoder"/>) rather than scattered names: the
 /// exporter writes the graph's inputs and outputs from it, and every reader (the contract check, the ML.NET scorer,
 /// <c>GET /v1/model</c>) checks against it or reports it.
 /// </summary>
@@ -66,10 +66,11 @@ public static class OnnxContract
     public const string VocabDim = "V";
 
     /// <summary>
-    /// <c>sorter/1</c>: a factorised policy that answers a prompt in one run, <c>prompts [batch, L]</c> →
-    /// <c>logits [batch, L, V]</c> and the greedy <c>response [batch, L]</c>.
+    /// <c>factorised/1</c>: a factorised policy that answers a prompt in one run, one response token per prompt token,
+    /// <c>prompts [batch, L]</c> → <c>logits [batch, L, V]</c> and the greedy <c>response [batch, L]</c>. Models
+    /// exported before 0.3 carry the same interface under <see cref="LegacySorterVersion"/>, and still load.
     /// </summary>
-    public static readonly ContractSpec Sorter = new("sorter/1",
+    public static readonly ContractSpec Factorised = new("factorised/1",
         [new TensorSpec(PromptsInput, TensorElementType.Int64, [BatchDim, LengthDim])],
         [
             new TensorSpec(LogitsOutput, TensorElementType.Float32, [BatchDim, LengthDim, VocabDim]),
@@ -134,11 +135,17 @@ public static class OnnxContract
     /// <summary>The version of <see cref="Decoder"/>.</summary>
     public const string DecoderVersion = "decoder/1";
 
-    /// <summary>The contract versions this build reads.</summary>
-    public static readonly IReadOnlyList<string> Versions = [Sorter.Version, DecoderVersion];
+    /// <summary>
+    /// <c>sorter/1</c>, the name of <see cref="Factorised"/> before 0.3 (and of models without a contract key): read as
+    /// <see cref="Factorised"/>.
+    /// </summary>
+    public const string LegacySorterVersion = "sorter/1";
 
-    /// <summary>The sizes that fix a sorter's symbolic dimensions.</summary>
-    public static IReadOnlyDictionary<string, long> SorterSizes(int length, int vocab) =>
+    /// <summary>The contract versions this build reads.</summary>
+    public static readonly IReadOnlyList<string> Versions = [Factorised.Version, DecoderVersion, LegacySorterVersion];
+
+    /// <summary>The sizes that fix a factorised policy's symbolic dimensions.</summary>
+    public static IReadOnlyDictionary<string, long> FactorisedSizes(int length, int vocab) =>
         new Dictionary<string, long> { [LengthDim] = length, [VocabDim] = vocab };
 
     /// <summary>The sizes that fix a decoder's per-model dimensions (the batch and the sequences stay symbolic).</summary>
@@ -155,17 +162,22 @@ public static class OnnxContract
     /// <summary>Keys of the model's metadata_props.</summary>
     public static class Metadata
     {
-        /// <summary>The contract version, e.g. <c>sorter/1</c>; a model without it is read as <c>sorter/1</c>.</summary>
+        /// <summary>The contract version, <c>factorised/1</c> or <c>decoder/1</c>; a model without it is read as <c>factorised/1</c>.</summary>
         public const string Contract = "grpo.contract";
-        /// <summary>The task the policy solves: <c>sort</c>.</summary>
+        /// <summary>The task the policy solves, by its registered name (<see cref="TaskRegistry"/>): <c>sort</c>, <c>reverse</c>, <c>add</c>, or an app's own.</summary>
         public const string Task = "grpo.task";
+        /// <summary>
+        /// JSON of the <see cref="Core.TaskOptions"/> the model was trained on (<see cref="ConfigJson"/>): with
+        /// <see cref="Task"/>, what rebuilds the task (prompt rules, rewards, held-out split) without the trainer.
+        /// </summary>
+        public const string TaskOptions = "grpo.task_options";
         /// <summary>The policy architecture, e.g. <c>seed</c> or <c>transformer</c>.</summary>
         public const string Policy = "grpo.policy";
         /// <summary>V: prompt tokens are 0..V−1.</summary>
         public const string VocabSize = "grpo.vocab_size";
-        /// <summary>L, the prompt length of a sorter.</summary>
+        /// <summary>The longest prompt (L for a factorised policy).</summary>
         public const string PromptLength = "grpo.prompt_length";
-        /// <summary>The response length of a sorter (equal to L).</summary>
+        /// <summary>The longest response: L for a factorised policy; a decoder's, EOS included.</summary>
         public const string ResponseLength = "grpo.response_length";
         /// <summary>The training run's name.</summary>
         public const string Run = "grpo.run";
@@ -173,7 +185,7 @@ public static class OnnxContract
         public const string Epoch = "grpo.epoch";
         /// <summary>The full training config, as JSON.</summary>
         public const string Config = "grpo.config";
-        /// <summary>JSON of the <see cref="TaskOptions"/> that define the held-out split.</summary>
+        /// <summary>Where models exported before 0.3 kept the <see cref="TaskOptions"/> JSON; read when that key is missing.</summary>
         public const string HeldOutSplit = "grpo.heldout_split";
         /// <summary>A decoder's shortest prompt.</summary>
         public const string MinLength = "grpo.min_length";

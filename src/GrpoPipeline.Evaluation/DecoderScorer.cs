@@ -13,19 +13,19 @@ public sealed class DecoderScorer : IPolicyScorer
 {
     readonly MLContext _ml = new(seed: 0);
     readonly SchemaDefinition _schema;
-    readonly SorterPolicy _policy;
+    readonly OnnxPolicy _policy;
     readonly DecoderTransformer _transformer;
 
     /// <param name="modelPath">A <c>decoder/1</c> ONNX file.</param>
     /// <param name="promptsPerBatch">Prompts per decoding call, K.</param>
     /// <param name="threads">ONNX Runtime intra-op threads.</param>
     /// <exception cref="OnnxContractException">Not a GrpoPipeline model.</exception>
-    /// <exception cref="ArgumentException">A <c>sorter/1</c> model (use <see cref="MlNetScorer"/>).</exception>
+    /// <exception cref="ArgumentException">A <c>factorised/1</c> model (use <see cref="MlNetScorer"/>).</exception>
     public DecoderScorer(string modelPath, int promptsPerBatch = MlNetScorer.DefaultPromptsPerRow, int threads = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(promptsPerBatch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        _policy = SorterPolicy.Load(modelPath, new SorterPolicyOptions { IntraOpThreads = threads, WarmUp = false });
+        _policy = OnnxPolicy.Load(modelPath, new OnnxPolicyOptions { IntraOpThreads = threads, WarmUp = false });
         try { _transformer = new DecoderTransformer(_policy, promptsPerBatch); }
         catch
         {

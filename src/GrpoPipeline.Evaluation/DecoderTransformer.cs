@@ -8,28 +8,33 @@ namespace GrpoPipeline.Evaluation;
 /// <summary>The columns <see cref="DecoderTransformer"/> reads and adds.</summary>
 public static class DecoderColumns
 {
-    /// <summary>Input: the prompt, a vector of Int64 tokens of any length (the sorter pipeline's prompt column name).</summary>
+    /// <summary>Input: the prompt, a vector of Int64 tokens of any length (the factorised pipeline's prompt column name).</summary>
     public const string Prompt = OnnxContract.PromptsInput;
-    /// <summary>The greedy response without EOS, a vector of Int64 of any length (the sorter pipeline's response column name).</summary>
+    /// <summary>The greedy response without EOS, a vector of Int64 of any length (the factorised pipeline's response column name).</summary>
     public const string Response = OnnxContract.ResponseOutput;
     /// <summary>Tokens in the response, Int32.</summary>
     public const string ResponseLength = "responseLength";
-    /// <summary>Whether the response was cut at maxLength + 1 tokens before EOS, Boolean.</summary>
+    /// <summary>Whether the response was cut at its longest before EOS, Boolean.</summary>
     public const string Truncated = "truncated";
-    /// <summary>Whether the response is exactly the sorted prompt, Boolean (<see cref="SortScore.Exact"/>).</summary>
+    /// <summary>Whether the response is the right answer, Boolean (<see cref="RewardScore.Exact"/>); only when the task is known.</summary>
     public const string Exact = "exact";
-    /// <summary>The sort-distance reward, Double (<see cref="SortScore.SortDistance"/>).</summary>
-    public const string SortDistance = "sortDistance";
-    /// <summary>The inclusion + ordering reward, Int32 (<see cref="SortScore.InclusionOrdering"/>).</summary>
-    public const string InclusionOrdering = "inclusionOrdering";
+    /// <summary>
+    /// The column of the task's reward component <paramref name="component"/>, Double: <c>reward.sortDistance</c>; one per
+    /// component (<see cref="VerifiableTask.Components"/>), only when the task is known.
+    /// </summary>
+    public static string Reward(string component) => RewardPrefix + component;
+
+    const string RewardPrefix = "reward.";
+    internal static bool IsScore(string column) => column == Exact || column.StartsWith(RewardPrefix, StringComparison.Ordinal);
 }
 
 /// <summary>
 /// An ML.NET transformer that decodes with a <c>decoder/1</c> model. <c>ApplyOnnxModel</c> runs a graph once per row,
 /// so it cannot loop over tokens; this transformer's cursor instead reads the prompts of K rows ahead, decodes them in
-/// one <see cref="ISorterPolicy.SortBatch(IReadOnlyList{long[]})"/> call (one batched loop with the KV cache), and
+/// one <see cref="IPolicy.RespondBatch(IReadOnlyList{long[]})"/> call (one batched loop with the KV cache), and
 /// serves the K rows from that batch. The output is the input's columns, then those of <see cref="DecoderColumns"/>:
-/// the response, its length, whether it was truncated, and its reward components (<see cref="SortScore.Of"/>).
+/// the response, its length, whether it was truncated, and — when the model's task is registered — whether it is exact
+/// and each reward component of the task (<see cref="RewardScore.Of"/>).
 /// </summary>
 /// <remarks>
 /// Decoding runs only when a cursor asks for an added column. Each cursor has its own batch buffers and the policy is
@@ -38,32 +43,34 @@ public static class DecoderColumns
 /// </remarks>
 public sealed class DecoderTransformer : ITransformer
 {
-    static readonly (string Name, DataViewType Type)[] Added =
-    [
-        (DecoderColumns.Response, new VectorDataViewType(NumberDataViewType.Int64)),
-        (DecoderColumns.ResponseLength, NumberDataViewType.Int32),
-        (DecoderColumns.Truncated, BooleanDataViewType.Instance),
-        (DecoderColumns.Exact, BooleanDataViewType.Instance),
-        (DecoderColumns.SortDistance, NumberDataViewType.Double),
-        (DecoderColumns.InclusionOrdering, NumberDataViewType.Int32),
-    ];
+    readonly (string Name, DataViewType Type)[] _added;
 
     /// <param name="policy">A loaded <c>decoder/1</c> policy; the caller keeps it alive while the transformer is used.</param>
     /// <param name="promptsPerBatch">Prompts per decoding call, K.</param>
     /// <param name="promptColumn">The input column of prompts.</param>
-    public DecoderTransformer(ISorterPolicy policy, int promptsPerBatch, string promptColumn = DecoderColumns.Prompt)
+    public DecoderTransformer(IPolicy policy, int promptsPerBatch, string promptColumn = DecoderColumns.Prompt)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentOutOfRangeException.ThrowIfLessThan(promptsPerBatch, 1);
         if (!policy.Contract.IsDecoder)
-            throw new ArgumentException($"'{policy.Contract.Path}' is {policy.Contract.Version}; {nameof(DecoderTransformer)} needs {OnnxContract.DecoderVersion} (score sorters with ApplyOnnxModel)", nameof(policy));
+            throw new ArgumentException($"'{policy.Contract.Path}' is {policy.Contract.Version}; {nameof(DecoderTransformer)} needs {OnnxContract.DecoderVersion} (score factorised policies with ApplyOnnxModel)", nameof(policy));
         Policy = policy;
+        var scores = policy.Contract.Task is { } task
+            ? [(DecoderColumns.Exact, BooleanDataViewType.Instance), .. task.Components.Select(c => (DecoderColumns.Reward(c.Name), (DataViewType)NumberDataViewType.Double))]
+            : Array.Empty<(string, DataViewType)>();
+        _added =
+        [
+            (DecoderColumns.Response, new VectorDataViewType(NumberDataViewType.Int64)),
+            (DecoderColumns.ResponseLength, NumberDataViewType.Int32),
+            (DecoderColumns.Truncated, BooleanDataViewType.Instance),
+            .. scores,
+        ];
         PromptsPerBatch = promptsPerBatch;
         PromptColumn = promptColumn;
     }
 
     /// <summary>The decoder.</summary>
-    public ISorterPolicy Policy { get; }
+    public IPolicy Policy { get; }
     /// <summary>Prompts per decoding call, K.</summary>
     public int PromptsPerBatch { get; }
     /// <summary>The input column of prompts.</summary>
@@ -82,7 +89,7 @@ public sealed class DecoderTransformer : ITransformer
             throw new ArgumentException($"column '{PromptColumn}' is {prompt.Type}; prompts must be a vector of Int64", nameof(inputSchema));
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
-        foreach (var (name, type) in Added) builder.AddColumn(name, type);
+        foreach (var (name, type) in _added) builder.AddColumn(name, type);
         return builder.ToSchema();
     }
 
@@ -116,7 +123,7 @@ public sealed class DecoderTransformer : ITransformer
     /// </summary>
     sealed class Cursor : DataViewRowCursor
     {
-        readonly ISorterPolicy _policy;
+        readonly IPolicy _policy;
         readonly DataViewSchema _schema;
         readonly int _inputColumns, _batchSize, _maxLength;
         readonly DataViewRowCursor _input;
@@ -124,7 +131,7 @@ public sealed class DecoderTransformer : ITransformer
         readonly ValueGetter<VBuffer<long>>? _aheadPrompt;
         readonly long[][] _prompts;
         readonly long[]?[][] _promptArrays;                  // [length][slot]: reused prompt arrays, no allocation per row
-        readonly SortScore[] _scores;
+        readonly RewardScore[] _scores;
         readonly bool[] _active;
         readonly bool _scoresActive;
         VBuffer<long> _promptBuffer;
@@ -142,7 +149,7 @@ public sealed class DecoderTransformer : ITransformer
             var needed = columnsNeeded.ToArray();
             _active = new bool[schema.Count];
             foreach (var column in needed) _active[column.Index] = true;
-            _scoresActive = needed.Any(c => c.Index >= _inputColumns && c.Name is DecoderColumns.Exact or DecoderColumns.SortDistance or DecoderColumns.InclusionOrdering);
+            _scoresActive = needed.Any(c => c.Index >= _inputColumns && DecoderColumns.IsScore(c.Name));
             _input = input.GetRowCursor(needed.Where(c => c.Index < _inputColumns).Select(c => input.Schema[c.Index]));
             if (_active.Skip(_inputColumns).Any(a => a))
             {
@@ -152,7 +159,7 @@ public sealed class DecoderTransformer : ITransformer
             }
             _prompts = new long[_batchSize][];
             _promptArrays = new long[]?[_maxLength + 1][];
-            _scores = new SortScore[_batchSize];
+            _scores = new RewardScore[_batchSize];
         }
 
         public override DataViewSchema Schema => _schema;
@@ -184,20 +191,20 @@ public sealed class DecoderTransformer : ITransformer
             {
                 _aheadPrompt!(ref _promptBuffer);
                 int length = _promptBuffer.Length;
-                // A prompt of a length the model does not take gets its own array, and SortBatch's message.
+                // A prompt of a length the model does not take gets its own array, and RespondBatch's message.
                 var prompt = length <= _maxLength ? (_promptArrays[length] ??= new long[_batchSize][])[rows] ??= new long[length] : new long[length];
                 _promptBuffer.CopyTo(prompt);                 // dense, whatever the buffer's representation
                 _prompts[rows++] = prompt;
             }
             if (rows == 0) return false;
             _rows = rows;
-            try { _responses = _policy.SortBatch(new ArraySegment<long[]>(_prompts, 0, rows)); }
+            try { _responses = _policy.RespondBatch(new ArraySegment<long[]>(_prompts, 0, rows)); }
             catch (ArgumentException e)
             {
                 throw new ArgumentException($"rows {_batchStart}..{_batchStart + rows - 1}: {e.Message}", e);
             }
             if (_scoresActive)
-                for (int b = 0; b < rows; b++) _scores[b] = SortScore.Of(_prompts[b], _responses[b]);
+                for (int b = 0; b < rows; b++) _scores[b] = _policy.Score(_prompts[b], _responses[b])!;
             return true;
         }
 
@@ -221,13 +228,14 @@ public sealed class DecoderTransformer : ITransformer
                 DecoderColumns.ResponseLength => (ValueGetter<int>)((ref int value) => value = _responses[_row].Length),
                 DecoderColumns.Truncated => (ValueGetter<bool>)((ref bool value) => value = _policy.Contract.IsTruncated(_responses[_row])),
                 DecoderColumns.Exact => (ValueGetter<bool>)((ref bool value) => value = _scores[_row].Exact),
-                DecoderColumns.SortDistance => (ValueGetter<double>)((ref double value) => value = _scores[_row].SortDistance),
-                DecoderColumns.InclusionOrdering => (ValueGetter<int>)((ref int value) => value = _scores[_row].InclusionOrdering),
+                _ when DecoderColumns.IsScore(column.Name) => RewardGetter(column.Name[DecoderColumns.Reward("").Length..]),
                 _ => throw new ArgumentOutOfRangeException(nameof(column), column.Name, "not a column of this transformer"),
             };
             return getter as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}");
         }
+
+        ValueGetter<double> RewardGetter(string component) => (ref double value) => value = _scores[_row][component];
 
         protected override void Dispose(bool disposing)
         {

@@ -4,46 +4,41 @@ using ScottPlot;
 namespace GrpoPipeline.Evaluation;
 
 /// <summary>
-/// <c>evaluation.png</c>: per-position accuracy (left), the distribution of the inclusion + ordering reward (middle),
-/// and exact match against prompt length with its 95% interval (right), one colour per model. A sorter is one point
-/// on the length chart; a decoder a line over its lengths.
+/// <c>evaluation.png</c>: exact match and mean reward share per model (left) and exact match against prompt length with
+/// its 95% interval (right), one colour per model. A factorised policy is one point on the length chart; a decoder a
+/// line over its lengths.
 /// </summary>
 public static class EvaluationPlot
 {
-    const int Width = 2100, Height = 560;
+    const int Width = 1600, Height = 560;
 
     /// <summary>Draws <paramref name="report"/> into <paramref name="pngPath"/>, atomically.</summary>
     public static void Write(EvaluationReport report, string pngPath)
     {
         var multiplot = new Multiplot();
-        multiplot.AddPlots(3);
+        multiplot.AddPlots(2);
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
-        var (accuracy, rewards, byLength) = (multiplot.GetPlot(0), multiplot.GetPlot(1), multiplot.GetPlot(2));
+        var (scores, byLength) = (multiplot.GetPlot(0), multiplot.GetPlot(1));
         var palette = new ScottPlot.Palettes.Category10();
         int models = report.Models.Count;
-        // Grouped bars: the models share each reward value's unit width.
+        // Grouped bars: the models share each measure's unit width.
         double barWidth = 0.8 / models;
 
         for (int k = 0; k < models; k++)
         {
             var m = report.Models[k];
             var color = palette.GetColor(k);
-            string label = $"#{m.Rank} {Path.GetFileNameWithoutExtension(m.Model)} (epoch {m.Epoch})";
+            string label = $"{m.Task} #{m.Rank} {Path.GetFileNameWithoutExtension(m.Model)} (epoch {m.Epoch})";
 
-            var line = accuracy.Add.Scatter(Enumerable.Range(0, m.PerPositionAccuracy.Length).Select(i => (double)i).ToArray(), m.PerPositionAccuracy, color);
-            line.LegendText = label;
-            line.LineWidth = 2;
-            line.MarkerSize = 7;
-
-            var bars = m.InclusionOrderingDistribution.Select((count, reward) => new Bar
+            var bars = new[] { m.ExactMatch, m.MeanRewardShare }.Select((value, measure) => new Bar
             {
-                Position = reward - 0.4 + barWidth * (k + 0.5),
-                Value = (double)count / m.Prompts,
+                Position = measure - 0.4 + barWidth * (k + 0.5),
+                Value = value,
                 Size = barWidth,
                 FillColor = color,
                 LineWidth = 0,
             }).ToList();
-            var barPlot = rewards.Add.Bars(bars);
+            var barPlot = scores.Add.Bars(bars);
             barPlot.LegendText = label;
 
             double[] lengths = m.ByLength.Select(l => (double)l.Length).ToArray(), exact = m.ByLength.Select(l => l.ExactMatch).ToArray();
@@ -58,19 +53,11 @@ public static class EvaluationPlot
             exactLine.MarkerSize = 8;
         }
 
-        accuracy.Title("Per-position accuracy (greedy response vs sorted prompt)");
-        accuracy.XLabel("position");
-        accuracy.YLabel("accuracy");
-        accuracy.Axes.SetLimitsY(0, 1.05);
-        accuracy.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
-        accuracy.ShowLegend(Alignment.LowerLeft);
-
-        rewards.Title("Inclusion + ordering reward distribution");
-        rewards.XLabel($"inclusion + ordering (max {string.Join("/", report.Models.Select(m => m.MaxInclusionOrdering).Distinct())})");
-        rewards.YLabel("share of prompts");
-        rewards.Axes.Margins(bottom: 0);
-        rewards.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
-        rewards.ShowLegend(Alignment.UpperLeft);
+        scores.Title("Exact match and reward share (task's default weights)");
+        scores.Axes.Bottom.SetTicks([0, 1], ["exact match", "reward share"]);
+        scores.YLabel("share");
+        scores.Axes.SetLimitsY(0, 1.05);
+        scores.ShowLegend(Alignment.LowerLeft);
 
         byLength.Title("Exact match by prompt length (95% Wilson interval)");
         byLength.XLabel("prompt length");

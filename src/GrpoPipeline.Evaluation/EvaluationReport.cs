@@ -16,23 +16,25 @@ public sealed record InvalidPrompt(int Line, string Prompt, string Reason);
 /// <summary>One model's metrics on the evaluation prompts; the JSON report's entries use these names in camelCase.</summary>
 public sealed record ModelEvaluation
 {
-    /// <summary>1-based place on the leaderboard (exact match, then mean reward).</summary>
+    /// <summary>1-based place on its task's leaderboard (exact match, then mean reward share).</summary>
     public int Rank { get; init; }
     /// <summary>Full path of the ONNX file.</summary>
     public required string Model { get; init; }
+    /// <summary>The task the model was trained on and is scored with (metadata <c>grpo.task</c>).</summary>
+    public required string Task { get; init; }
     /// <summary>Training run the model was exported from (metadata <c>grpo.run</c>).</summary>
     public required string Run { get; init; }
     /// <summary>Epoch it was exported at (metadata <c>grpo.epoch</c>).</summary>
     public int Epoch { get; init; }
     /// <summary>Policy architecture (metadata <c>grpo.policy</c>).</summary>
     public required string Policy { get; init; }
-    /// <summary>The ONNX contract the model follows: <c>sorter/1</c> (one pass, length L) or <c>decoder/1</c> (token by token, lengths min..max).</summary>
+    /// <summary>The ONNX contract the model follows: <c>factorised/1</c> (one pass, length L) or <c>decoder/1</c> (token by token, lengths min..max).</summary>
     public required string Contract { get; init; }
     /// <summary>The model's prompt length L; the longest prompt of a decoder.</summary>
     public int PromptLength { get; init; }
-    /// <summary>Shortest prompt the model takes (L for a sorter).</summary>
+    /// <summary>Shortest prompt the model takes (L for a factorised policy).</summary>
     public int MinLength { get; init; }
-    /// <summary>Longest prompt the model takes (L for a sorter).</summary>
+    /// <summary>Longest prompt the model takes (L for a factorised policy).</summary>
     public int MaxLength { get; init; }
     /// <summary>The model's vocabulary size V.</summary>
     public int VocabSize { get; init; }
@@ -41,33 +43,20 @@ public sealed record ModelEvaluation
 
     /// <summary>Prompts scored (invalid ones excluded).</summary>
     public int Prompts { get; init; }
-    /// <summary>Prompts answered with exactly the sorted prompt.</summary>
+    /// <summary>Prompts answered exactly right (the task's correctness check).</summary>
     public int ExactMatches { get; init; }
     /// <summary>Share of exact matches.</summary>
     public double ExactMatch { get; init; }
     /// <summary>95% Wilson interval of <see cref="ExactMatch"/>.</summary>
     public ConfidenceInterval ExactMatchInterval { get; init; }
-    /// <summary>Mean of the lecture's inclusion + ordering reward.</summary>
-    public double MeanInclusionOrdering { get; init; }
-    /// <summary>Largest possible inclusion + ordering reward of the longest prompt, 2L−1.</summary>
-    public int MaxInclusionOrdering { get; init; }
-    /// <summary>The reward earned over the most the prompts could earn, Σ reward ÷ Σ (2|prompt|−1); for one length L,
-    /// <see cref="MeanInclusionOrdering"/> ÷ <see cref="MaxInclusionOrdering"/>.</summary>
-    public double NormalizedInclusionOrdering { get; init; }
-    /// <summary>Mean sort-distance reward: the share of positions equal to the sorted prompt, of max(|response|, |prompt|) (0..1).</summary>
-    public double MeanSortDistance { get; init; }
-    /// <summary>Accuracy at each response position, over the prompts at least that long.</summary>
-    public required double[] PerPositionAccuracy { get; init; }
-    /// <summary>Share of prompt tokens found in the response.</summary>
-    public double InclusionRate { get; init; }
-    /// <summary>Share of adjacent response pairs in order, of the |prompt|−1 that count.</summary>
-    public double OrderingRate { get; init; }
-    /// <summary>Prompts per inclusion + ordering value 0..2L−1.</summary>
-    public required int[] InclusionOrderingDistribution { get; init; }
-    /// <summary>Exact match and more per prompt length, shortest first (one entry for a sorter); the prompt count of
-    /// each length is how many of its prompts were scored.</summary>
+    /// <summary>Every reward component of the task, by name, with its mean.</summary>
+    public required IReadOnlyList<ComponentMean> Rewards { get; init; }
+    /// <summary>Mean reward (the task's default weights) over the most a response could earn, 0..1.</summary>
+    public double MeanRewardShare { get; init; }
+    /// <summary>Exact match and more per prompt length, shortest first (one entry for a factorised policy); the prompt
+    /// count of each length is how many of its prompts were scored.</summary>
     public required IReadOnlyList<LengthSummary> ByLength { get; init; }
-    /// <summary>Responses cut at maxLength + 1 tokens before EOS (always 0 for a sorter).</summary>
+    /// <summary>Responses cut at the longest before EOS (always 0 for a factorised policy).</summary>
     public int Truncated { get; init; }
     /// <summary>Share of truncated responses.</summary>
     public double TruncatedShare { get; init; }
@@ -77,7 +66,7 @@ public sealed record ModelEvaluation
     /// scored like the rest, but their score is not a held-out score.</summary>
     public int TrainingSplitPrompts { get; init; }
 
-    /// <summary>Prompts the model cannot take (wrong length, token out of range).</summary>
+    /// <summary>Prompts the model cannot take (wrong length, token out of range, not a prompt of its task).</summary>
     public int InvalidPrompts { get; init; }
     /// <summary>Each of them, with its line and reason.</summary>
     public required IReadOnlyList<InvalidPrompt> Invalid { get; init; }
@@ -86,16 +75,13 @@ public sealed record ModelEvaluation
     [JsonIgnore]
     public bool IsDecoder => Contract == OnnxContract.DecoderVersion;
 
-    internal static ModelEvaluation From(ModelInfo model, string source, SortSummary s, IReadOnlyList<InvalidPrompt> invalid) => new()
+    internal static ModelEvaluation From(ModelInfo model, string source, TaskSummary s, IReadOnlyList<InvalidPrompt> invalid) => new()
     {
-        Model = model.Contract.Path, Run = model.Contract.RunName, Epoch = model.Contract.Epoch, Policy = model.Contract.PolicyKind,
+        Model = model.Contract.Path, Task = s.Task, Run = model.Contract.RunName, Epoch = model.Contract.Epoch, Policy = model.Contract.PolicyKind,
         Contract = model.Contract.Version, PromptLength = model.Contract.Prompts.MaxLength, MinLength = model.Contract.Prompts.MinLength,
         MaxLength = model.Contract.Prompts.MaxLength, VocabSize = model.Contract.VocabSize, PromptSource = source,
         Prompts = s.Prompts, ExactMatches = s.ExactMatches, ExactMatch = s.ExactMatch, ExactMatchInterval = s.ExactMatchInterval,
-        MeanInclusionOrdering = s.MeanInclusionOrdering, MaxInclusionOrdering = s.MaxInclusionOrdering,
-        NormalizedInclusionOrdering = s.NormalizedInclusionOrdering, MeanSortDistance = s.MeanSortDistance,
-        PerPositionAccuracy = s.PerPositionAccuracy,
-        InclusionRate = s.InclusionRate, OrderingRate = s.OrderingRate, InclusionOrderingDistribution = s.InclusionOrderingDistribution,
+        Rewards = s.Rewards, MeanRewardShare = s.MeanRewardShare,
         ByLength = s.ByLength, Truncated = s.Truncated, TruncatedShare = s.TruncatedShare, MeanResponseLength = s.MeanResponseLength,
         TrainingSplitPrompts = model.TrainingSplitPrompts, InvalidPrompts = invalid.Count, Invalid = invalid,
     };
@@ -104,15 +90,18 @@ public sealed record ModelEvaluation
 /// <summary>The model an evaluation reports on: its checked contract (with the ONNX metadata), and how many CSV prompts are in its training split.</summary>
 sealed record ModelInfo(PolicyContract Contract, int TrainingSplitPrompts);
 
-/// <summary>The evaluation of one or more models: a leaderboard sorted by exact match, then sort distance.</summary>
+/// <summary>
+/// The evaluation of one or more models: a leaderboard per task (models of different tasks are not compared), each sorted
+/// by exact match, then mean reward share.
+/// </summary>
 public sealed record EvaluationReport
 {
-    /// <summary>The prompts every model was asked to sort.</summary>
+    /// <summary>The prompts every model was asked to answer.</summary>
     public required string Source { get; init; }
-    /// <summary>One entry per model, best first.</summary>
+    /// <summary>One entry per model, grouped by task (in name order), best first within a task.</summary>
     public required IReadOnlyList<ModelEvaluation> Models { get; init; }
 
-    /// <summary>camelCase, indented; NaN (a rate with nothing to count, e.g. ordering when every prompt has one token) as <c>"NaN"</c>.</summary>
+    /// <summary>camelCase, indented; NaN (a rate with nothing to count) as <c>"NaN"</c>.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
@@ -120,15 +109,20 @@ public sealed record EvaluationReport
     };
 
     /// <summary>
-    /// Orders <paramref name="models"/> by exact match, then by the sort-distance reward (a share, so it compares models
-    /// of any length; both descending; ties keep their input order) and numbers their ranks.
+    /// Groups <paramref name="models"/> by task and orders each group by exact match, then by mean reward share (a share,
+    /// so it compares models of any length; both descending; ties keep their input order), numbering ranks per task.
     /// </summary>
     public static EvaluationReport Rank(string source, IEnumerable<ModelEvaluation> models) => new()
     {
         Source = source,
-        Models = models.OrderByDescending(m => m.ExactMatch).ThenByDescending(m => m.MeanSortDistance)
-            .Select((m, i) => m with { Rank = i + 1 }).ToList(),
+        Models = models.GroupBy(m => m.Task).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .SelectMany(g => g.OrderByDescending(m => m.ExactMatch).ThenByDescending(m => m.MeanRewardShare).Select((m, i) => m with { Rank = i + 1 }))
+            .ToList(),
     };
+
+    /// <summary>The tasks of the report's models, in the leaderboard's order.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Tasks => Models.Select(m => m.Task).Distinct().ToList();
 
     /// <summary>The report as indented camelCase JSON (<c>evaluation.json</c>).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -137,16 +131,26 @@ public sealed record EvaluationReport
     public static EvaluationReport FromJson(string json) =>
         JsonSerializer.Deserialize<EvaluationReport>(json, Json) ?? throw new JsonException("the report is null");
 
-    /// <summary>The leaderboard as a Markdown table (also what the CLI prints).</summary>
+    /// <summary>The leaderboards as Markdown, one table per task with its own reward components (also what the CLI prints).</summary>
     public string LeaderboardMarkdown()
     {
         var md = new StringBuilder();
-        md.AppendLine("| Rank | Model | Run | Epoch | Policy | Contract | Lengths | Prompts | Exact match [95% CI] | Sort distance | Inclusion + ordering | Inclusion | Ordering | Truncated | Invalid |");
-        md.AppendLine("|---:|---|---|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|");
-        foreach (var m in Models)
-            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {m.Rank} | {Cell(Path.GetFileName(m.Model))} | {Cell(m.Run)} | {m.Epoch} | {Cell(m.Policy)} | {m.Contract} | {Lengths(m)} | {m.Prompts} | " +
-                $"{WithInterval(m.ExactMatch, m.ExactMatchInterval)} | {m.MeanSortDistance:F3} | {InclusionOrdering(m)} | {m.InclusionRate:F3} | {m.OrderingRate:F3} | {m.Truncated} | {m.InvalidPrompts} |"));
-        return md.ToString();
+        foreach (var task in Tasks)
+        {
+            var models = Models.Where(m => m.Task == task).ToList();
+            var components = models[0].Rewards.Select(r => r.Name).ToList();
+            if (Tasks.Count > 1) md.AppendLine($"**Task `{task}`**").AppendLine();
+            md.AppendLine("| Rank | Model | Task | Run | Epoch | Policy | Contract | Lengths | Prompts | Exact match [95% CI] | Reward share | " +
+                string.Concat(components.Select(c => $"{c} | ")) + "Truncated | Invalid |");
+            md.AppendLine("|---:|---|---|---|---:|---|---|---:|---:|---|---:|" + string.Concat(components.Select(_ => "---:|")) + "---:|---:|");
+            foreach (var m in models)
+                md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {m.Rank} | {Cell(Path.GetFileName(m.Model))} | {Cell(m.Task)} | {Cell(m.Run)} | {m.Epoch} | {Cell(m.Policy)} | {m.Contract} | {Lengths(m)} | {m.Prompts} | " +
+                    $"{WithInterval(m.ExactMatch, m.ExactMatchInterval)} | {m.MeanRewardShare:F3} | ") +
+                    string.Concat(components.Select(c => string.Create(CultureInfo.InvariantCulture, $"{m.Rewards.FirstOrDefault(r => r.Name == c)?.Mean ?? double.NaN:F3} | "))) +
+                    $"{m.Truncated} | {m.InvalidPrompts} |");
+            md.AppendLine();
+        }
+        return md.ToString().TrimEnd() + Environment.NewLine;
     }
 
     /// <summary>
@@ -158,38 +162,31 @@ public sealed record EvaluationReport
         var models = Models.Where(m => !decodersOnly || m.IsDecoder).ToList();
         if (models.Count == 0) return "";
         var md = new StringBuilder();
-        md.AppendLine("| Model | Length | Prompts | Exact match [95% CI] | Sort distance | Mean response length | Truncated |");
-        md.AppendLine("|---|---:|---:|---|---:|---:|---:|");
+        md.AppendLine("| Model | Task | Length | Prompts | Exact match [95% CI] | Reward share | Mean response length | Truncated |");
+        md.AppendLine("|---|---|---:|---:|---|---:|---:|---:|");
         foreach (var m in models)
             foreach (var l in m.ByLength)
-                md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {Cell(Path.GetFileName(m.Model))} | {l.Length} | {l.Prompts} | " +
-                    $"{WithInterval(l.ExactMatch, l.ExactMatchInterval)} | {l.MeanSortDistance:F3} | {l.MeanResponseLength:F2} | {l.Truncated} |"));
+                md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {Cell(Path.GetFileName(m.Model))} | {Cell(m.Task)} | {l.Length} | {l.Prompts} | " +
+                    $"{WithInterval(l.ExactMatch, l.ExactMatchInterval)} | {l.MeanRewardShare:F3} | {l.MeanResponseLength:F2} | {l.Truncated} |"));
         return md.ToString();
     }
 
-    /// <summary>The whole Markdown report: the leaderboard, exact match per length, per-position accuracy, and the invalid prompts.</summary>
+    /// <summary>The whole Markdown report: the leaderboards, exact match per length, and the invalid prompts.</summary>
     public string ToMarkdown(int maxListedInvalid = 50)
     {
         var md = new StringBuilder();
         md.AppendLine("# Evaluation").AppendLine();
-        md.AppendLine($"Prompts: {Source}. Greedy responses scored through ML.NET: sorter/1 models with ApplyOnnxModel, decoder/1 models " +
-            "with a transformer that decodes K prompts per batch. Each reward component is reported under its own name: exact match " +
-            "(with a 95% Wilson interval), sort distance (the share of positions equal to the sorted prompt) and the lecture's " +
-            "inclusion + ordering (of 2L−1; for a decoder, the share of the most its prompts could earn).").AppendLine();
+        md.AppendLine($"Prompts: {Source}. Greedy responses scored through ML.NET: factorised/1 models with ApplyOnnxModel, decoder/1 models " +
+            "with a transformer that decodes K prompts per batch. Each model is scored with its own task's correctness check (exact " +
+            "match, with a 95% Wilson interval) and reward components, each under its own name; the reward share is the reward with " +
+            "the task's default weights over the most a response could earn. Models of different tasks are ranked separately.").AppendLine();
         md.Append(LeaderboardMarkdown()).AppendLine();
         foreach (var m in Models.Where(m => m.TrainingSplitPrompts > 0))
             md.AppendLine($"Note: {m.TrainingSplitPrompts} of the {m.Prompts} prompts scored for {Path.GetFileName(m.Model)} are in its training split, so its scores are not held-out scores.").AppendLine();
         md.AppendLine("## Exact match per length").AppendLine();
         md.AppendLine("Each model is scored on the lengths it accepts; held-out prompts are spread evenly over them, and a length that holds " +
             "out fewer prompts than its share gives all it has, so the prompt count says how many each length had.").AppendLine();
-        md.Append(ByLengthMarkdown()).AppendLine();
-        md.AppendLine("## Per-position accuracy").AppendLine();
-        int positions = Models.Max(m => m.PerPositionAccuracy.Length);
-        md.AppendLine("| Model | " + string.Join(" | ", Enumerable.Range(0, positions).Select(i => $"pos {i}")) + " |");
-        md.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", positions)));
-        foreach (var m in Models)
-            md.AppendLine($"| {Cell(Path.GetFileName(m.Model))} | " +
-                string.Join(" | ", Enumerable.Range(0, positions).Select(i => i < m.PerPositionAccuracy.Length ? m.PerPositionAccuracy[i].ToString("F3", CultureInfo.InvariantCulture) : "")) + " |");
+        md.Append(ByLengthMarkdown());
         foreach (var m in Models.Where(m => m.InvalidPrompts > 0))
         {
             md.AppendLine().AppendLine($"## Invalid prompts for {Path.GetFileName(m.Model)} ({m.InvalidPrompts})").AppendLine();
@@ -201,11 +198,6 @@ public sealed record EvaluationReport
     }
 
     static string Lengths(ModelEvaluation m) => m.MinLength == m.MaxLength ? $"{m.MaxLength}" : $"{m.MinLength}..{m.MaxLength}";
-
-    /// <summary>Mean of max for one length; for many lengths, whose maxima differ, the share of the most the prompts could earn.</summary>
-    static string InclusionOrdering(ModelEvaluation m) => m.MinLength == m.MaxLength
-        ? string.Create(CultureInfo.InvariantCulture, $"{m.MeanInclusionOrdering:F2} / {m.MaxInclusionOrdering}")
-        : Percent(m.NormalizedInclusionOrdering) + " of max";
 
     static string WithInterval(double share, ConfidenceInterval interval) => $"{Percent(share)} [{Percent(interval.Low)}, {Percent(interval.High)}]";
 

@@ -14,31 +14,19 @@ public static class HeldOutSplit
 
     /// <summary>Parses and validates the split JSON; <paramref name="source"/> names the model in errors.</summary>
     /// <exception cref="EvaluationException">Not valid JSON of <see cref="TaskOptions"/>, or invalid options.</exception>
-    public static TaskOptions Parse(string json, string source)
+    public static TaskOptions Parse(string json, string source) =>
+        FromMetadata(new Dictionary<string, string> { [OnnxContract.Metadata.TaskOptions] = json }, source);
+
+    /// <summary>The split of a model: the task options in its metadata (<see cref="ModelTask.Options"/>).</summary>
+    /// <exception cref="EvaluationException">The model has no task options, or they do not parse.</exception>
+    public static TaskOptions FromMetadata(IReadOnlyDictionary<string, string> metadata, string source)
     {
         TaskOptions? options;
-        try { options = JsonSerializer.Deserialize<TaskOptions>(json, Json); }
-        catch (JsonException e)
-        {
-            var key = ConfigJson.KeyOf(e) is "$" ? "" : $" at '{ConfigJson.KeyOf(e)}'";
-            throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is not a valid split{key}: {ConfigJson.Describe(e)}", e);
-        }
-        if (options is null)
-            throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is null");
-        try { options.Validate(); }
-        catch (ConfigException e)
-        {
-            throw new EvaluationException($"'{source}': metadata '{OnnxContract.Metadata.HeldOutSplit}' is not a valid split: {e.Message}", e);
-        }
-        return options;
+        try { options = ModelTask.Options(metadata, source); }
+        catch (InvalidDataException e) { throw new EvaluationException(e.Message, e); }
+        return options ?? throw new EvaluationException(
+            $"'{source}' has no metadata '{OnnxContract.Metadata.TaskOptions}', so its held-out prompts cannot be regenerated; pass a CSV of prompts instead");
     }
-
-    /// <summary>The split of a model, from its metadata.</summary>
-    /// <exception cref="EvaluationException">The model has no split metadata, or it does not parse.</exception>
-    public static TaskOptions FromMetadata(IReadOnlyDictionary<string, string> metadata, string source) =>
-        metadata.TryGetValue(OnnxContract.Metadata.HeldOutSplit, out var json)
-            ? Parse(json, source)
-            : throw new EvaluationException($"'{source}' has no metadata '{OnnxContract.Metadata.HeldOutSplit}', so its held-out prompts cannot be regenerated; pass a CSV of prompts instead");
 
     /// <summary>
     /// <paramref name="count"/> held-out prompts of <paramref name="split"/> picked by <paramref name="seed"/>
@@ -61,14 +49,15 @@ public static class HeldOutSplit
     public static int MaxDrawable(TaskOptions split) => Drawable(split).Count;
 
     /// <summary>
-    /// Above 2^20 prompts of a length, SortingTask draws held-out prompts by rejection, which slows to a crawl (and then
+    /// Above 2^20 prompts of a length, a token-list task draws held-out prompts by rejection, which slows to a crawl (and then
     /// returns fewer) as the request nears the split's size; so each such length is asked for at most half its expected
     /// held-out prompts, with room for the coupon-collector tail. Smaller lengths are enumerated: no limit. An even
     /// spread asks every length for the same share, so the length with the fewest held-out prompts sets the limit.
     /// </summary>
     static (int Count, int Length) Drawable(TaskOptions split)
     {
-        if (split.Kind == TaskKind.Fixed) return (int.MaxValue, split.Length);
+        // Only token-list tasks draw by rejection from a space this large; the others enumerate or bound their own draws.
+        if (split.Kind == TaskKind.Fixed || TaskRegistry.Create(split) is not TokenListTask) return (int.MaxValue, split.Length);
         int lengths = split.MaxPromptLength - split.MinPromptLength + 1;
         for (int length = split.MinPromptLength; length <= split.MaxPromptLength; length++)
             if (Math.Pow(split.Vocab, length) > 1 << 20)   // the first length above the limit holds out the fewest of them

@@ -7,7 +7,7 @@ public delegate void ResponseHandler(int index, ReadOnlySpan<long> response);
 
 /// <summary>
 /// Greedy responses of one exported model through an ML.NET pipeline, in batches: <see cref="MlNetScorer"/> for a
-/// <c>sorter/1</c> model (<c>ApplyOnnxModel</c>, one run per row of K prompts), <see cref="DecoderScorer"/> for a
+/// <c>factorised/1</c> model (<c>ApplyOnnxModel</c>, one run per row of K prompts), <see cref="DecoderScorer"/> for a
 /// <c>decoder/1</c> model (<see cref="DecoderTransformer"/>, one batched decode per K prompts).
 /// <see cref="Create"/> picks by <see cref="PolicyContract.IsDecoder"/>. Dispose it to release the native session.
 /// </summary>
@@ -25,7 +25,7 @@ public interface IPolicyScorer : IDisposable
     void Score(IReadOnlyList<long[]> prompts, ResponseHandler onResponse, Action<int>? onBatch = null, CancellationToken cancellationToken = default);
 
     /// <summary>The scorer for <paramref name="contract"/>'s kind of model.</summary>
-    /// <param name="contract">The model's contract, as <see cref="SorterPolicy.Load"/> checked it.</param>
+    /// <param name="contract">The model's contract, as <see cref="OnnxPolicy.Load"/> checked it.</param>
     /// <param name="promptsPerBatch">Prompts per batch, K.</param>
     /// <param name="threads">ONNX Runtime intra-op threads.</param>
     static IPolicyScorer Create(PolicyContract contract, int promptsPerBatch, int threads) => contract.IsDecoder

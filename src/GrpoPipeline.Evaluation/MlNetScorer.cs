@@ -6,7 +6,7 @@ using Microsoft.ML.Transforms.Onnx;
 namespace GrpoPipeline.Evaluation;
 
 /// <summary>
-/// Greedy responses of an exported sorter through ML.NET: <c>MLContext → IDataView → ApplyOnnxModel → cursor</c>,
+/// Greedy responses of an exported factorised policy through ML.NET: <c>MLContext → IDataView → ApplyOnnxModel → cursor</c>,
 /// with the column names of <see cref="OnnxContract"/>. Dispose it to release ONNX Runtime's native session.
 /// </summary>
 /// <remarks>
@@ -14,7 +14,7 @@ namespace GrpoPipeline.Evaluation;
 /// prompt per row therefore pays a whole session run plus ML.NET's per-row marshalling for every prompt. So a row
 /// here holds <see cref="PromptsPerRow"/> prompts as one <c>[K, L]</c> tensor: the shape dictionary tells the
 /// transformer the input is <c>[K, L]</c> and the response <c>[K, L]</c>, and each run scores K prompts, as
-/// <c>SorterPolicy.SortBatch</c> does. The last row is padded with token 0, and its padding responses are dropped.
+/// <c>OnnxPolicy.RespondBatch</c> does. The last row is padded with token 0, and its padding responses are dropped.
 /// With K = 1 this is the plain one-prompt-per-row pipeline (<c>[VectorType(1, L)]</c>).
 /// </remarks>
 public sealed class MlNetScorer : IPolicyScorer

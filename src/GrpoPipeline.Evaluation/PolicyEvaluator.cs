@@ -8,11 +8,11 @@ namespace GrpoPipeline.Evaluation;
 public sealed record EvaluatorOptions
 {
     /// <summary>
-    /// Prompts per batch, K: per ML.NET row (one ONNX run each) for a sorter, per decoding call for a decoder; 1 = one
+    /// Prompts per batch, K: per ML.NET row (one ONNX run each) for a factorised policy, per decoding call for a decoder; 1 = one
     /// prompt at a time. Default 1024.
     /// </summary>
     public int PromptsPerRow { get; init; } = MlNetScorer.DefaultPromptsPerRow;
-    /// <summary>ONNX Runtime intra-op threads per model. Default 1, as <see cref="SorterPolicyOptions"/>.</summary>
+    /// <summary>ONNX Runtime intra-op threads per model. Default 1, as <see cref="OnnxPolicyOptions"/>.</summary>
     public int Threads { get; init; } = 1;
 
     /// <summary>Throws <see cref="ConfigException"/> naming the first bad option.</summary>
@@ -32,9 +32,10 @@ public sealed record EvaluatorOptions
 public readonly record struct EvaluationProgress(int Model, int Models, string ModelPath, int PromptsScored, int Prompts);
 
 /// <summary>
-/// Evaluates exported policies on held-out prompts with ML.NET and ranks them: a <c>sorter/1</c> model through
-/// <c>ApplyOnnxModel</c> (<see cref="MlNetScorer"/>), a <c>decoder/1</c> model through <see cref="DecoderTransformer"/>
-/// (<see cref="DecoderScorer"/>). Each model is scored on the prompt lengths it accepts.
+/// Evaluates exported policies on held-out prompts with ML.NET and ranks them per task: a <c>factorised/1</c> model
+/// through <c>ApplyOnnxModel</c> (<see cref="MlNetScorer"/>), a <c>decoder/1</c> model through
+/// <see cref="DecoderTransformer"/> (<see cref="DecoderScorer"/>). Each model is scored with its own task's rewards
+/// and correctness check (rebuilt from its metadata), on the prompts its task takes.
 /// </summary>
 /// <example>
 /// <code>
@@ -44,11 +45,12 @@ public readonly record struct EvaluationProgress(int Model, int Models, string M
 /// </example>
 public static class PolicyEvaluator
 {
-    /// <summary>Evaluates every model on the same source of prompts; the report is the leaderboard, best first.</summary>
+    /// <summary>Evaluates every model on the same source of prompts; the report is the leaderboard of each task, best first.</summary>
     /// <exception cref="FileNotFoundException">A model path does not exist.</exception>
     /// <exception cref="OnnxContractException">A file is not a GrpoPipeline model, or its split disagrees with its
     /// own input (lengths, vocabulary, fixed or variable length).</exception>
-    /// <exception cref="EvaluationException">A bad CSV line, a model without a split, or no prompt a model can take.</exception>
+    /// <exception cref="EvaluationException">A bad CSV line, a model without a split, a model whose task is not registered
+    /// in this process (<see cref="TaskRegistry.Register"/>), or no prompt a model can take.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; checked between batches.</exception>
     public static EvaluationReport Evaluate(IReadOnlyList<string> modelPaths, HeldOutSource heldOut, EvaluatorOptions? options = null,
         IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -81,7 +83,7 @@ public static class PolicyEvaluator
         if (prompts.Count == 0)
             throw new EvaluationException($"'{path}' can take none of the {invalid.Count} prompts ({Describe(model.Contract.Prompts)}); first: line {invalid[0].Line}: {invalid[0].Reason}");
         var contract = model.Contract;
-        var metrics = new SortMetrics(contract.Prompts.MinLength, contract.Prompts.MaxLength, contract.IsDecoder ? contract.MaxResponseLength : null);
+        var metrics = new TaskMetrics(TaskOf(contract), contract.IsDecoder ? contract.MaxResponseLength : null);
         onProgress(0, prompts.Count);
         using (var scorer = IPolicyScorer.Create(contract, options.PromptsPerRow, options.Threads))
             scorer.Score(prompts, (i, response) => metrics.Add(prompts[i], response), scored => onProgress(scored, prompts.Count), cancellationToken);
@@ -95,14 +97,14 @@ public static class PolicyEvaluator
     internal static (ModelInfo Model, IReadOnlyList<long[]> Prompts, IReadOnlyList<InvalidPrompt> Invalid, string Source) Prepare(
         string path, HeldOutSource heldOut, IReadOnlyList<CsvPrompt>? csv)
     {
-        // SorterPolicy.Load is the contract check: names, element types, dimensions, and the metadata that fixes them.
+        // OnnxPolicy.Load is the contract check: names, element types, dimensions, the metadata that fixes them, and the task.
         PolicyContract contract;
-        using (var policy = SorterPolicy.Load(path, new SorterPolicyOptions { WarmUp = false })) contract = policy.Contract;
+        using (var policy = OnnxPolicy.Load(path, new OnnxPolicyOptions { WarmUp = false })) contract = policy.Contract;
         switch (heldOut)
         {
             case HeldOutSource.Split split:
             {
-                var task = SplitOf(contract, path);
+                var task = TaskOf(contract).Options;
                 ulong seed = split.Seed ?? task.HeldOutSeed;
                 var prompts = HeldOutSplit.Prompts(task, split.Count, seed, path);
                 var rule = task.Kind == TaskKind.Fixed ? "fixed-task complement" : $"salt {task.SplitSalt}, fraction {task.HeldOutFraction}";
@@ -117,16 +119,12 @@ public static class PolicyEvaluator
                 var invalid = new List<InvalidPrompt>();
                 foreach (var p in csv)
                 {
-                    if (contract.Prompts.Problem(p.Tokens) is { } reason) invalid.Add(new InvalidPrompt(p.Line, string.Join(' ', p.Tokens), reason));
+                    if (contract.Problem(p.Tokens) is { } reason) invalid.Add(new InvalidPrompt(p.Line, string.Join(' ', p.Tokens), reason));
                     else prompts.Add(p.Tokens);
                 }
                 // A CSV may hold prompts the model trained on: scored all the same, but counted, since their score is not held out.
-                int training = 0;
-                if (contract.Metadata.ContainsKey(OnnxContract.Metadata.HeldOutSplit))
-                {
-                    var task = TaskRegistry.Create(SplitOf(contract, path));
-                    training = prompts.Count(p => !task.IsHeldOut(p));
-                }
+                var task = TaskOf(contract);
+                int training = ModelTask.Options(contract.Metadata, path) is null ? 0 : prompts.Count(p => !task.IsHeldOut(p));
                 return (new ModelInfo(contract, training), prompts, invalid, $"CSV {Path.GetFullPath(file.Path)}");
             }
             default:
@@ -134,16 +132,9 @@ public static class PolicyEvaluator
         }
     }
 
-    /// <summary>The model's split, which must describe the prompts its input takes.</summary>
-    static TaskOptions SplitOf(PolicyContract contract, string path)
-    {
-        var task = HeldOutSplit.FromMetadata(contract.Metadata, path);
-        if (task.Rules != contract.Prompts || task.IsVariableLength != contract.IsDecoder)
-            throw new OnnxContractException(
-                $"'{path}' does not follow the GrpoPipeline {contract.Version} contract: expected its held-out split to have {Describe(contract.Prompts)} like its input" +
-                $"{(contract.IsDecoder ? " (a variable task)" : "")}, found {Describe(task.Rules)} (a {task.Kind.ToString().ToLowerInvariant()} task)");
-        return task;
-    }
+    /// <summary>The model's task, which the evaluation needs for its rewards and held-out split.</summary>
+    static VerifiableTask TaskOf(PolicyContract contract) => contract.Task
+        ?? throw new EvaluationException($"'{contract.Path}' cannot be evaluated: {contract.RewardsUnavailable}");
 
     /// <summary>A model's prompts in a message: <c>L=4, V=6</c>, or <c>lengths 1..6, V=8</c>.</summary>
     internal static string Describe(PromptRules rules) =>

@@ -14,30 +14,67 @@ static class ContractCheck
     public static PolicyContract Validate(InferenceSession session, string path)
     {
         var meta = session.ModelMetadata.CustomMetadataMap;
-        var version = meta.GetValueOrDefault(OnnxContract.Metadata.Contract, OnnxContract.Sorter.Version);   // before the key: a sorter
+        var version = meta.GetValueOrDefault(OnnxContract.Metadata.Contract, OnnxContract.LegacySorterVersion);   // before the key: a sorter
         var (spec, sizes, prompts) = version switch
         {
             OnnxContract.DecoderVersion => Decoder(meta, path),
-            _ when version == OnnxContract.Sorter.Version => Sorter(meta, path),
+            OnnxContract.LegacySorterVersion => Factorised(meta, path),
+            _ when version == OnnxContract.Factorised.Version => Factorised(meta, path),
             _ => Fail<(ContractSpec, IReadOnlyDictionary<string, long>, PromptRules)>(path,
                 $"metadata '{OnnxContract.Metadata.Contract}' to be one of {string.Join(", ", OnnxContract.Versions)}", $"'{version}'"),
         };
-        // Responses are scored with sorting's rewards here; a model of another task must not be scored as a sorter.
-        var task = meta.GetValueOrDefault(OnnxContract.Metadata.Task, SortTask.TaskName);
-        if (task != SortTask.TaskName)
-            Fail(path, $"metadata '{OnnxContract.Metadata.Task}' = '{SortTask.TaskName}': Inference, the service and the evaluation score sorting models only, for now", $"'{task}'");
         foreach (var input in spec.Inputs) Expect(session.InputMetadata, input, sizes, path, "input");
         foreach (var output in spec.Outputs) Expect(session.OutputMetadata, output, sizes, path, "output");
         if (session.InputMetadata.Count != spec.Inputs.Count)
             Fail(path, $"inputs {Names(spec.Inputs.Select(i => i.Name))}", $"inputs {Names(session.InputMetadata.Keys)}");
-        return new PolicyContract { Path = path, Spec = spec, Sizes = sizes, Prompts = prompts, Metadata = meta.AsReadOnly() };
+        bool decoder = spec.Version == OnnxContract.DecoderVersion;
+        // Responses: one per prompt token, or a decoder's longest, EOS included (maxLength + 1 before the key was written).
+        int maxResponse = decoder && meta.ContainsKey(OnnxContract.Metadata.ResponseLength) ? IntMetadata(meta, OnnxContract.Metadata.ResponseLength, path)
+            : decoder ? prompts.MaxLength + 1 : prompts.MaxLength;
+        var (task, unavailable) = Task(meta, path, prompts, decoder);
+        return new PolicyContract
+        {
+            Path = path, Spec = spec, Sizes = sizes, Prompts = prompts, Metadata = meta.AsReadOnly(), MaxResponseLength = maxResponse,
+            TaskName = ModelTask.Name(meta), Task = task, RewardsUnavailable = unavailable,
+        };
     }
 
-    static (ContractSpec, IReadOnlyDictionary<string, long>, PromptRules) Sorter(IReadOnlyDictionary<string, string> meta, string path)
+    /// <summary>
+    /// The model's task, rebuilt from its metadata when it is registered in this process (a built-in one, or one the app
+    /// registered); else null, and why. A rebuilt task must take the prompts the model's input takes.
+    /// </summary>
+    static (VerifiableTask? Task, string? Unavailable) Task(IReadOnlyDictionary<string, string> meta, string path, PromptRules prompts, bool decoder)
+    {
+        var name = ModelTask.Name(meta);
+        if (!TaskRegistry.IsRegistered(name))
+            return (null, $"task '{name}' is not registered in this app, so responses are not scored; register it before the model is loaded " +
+                $"(TaskRegistry.Register(\"{name}\", options => new YourTask(options)), or services.AddGrpoTask(…) in a host)");
+        TaskOptions? options;
+        try { options = ModelTask.Options(meta, path); }
+        catch (InvalidDataException e) { throw new OnnxContractException(e.Message, e); }
+        // Sorting models exported before the task options were written: the sorting task of the model's own prompts.
+        options ??= name == SortTask.TaskName
+            ? decoder ? new TaskOptions { Kind = TaskKind.Variable, MinLength = prompts.MinLength, MaxLength = prompts.MaxLength, VocabSize = prompts.VocabSize }
+                      : new TaskOptions { Kind = TaskKind.Random, PromptLength = prompts.MaxLength, VocabSize = prompts.VocabSize }
+            : Fail<TaskOptions>(path, $"metadata '{OnnxContract.Metadata.TaskOptions}' (the options of task '{name}')", "no such key");
+        VerifiableTask task;
+        try { task = TaskRegistry.Create(options); }
+        catch (ConfigException e) { throw new OnnxContractException($"'{path}': task '{name}' cannot be rebuilt from its metadata: {e.Message}", e); }
+        if (task.Rules != prompts || task.IsVariableLength != decoder)
+            Fail(path, $"its task '{name}' to take the prompts its input takes ({Describe(prompts)}{(decoder ? ", variable length" : "")})",
+                $"{Describe(task.Rules)}{(task.IsVariableLength ? ", variable length" : "")}");
+        return (task, null);
+    }
+
+    /// <summary>A model's prompts in a message: <c>L=4, V=6</c>, or <c>lengths 1..6, V=8</c>.</summary>
+    internal static string Describe(PromptRules rules) =>
+        rules.MinLength == rules.MaxLength ? $"L={rules.MaxLength}, V={rules.VocabSize}" : $"lengths {rules.LengthRange}, V={rules.VocabSize}";
+
+    static (ContractSpec, IReadOnlyDictionary<string, long>, PromptRules) Factorised(IReadOnlyDictionary<string, string> meta, string path)
     {
         int length = IntMetadata(meta, OnnxContract.Metadata.PromptLength, path);
         int vocab = IntMetadata(meta, OnnxContract.Metadata.VocabSize, path);
-        return (OnnxContract.Sorter, OnnxContract.SorterSizes(length, vocab), PromptRules.Fixed(length, vocab));
+        return (OnnxContract.Factorised, OnnxContract.FactorisedSizes(length, vocab), PromptRules.Fixed(length, vocab));
     }
 
     /// <summary>A decoder's sizes come from its metadata, and its special ids must be the fixed ones after V.</summary>

@@ -20,7 +20,7 @@ sealed class DecoderRunner
 
     readonly InferenceSession _session;
     readonly RunOptions _runOptions;
-    readonly int _vocab, _layers, _heads, _headDim, _maxLength;
+    readonly int _vocab, _layers, _heads, _headDim, _maxResponse;
     readonly SpecialTokens _special;
     readonly string[] _inputNames, _outputNames;
 
@@ -29,7 +29,7 @@ sealed class DecoderRunner
         _session = session;
         _runOptions = runOptions;
         _vocab = contract.VocabSize;
-        _maxLength = contract.Prompts.MaxLength;
+        _maxResponse = contract.MaxResponseLength;
         _special = SpecialTokens.For(_vocab);
         _heads = (int)contract.Sizes[OnnxContract.HeadsDim];
         _headDim = (int)contract.Sizes[OnnxContract.HeadDim];
@@ -57,7 +57,7 @@ sealed class DecoderRunner
     {
         int longest = 0;
         for (int b = 0; b < rows; b++) longest = Math.Max(longest, prompts[first + b].Length);
-        int width = longest + 1, cap = _maxLength + 1, outputs = _vocab + 2;
+        int width = longest + 1, cap = _maxResponse, outputs = _vocab + 2;
         int capacity = width + cap - 1;                                      // the last token is never fed back
         int cacheSize = rows * _heads * capacity * _headDim;
 
@@ -176,7 +176,7 @@ sealed class DecoderRunner
 
     static long Draw(ReadOnlySpan<float> logits, double temperature, double[] probabilities, Rng rng)
     {
-        SorterPolicy.Softmax(logits, temperature, probabilities);
-        return SorterPolicy.Draw(probabilities, rng);
+        OnnxPolicy.Softmax(logits, temperature, probabilities);
+        return OnnxPolicy.Draw(probabilities, rng);
     }
 }

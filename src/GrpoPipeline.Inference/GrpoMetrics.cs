@@ -16,12 +16,12 @@ public static class GrpoMetrics
 
     internal static readonly Meter Meter = new(MeterName, typeof(GrpoMetrics).Assembly.GetName().Version?.ToString());
 
-    /// <summary>Wall time of one inference call (a sort, a batch, a sample), in seconds.</summary>
+    /// <summary>Wall time of one inference call (a response, a batch, a sample), in seconds.</summary>
     internal static readonly Histogram<double> InferenceDuration = Meter.CreateHistogram<double>(
-        "grpo.inference.duration", "s", "Wall time of one inference call (a sort, a batch or a sample)",
+        "grpo.inference.duration", "s", "Wall time of one inference call (a response, a batch or a sample)",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1] });
 
-    /// <summary>Prompts answered (sorted or sampled for).</summary>
+    /// <summary>Prompts answered (greedily or sampled for).</summary>
     internal static readonly Counter<long> PromptsScored = Meter.CreateCounter<long>(
         "grpo.inference.prompts", "{prompt}", "Prompts answered by inference calls");
 
@@ -42,7 +42,7 @@ public static class GrpoMetrics
     internal static readonly Counter<long> ModelReloadsRejected = Meter.CreateCounter<long>(
         "grpo.model.reloads.rejected", "{reload}", "Replacement model files rejected; the previous model kept serving");
 
-    static readonly List<SorterPolicyHost> Hosts = [];
+    static readonly List<PolicyHost> Hosts = [];
 
     static GrpoMetrics() =>
         Meter.CreateObservableGauge("grpo.model.generation", ObserveGenerations, "{generation}",
@@ -56,8 +56,8 @@ public static class GrpoMetrics
                 .ToList();
     }
 
-    internal static void Track(SorterPolicyHost host) { lock (Hosts) Hosts.Add(host); }
-    internal static void Untrack(SorterPolicyHost host) { lock (Hosts) Hosts.Remove(host); }
+    internal static void Track(PolicyHost host) { lock (Hosts) Hosts.Add(host); }
+    internal static void Untrack(PolicyHost host) { lock (Hosts) Hosts.Remove(host); }
 
     /// <summary>Records one inference call of <paramref name="prompts"/> prompts that started at <paramref name="startTimestamp"/>.</summary>
     internal static void RecordInference(long startTimestamp, int prompts)

@@ -4,7 +4,8 @@ namespace GrpoPipeline.Inference;
 
 /// <summary>
 /// A loaded model's contract as it was checked at load: the <see cref="ContractSpec"/> it follows, the sizes that fix
-/// its symbolic dimensions, the prompts it accepts, and its provenance from the ONNX metadata.
+/// its symbolic dimensions, the prompts it accepts, its task (rebuilt from the metadata when this process knows it),
+/// and its provenance from the ONNX metadata.
 /// </summary>
 public sealed record PolicyContract
 {
@@ -19,26 +20,42 @@ public sealed record PolicyContract
     /// <summary>The model's metadata_props (keys in <see cref="OnnxContract.Metadata"/>).</summary>
     public required IReadOnlyDictionary<string, string> Metadata { get; init; }
 
-    /// <summary>The contract version, e.g. <c>sorter/1</c>.</summary>
+    /// <summary>The longest response: L for a factorised policy; a decoder's, EOS included (EOS is not returned).</summary>
+    public required int MaxResponseLength { get; init; }
+    /// <summary>The model's task, by name (metadata <c>grpo.task</c>).</summary>
+    public required string TaskName { get; init; }
+    /// <summary>
+    /// The model's task, rebuilt from its metadata (<see cref="ModelTask"/>): its prompt rules and rewards. Null when
+    /// no task of that name is registered in this process (<see cref="TaskRegistry.Register"/>): the model still
+    /// answers, and <see cref="RewardsUnavailable"/> says why there are no rewards.
+    /// </summary>
+    public VerifiableTask? Task { get; init; }
+    /// <summary>Why responses cannot be scored (the task is not registered here); null when they can.</summary>
+    public string? RewardsUnavailable { get; init; }
+    /// <summary>Whether responses can be scored with the task's rewards.</summary>
+    public bool HasRewards => Task is not null;
+
+    /// <summary>
+    /// What is wrong with <paramref name="prompt"/> for this model, or null when it takes it: the task's check
+    /// (<see cref="VerifiableTask.Problem"/>) when the task is known, else the lengths and token range of <see cref="Prompts"/>.
+    /// </summary>
+    public string? Problem(ReadOnlySpan<long> prompt) => Task is { } task ? task.Problem(prompt) : Prompts.Problem(prompt);
+
+    /// <summary>The contract version: <c>factorised/1</c> or <c>decoder/1</c>.</summary>
     public string Version => Spec.Version;
     /// <summary>Vocabulary size V: prompt tokens are 0..V−1.</summary>
     public int VocabSize => Prompts.VocabSize;
     /// <summary>
     /// Whether the model decodes token by token (<c>decoder/1</c>: prompts of any length in
     /// <see cref="PromptRules.MinLength"/>..<see cref="PromptRules.MaxLength"/>, responses of varying length) rather
-    /// than answering in one pass (<c>sorter/1</c>: one response token per prompt token).
+    /// than answering in one pass (<c>factorised/1</c>: one response token per prompt token).
     /// </summary>
     public bool IsDecoder => Version == OnnxContract.DecoderVersion;
-    /// <summary>A decoder's special token ids (SEP = V, EOS = V+1, PAD = V+2); null for a sorter, which has none.</summary>
+    /// <summary>A decoder's special token ids (SEP = V, EOS = V+1, PAD = V+2); null for a factorised policy, which has none.</summary>
     public SpecialTokens? Special => IsDecoder ? SpecialTokens.For(VocabSize) : null;
     /// <summary>
-    /// The longest response: L for a sorter; maxLength + 1 for a decoder, whose responses end at EOS (not returned)
-    /// or are cut at this many tokens.
-    /// </summary>
-    public int MaxResponseLength => IsDecoder ? Prompts.MaxLength + 1 : Prompts.MaxLength;
-    /// <summary>
     /// Whether a decoder's <paramref name="response"/> (as returned, without EOS) was cut at the cap before EOS: the
-    /// only responses that long. Always false for a sorter.
+    /// only responses that long. Always false for a factorised policy.
     /// </summary>
     public bool IsTruncated(ReadOnlySpan<long> response) => IsDecoder && response.Length >= MaxResponseLength;
     /// <summary>Policy architecture recorded at export, e.g. <c>seed</c> or <c>transformer</c>.</summary>

@@ -17,10 +17,10 @@ namespace GrpoPipeline.Service;
     RespectNullableAnnotations = true,
     NumberHandling = JsonNumberHandling.Strict,   // the Web defaults would read "1" as 1
     MaxDepth = 16)]
-[JsonSerializable(typeof(SortRequest))]
-[JsonSerializable(typeof(SortResponse))]
-[JsonSerializable(typeof(BatchSortRequest))]
-[JsonSerializable(typeof(BatchSortResponse))]
+[JsonSerializable(typeof(RespondRequest))]
+[JsonSerializable(typeof(RespondResponse))]
+[JsonSerializable(typeof(BatchRespondRequest))]
+[JsonSerializable(typeof(BatchRespondResponse))]
 [JsonSerializable(typeof(SampleRequest))]
 [JsonSerializable(typeof(SampleResponse))]
 [JsonSerializable(typeof(ModelInfo))]

@@ -28,6 +28,15 @@ public static class FixtureModels
     /// prompts exact, better on short ones, and responses that end at EOS.
     /// </summary>
     public const string Decoder = "decoder-l1to6v8.onnx";
+    /// <summary>A decoder of the <c>add</c> task (1..2-digit operands, least significant digit first), untrained.</summary>
+    public const string Add = "add-d1to2-untrained.onnx";
+    /// <summary>
+    /// A decoder of a task no app registers (<see cref="UnregisteredTask"/>: reversal under another name, registered
+    /// only while the fixtures are written), untrained: what Inference does with a task it does not know.
+    /// </summary>
+    public const string Unregistered = "unregistered-l1to4v6-untrained.onnx";
+    /// <summary>The task name of <see cref="Unregistered"/>.</summary>
+    public const string UnregisteredTask = "fixture-unregistered";
     /// <summary>A run of 60 epochs on L=4 V=6 with held-out evaluations, exported at its end.</summary>
     public const string Run = "e2e.onnx";
     /// <summary>That run's metrics.jsonl without the wall-clock <c>perf/*</c> keys.</summary>
@@ -56,6 +65,13 @@ public static class FixtureModels
             Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, Deltas = DeltasMode.Normalized, KlCoef = 0, ClipLow = 0.2, ClipHigh = 0.2,
                 LearningRate = 3e-3, LearningRateFinal = 3e-4, MaxGradNorm = 1 },
             Run = Quiet }, 300),
+        new(Add, new TrainConfig { RunName = "fixture-add", Seed = 1,
+            Task = new TaskOptions { Name = AddTask.TaskName, Add = new AddOptions { MinDigits = 1, MaxDigits = 2 }, BatchSize = 16, HeldOutSize = 64 },
+            Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 16, Heads = 2, Layers = 1, MlpDim = 32 }, Run = Quiet }, 0),
+        new(Unregistered, new TrainConfig { RunName = "fixture-unregistered", Seed = 1,
+            Task = new TaskOptions { Name = UnregisteredTask, Kind = TaskKind.Variable, MinLength = 1, MaxLength = 4, VocabSize = 6, BatchSize = 16, HeldOutSize = 64 },
+            Rewards = new RewardWeights { { "positionShare", 1 } },
+            Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 16, Heads = 2, Layers = 1, MlpDim = 32 }, Run = Quiet }, 0),
     ];
 
     /// <summary>The config of <see cref="Run"/>.</summary>
@@ -80,6 +96,7 @@ public static class FixtureModels
     public static IReadOnlyList<string> WriteAll(string directory)
     {
         Directory.CreateDirectory(directory);
+        TaskRegistry.Register(UnregisteredTask, options => new ReverseTask(options));
         var written = new List<string>();
         foreach (var (file, config, epochs) in Recipes)
         {

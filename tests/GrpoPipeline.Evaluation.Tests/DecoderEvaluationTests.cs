@@ -19,16 +19,16 @@ public sealed class DecoderEvaluationTests
     {
         var actual = PolicyEvaluator.Evaluate([Fixtures.Decoder], HeldOutSource.FromSplit(240, seed: 3), new EvaluatorOptions { PromptsPerRow = 32 }).Models.Single();
 
-        using var policy = SorterPolicy.Load(Fixtures.Decoder);
+        using var policy = OnnxPolicy.Load(Fixtures.Decoder);
         var prompts = new SortTask(HeldOutSplit.FromMetadata(policy.Contract.Metadata, "decoder")).HeldOutPrompts(240, 3);
-        var responses = policy.SortBatch(prompts);
+        var responses = policy.RespondBatch(prompts);
         var byLength = prompts.Select((p, i) => (p, r: responses[i])).GroupBy(x => x.p.Length).OrderBy(g => g.Key).ToList();
 
         Assert.That((actual.Contract, actual.MinLength, actual.MaxLength, actual.VocabSize), Is.EqualTo((OnnxContract.DecoderVersion, 1, 6, 8)));
         Assert.That(actual.Prompts, Is.EqualTo(prompts.Count));
         Assert.That(actual.ExactMatches, Is.EqualTo(prompts.Select((p, i) => SortingRewards.Exact(p, responses[i])).Sum()));
-        Assert.That(actual.MeanSortDistance, Is.EqualTo(prompts.Select((p, i) => SortingRewards.SortDistance(p, responses[i])).Average()).Within(1e-12));
-        Assert.That(actual.MeanInclusionOrdering, Is.EqualTo(prompts.Select((p, i) => SortingRewards.InclusionOrdering(p, responses[i])).Average()).Within(1e-12));
+        Assert.That(actual.Rewards.Single(r => r.Name == "sortDistance").Mean, Is.EqualTo(prompts.Select((p, i) => SortingRewards.SortDistance(p, responses[i])).Average()).Within(1e-12));
+        Assert.That(actual.Rewards.Single(r => r.Name == "inclusionOrdering").Mean, Is.EqualTo(prompts.Select((p, i) => SortingRewards.InclusionOrdering(p, responses[i])).Average()).Within(1e-12));
         Assert.That(actual.Truncated, Is.EqualTo(responses.Count(r => r.Length == 7)));
         Assert.That(actual.MeanResponseLength, Is.EqualTo(responses.Average(r => r.Length)).Within(1e-12));
         Assert.That(actual.ByLength.Select(l => (l.Length, l.Prompts, l.ExactMatches)),
@@ -45,7 +45,7 @@ public sealed class DecoderEvaluationTests
         var decoder = report.Models.Single(m => m.IsDecoder);
         var sorter = report.Models.Single(m => !m.IsDecoder);
 
-        Assert.That((sorter.Contract, sorter.MinLength, sorter.MaxLength), Is.EqualTo((OnnxContract.Sorter.Version, 4, 4)));
+        Assert.That((sorter.Contract, sorter.MinLength, sorter.MaxLength), Is.EqualTo((OnnxContract.Factorised.Version, 4, 4)));
         Assert.That(sorter.ByLength.Single().Length, Is.EqualTo(4));
         Assert.That(sorter.ByLength.Single().Prompts, Is.EqualTo(sorter.Prompts));
         Assert.That((sorter.Truncated, sorter.MeanResponseLength), Is.EqualTo((0, 4.0)));
@@ -69,8 +69,8 @@ public sealed class DecoderEvaluationTests
 
         var markdown = File.ReadAllText(files.Markdown);
         Assert.That(markdown, Does.Contain("## Exact match per length"));
-        Assert.That(markdown, Does.Contain("| decoder-l1to6v8.onnx | 6 | 50 |").And.Contain("| seed-l4v6.onnx | 4 |"));
-        Assert.That(markdown, Does.Contain("| decoder/1 | 1..6 |").And.Contain("| sorter/1 | 4 |"));
+        Assert.That(markdown, Does.Contain("| decoder-l1to6v8.onnx | sort | 6 | 50 |").And.Contain("| seed-l4v6.onnx | sort | 4 |"));
+        Assert.That(markdown, Does.Contain("| decoder/1 | 1..6 |").And.Contain("| factorised/1 | 4 |"));
         Assert.That(report.ByLengthMarkdown(decodersOnly: true), Does.Contain("decoder-l1to6v8.onnx").And.Not.Contain("seed-l4v6.onnx"));
         Assert.That(new FileInfo(files.Png).Length, Is.GreaterThan(10_000));
     }
@@ -78,7 +78,7 @@ public sealed class DecoderEvaluationTests
     [Test]
     public void A_Csv_Of_Mixed_Lengths_Gives_Each_Model_The_Prompts_It_Takes_And_Lists_The_Rest()
     {
-        using var policy = SorterPolicy.Load(Fixtures.Decoder);
+        using var policy = OnnxPolicy.Load(Fixtures.Decoder);
         var split = new SortTask(HeldOutSplit.FromMetadata(policy.Contract.Metadata, "decoder"));
         // Two prompts of the decoder's training split, found by walking prompts of length 5.
         var training = DecoderScorerTests.MixedPrompts(200, seed: 9).Where(p => p.Length == 5 && !split.IsHeldOut(p)).Take(2).ToList();
@@ -127,8 +127,8 @@ public sealed class DecoderEvaluationTests
         var path = TestModels.NewPath("split-2to6.onnx");
         File.WriteAllBytes(path, System.Text.Encoding.Latin1.GetBytes(text.Replace(min1, "\"minLength\": 2")));
         Assert.That(() => PolicyEvaluator.Evaluate([path], HeldOutSource.FromSplit(10)),
-            Throws.TypeOf<OnnxContractException>().With.Message.Contains(path).And.Message.Contains("decoder/1")
-                .And.Message.Contains("lengths 1..6, V=8 like its input").And.Message.Contains("found lengths 2..6, V=8"));
+            Throws.TypeOf<OnnxContractException>().With.Message.Contains(path)
+                .And.Message.Contains("expected its task 'sort' to take the prompts its input takes (lengths 1..6, V=8, variable length)").And.Message.Contains("found lengths 2..6, V=8"));
     }
 
     [Test]

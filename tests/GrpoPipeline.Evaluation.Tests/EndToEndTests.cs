@@ -48,7 +48,7 @@ public sealed class EndToEndTests
         using (var doc = JsonDocument.Parse(json))
         {
             var first = doc.RootElement.GetProperty("models")[0];
-            foreach (var key in new[] { "exactMatch", "meanSortDistance", "meanInclusionOrdering", "normalizedInclusionOrdering", "perPositionAccuracy", "inclusionRate", "orderingRate", "prompts", "run", "epoch", "policy", "exactMatchInterval" })
+            foreach (var key in new[] { "task", "exactMatch", "rewards", "meanRewardShare", "byLength", "prompts", "run", "epoch", "policy", "exactMatchInterval" })
                 Assert.That(first.TryGetProperty(key, out _), Is.True, $"evaluation.json has '{key}'");
         }
         var parsed = EvaluationReport.FromJson(json);
@@ -58,31 +58,30 @@ public sealed class EndToEndTests
         Assert.That((e2e.Epoch, e2e.Policy, e2e.PromptLength, e2e.VocabSize), Is.EqualTo((60, "seed", 4, 6)));
         Assert.That(e2e.Prompts, Is.InRange(60, 100), "up to heldOutSize prompts, about 130 exist");
         Assert.That(e2e.ExactMatch, Is.InRange(e2e.ExactMatchInterval.Low, e2e.ExactMatchInterval.High));
-        Assert.That(e2e.MeanInclusionOrdering, Is.InRange(0.0, 7.0));
-        Assert.That(e2e.NormalizedInclusionOrdering, Is.EqualTo(e2e.MeanInclusionOrdering / 7).Within(1e-12));
-        Assert.That(e2e.PerPositionAccuracy, Has.Length.EqualTo(4).And.All.InRange(0.0, 1.0));
-        Assert.That(e2e.MeanSortDistance, Is.EqualTo(e2e.PerPositionAccuracy.Average()).Within(1e-12));
+        var inclusionOrdering = e2e.Rewards.Single(r => r.Name == "inclusionOrdering").Mean;
+        Assert.That(inclusionOrdering, Is.InRange(0.0, 7.0));
+        Assert.That(e2e.MeanRewardShare, Is.EqualTo(inclusionOrdering / 7).Within(1e-12), "the default weights: inclusion + ordering alone, of 2L − 1");
 
         // The trainer scored the same held-out prompts (its heldOutSize and heldOutSeed) with TorchSharp at the last
         // epoch; ML.NET on the exported model must agree, up to an argmax tie that float rounding may break apart.
         Assert.That(e2e.ExactMatch, Is.EqualTo(_last["heldout/exact"]).Within(1.5 / e2e.Prompts));
         // The run trained on the inclusion + ordering reward, which is what its heldout/reward measured.
-        Assert.That(e2e.MeanInclusionOrdering, Is.EqualTo(_last["heldout/reward"]).Within(3.0 / e2e.Prompts));
+        Assert.That(inclusionOrdering, Is.EqualTo(_last["heldout/reward"]).Within(3.0 / e2e.Prompts));
 
         var markdown = File.ReadAllText(files.Markdown);
         Assert.That(markdown, Does.Contain("| Rank | Model |").And.Contain("e2e.onnx").And.Contain("seed-l4v6-untrained.onnx"));
     }
 
     [Test]
-    public void The_Leaderboard_Is_Sorted_By_Exact_Match_Then_Sort_Distance()
+    public void The_Leaderboard_Is_Sorted_By_Exact_Match_Then_Reward_Share()
     {
         var report = PolicyEvaluator.Evaluate([TestModels.Untrained, _onnx, TestModels.Trained], HeldOutSource.FromSplit(200));
         Assert.That(report.Models.Select(m => m.Rank), Is.EqualTo(new[] { 1, 2, 3 }));
         for (int i = 1; i < report.Models.Count; i++)
         {
             var (better, worse) = (report.Models[i - 1], report.Models[i]);
-            Assert.That(better.ExactMatch > worse.ExactMatch || (better.ExactMatch == worse.ExactMatch && better.MeanSortDistance >= worse.MeanSortDistance), Is.True,
-                $"rank {better.Rank} ({better.ExactMatch}, {better.MeanSortDistance}) ahead of rank {worse.Rank} ({worse.ExactMatch}, {worse.MeanSortDistance})");
+            Assert.That(better.ExactMatch > worse.ExactMatch || (better.ExactMatch == worse.ExactMatch && better.MeanRewardShare >= worse.MeanRewardShare), Is.True,
+                $"rank {better.Rank} ({better.ExactMatch}, {better.MeanRewardShare}) ahead of rank {worse.Rank} ({worse.ExactMatch}, {worse.MeanRewardShare})");
         }
         Assert.That(report.Models[^1].Model, Is.EqualTo(Path.GetFullPath(TestModels.Untrained)), "training improves on the initial weights");
     }

@@ -15,7 +15,7 @@ public sealed class HeldOutSplitTests
 {
     static TaskOptions SplitOf(string model)
     {
-        using var policy = SorterPolicy.Load(model);
+        using var policy = OnnxPolicy.Load(model);
         return HeldOutSplit.FromMetadata(policy.Contract.Metadata, model);
     }
 
@@ -45,7 +45,7 @@ public sealed class HeldOutSplitTests
     [TestCase("""{"kind":1}""", "kind")]
     [TestCase("""{"kind":"random","promptLenght":5}""", "promptLenght")]
     [TestCase("""{"kind":"random","promptLength":1}""", "task.promptLength")]
-    [TestCase("""not json""", "not a valid split")]
+    [TestCase("""not json""", "not valid task options")]
     public void A_Bad_Split_Is_Refused_With_The_Reason(string json, string reason) =>
         Assert.That(() => HeldOutSplit.Parse(json, "m.onnx"),
             Throws.TypeOf<EvaluationException>().With.Message.Contains("m.onnx").And.Message.Contains(reason));

@@ -6,7 +6,7 @@ namespace GrpoPipeline.Evaluation.Tests;
 
 /// <summary>
 /// The ML.NET pipeline gives the same responses, and so the same metrics, as GrpoPipeline.Inference
-/// (<see cref="SorterPolicy.SortBatch(IReadOnlyList{long[]})"/> + <see cref="SortingRewards"/>) on the same prompts.
+/// (<see cref="OnnxPolicy.RespondBatch(IReadOnlyList{long[]})"/> + <see cref="SortingRewards"/>) on the same prompts.
 /// </summary>
 [TestFixture]
 public sealed class MetricsParityTests
@@ -16,10 +16,10 @@ public sealed class MetricsParityTests
     [TestCase(1024)]
     public void MlNet_Responses_Equal_SortBatch_Responses(int promptsPerRow)
     {
-        using var policy = SorterPolicy.Load(TestModels.Trained);
+        using var policy = OnnxPolicy.Load(TestModels.Trained);
         var prompts = TestModels.RandomPrompts(500, policy.PromptLength, policy.VocabSize, seed: 11);
         using var scorer = new MlNetScorer(TestModels.Trained, policy.PromptLength, promptsPerRow);
-        Assert.That(scorer.Responses(prompts), Is.EqualTo(policy.SortBatch(prompts)));
+        Assert.That(scorer.Responses(prompts), Is.EqualTo(policy.RespondBatch(prompts)));
     }
 
     [TestCase(1)]
@@ -30,44 +30,38 @@ public sealed class MetricsParityTests
         var report = PolicyEvaluator.Evaluate([TestModels.Trained], HeldOutSource.FromSplit(100, seed: 3), new EvaluatorOptions { PromptsPerRow = promptsPerRow });
         var actual = report.Models.Single();
 
-        using var policy = SorterPolicy.Load(TestModels.Trained);
+        using var policy = OnnxPolicy.Load(TestModels.Trained);
         var prompts = new SortTask(TestModels.RandomTask).HeldOutPrompts(100, 3);
-        var expected = Reference(prompts, policy.SortBatch(prompts), policy.PromptLength);
+        var expected = Reference(prompts, policy.RespondBatch(prompts), policy.PromptLength);
 
         Assert.That(actual.Prompts, Is.EqualTo(prompts.Count));
         Assert.That(actual.ExactMatches, Is.EqualTo(expected.Exact));
         Assert.That(actual.ExactMatch, Is.EqualTo((double)expected.Exact / prompts.Count).Within(1e-12));
-        Assert.That(actual.MeanInclusionOrdering, Is.EqualTo(expected.Reward).Within(1e-12));
-        Assert.That(actual.NormalizedInclusionOrdering, Is.EqualTo(expected.Reward / (2 * policy.PromptLength - 1)).Within(1e-12));
-        Assert.That(actual.MeanSortDistance, Is.EqualTo(expected.SortDistance).Within(1e-12));
-        Assert.That(actual.PerPositionAccuracy, Is.EqualTo(expected.PerPosition).Within(1e-12));
-        Assert.That(actual.InclusionRate, Is.EqualTo(expected.Inclusion).Within(1e-12));
-        Assert.That(actual.OrderingRate, Is.EqualTo(expected.Ordering).Within(1e-12));
-        Assert.That(actual.InclusionOrderingDistribution.Sum(), Is.EqualTo(prompts.Count));
+        Assert.That(actual.Task, Is.EqualTo("sort"));
+        Assert.That(actual.Rewards.Select(r => r.Name), Is.EqualTo(new[] { "inclusionOrdering", "sortDistance", "exact" }));
+        Assert.That(actual.Rewards[0].Mean, Is.EqualTo(expected.Reward).Within(1e-12));
+        Assert.That(actual.Rewards[1].Mean, Is.EqualTo(expected.SortDistance).Within(1e-12));
+        Assert.That(actual.Rewards[2].Mean, Is.EqualTo(actual.ExactMatch).Within(1e-12));
+        Assert.That(actual.MeanRewardShare, Is.EqualTo(expected.Reward / (2 * policy.PromptLength - 1)).Within(1e-12));
         Assert.That(actual.InvalidPrompts, Is.Zero);
     }
 
-    /// <summary>The metrics written out from their definitions, on SortBatch's responses.</summary>
-    static (int Exact, double Reward, double SortDistance, double[] PerPosition, double Inclusion, double Ordering) Reference(
-        IReadOnlyList<long[]> prompts, long[][] responses, int length)
+    /// <summary>The metrics written out from their definitions, on RespondBatch's responses.</summary>
+    static (int Exact, double Reward, double SortDistance) Reference(IReadOnlyList<long[]> prompts, long[][] responses, int length)
     {
         int exact = 0;
-        double reward = 0, matching = 0, inclusion = 0, ordering = 0;
-        var perPosition = new double[length];
+        double reward = 0, matching = 0;
         for (int b = 0; b < prompts.Count; b++)
         {
             var (p, r) = (prompts[b], responses[b]);
             var sorted = p.Order().ToArray();
-            exact += SortingRewards.Exact(p, r);
-            reward += SortingRewards.InclusionOrdering(p, r);
-            matching += SortingRewards.SortDistance(p, r);
-            for (int i = 0; i < length; i++) perPosition[i] += sorted[i] == r[i] ? 1 : 0;
-            // Multiset inclusion: each prompt token needs its own copy in the response.
+            exact += sorted.SequenceEqual(r) ? 1 : 0;
+            // Multiset inclusion: each prompt token needs its own copy in the response; then the ordered adjacent pairs.
             var left = r.ToList();
-            inclusion += p.Count(t => left.Remove(t)) / (double)length;
-            ordering += Enumerable.Range(0, length - 1).Count(i => r[i] <= r[i + 1]) / (double)(length - 1);
+            reward += p.Count(t => left.Remove(t)) + Enumerable.Range(0, length - 1).Count(i => r[i] <= r[i + 1]);
+            matching += Enumerable.Range(0, length).Count(i => sorted[i] == r[i]) / (double)length;
         }
         int n = prompts.Count;
-        return (exact, reward / n, matching / n, perPosition.Select(x => x / n).ToArray(), inclusion / n, ordering / n);
+        return (exact, reward / n, matching / n);
     }
 }

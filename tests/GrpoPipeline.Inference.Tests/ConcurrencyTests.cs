@@ -2,16 +2,16 @@ using NUnit.Framework;
 
 namespace GrpoPipeline.Inference.Tests;
 
-/// <summary>One <see cref="SorterPolicy"/> shared by many threads gives exactly the sequential results.</summary>
+/// <summary>One <see cref="OnnxPolicy"/> shared by many threads gives exactly the sequential results.</summary>
 [TestFixture]
 public sealed class ConcurrencyTests
 {
     const int Threads = 8, CallsPerThread = 1000;
 
-    SorterPolicy _policy = null!;   // the random-task model: L=6, V=12
+    OnnxPolicy _policy = null!;   // the random-task model: L=6, V=12
 
     [OneTimeSetUp]
-    public void Load() => _policy = SorterPolicy.Load(TestModels.Random);
+    public void Load() => _policy = OnnxPolicy.Load(TestModels.Random);
 
     [OneTimeTearDown]
     public void Dispose() => _policy.Dispose();
@@ -37,7 +37,7 @@ public sealed class ConcurrencyTests
     public void Concurrent_Sort_Calls_Equal_Sequential_Ones()
     {
         var prompts = TestModels.RandomPrompts(Threads * CallsPerThread, 6, 12, seed: 31);
-        var expected = prompts.Select(p => _policy.Sort(p)).ToArray();
+        var expected = prompts.Select(p => _policy.Respond(p)).ToArray();
         Assert.That(expected.Select(r => string.Join(',', r)).Distinct().Count(), Is.GreaterThan(100),
             "responses differ between prompts, so a mixed-up result would show");
 
@@ -46,7 +46,7 @@ public sealed class ConcurrencyTests
         RunTogether(t =>
         {
             perThread[t] = new long[CallsPerThread][];
-            for (int i = 0; i < CallsPerThread; i++) perThread[t][i] = _policy.Sort(prompts[Index(t, i, prompts.Length)]);
+            for (int i = 0; i < CallsPerThread; i++) perThread[t][i] = _policy.Respond(prompts[Index(t, i, prompts.Length)]);
         });
 
         using (Assert.EnterMultipleScope())
@@ -63,7 +63,7 @@ public sealed class ConcurrencyTests
         const int batches = 16, batchSize = 64;
         var prompts = Enumerable.Range(0, batches)
             .Select(b => TestModels.RandomPrompts(batchSize, 6, 12, seed: 40 + (ulong)b)).ToArray();
-        var expectedSorted = prompts.Select(_policy.SortBatch).ToArray();
+        var expectedSorted = prompts.Select(_policy.RespondBatch).ToArray();
         var expectedLogits = prompts.Select(_policy.LogitsBatch).ToArray();
 
         var sorted = new long[Threads][][][];
@@ -75,7 +75,7 @@ public sealed class ConcurrencyTests
             for (int k = 0; k < batches; k++)
             {
                 int b = (k + t) % batches;
-                sorted[t][b] = _policy.SortBatch(prompts[b]);
+                sorted[t][b] = _policy.RespondBatch(prompts[b]);
                 logits[t][b] = _policy.LogitsBatch(prompts[b]);
             }
         });
@@ -83,7 +83,7 @@ public sealed class ConcurrencyTests
         using (Assert.EnterMultipleScope())
             for (int t = 0; t < Threads; t++)
             {
-                Assert.That(sorted[t], Is.EqualTo(expectedSorted), $"SortBatch on thread {t}");
+                Assert.That(sorted[t], Is.EqualTo(expectedSorted), $"RespondBatch on thread {t}");
                 Assert.That(logits[t], Is.EqualTo(expectedLogits), $"LogitsBatch on thread {t} (bit-identical)");
             }
     }

@@ -4,7 +4,7 @@ using NUnit.Framework;
 namespace GrpoPipeline.Inference.Tests;
 
 /// <summary>
-/// <see cref="SorterPolicy.Load"/> refuses anything that is not a GrpoPipeline sorter, and says what it expected and
+/// <see cref="OnnxPolicy.Load"/> refuses anything that is not a GrpoPipeline sorter, and says what it expected and
 /// what it found.
 /// </summary>
 [TestFixture]
@@ -27,7 +27,7 @@ public sealed class ContractValidationTests
         OnnxContractException? caught = null;
         Assert.That(() =>
         {
-            try { SorterPolicy.Load(path).Dispose(); }
+            try { OnnxPolicy.Load(path).Dispose(); }
             catch (OnnxContractException e) { caught = e; throw; }
         }, Throws.TypeOf<OnnxContractException>());
         Assert.That(caught!.Message, Does.Contain(path), "the message names the file");
@@ -37,15 +37,15 @@ public sealed class ContractValidationTests
     [Test]
     public void The_Unedited_Model_Loads()
     {
-        using var policy = SorterPolicy.Load(Write(_valid, "valid.onnx"));
-        Assert.That(policy.Sort(new long[6]), Has.Length.EqualTo(6));
+        using var policy = OnnxPolicy.Load(Write(_valid, "valid.onnx"));
+        Assert.That(policy.Respond(new long[6]), Has.Length.EqualTo(6));
     }
 
     [Test]
     public void Missing_File_Throws_FileNotFoundException()
     {
         var path = TestModels.NewPath("missing.onnx");
-        Assert.That(() => SorterPolicy.Load(path),
+        Assert.That(() => OnnxPolicy.Load(path),
             Throws.TypeOf<FileNotFoundException>().With.Property(nameof(FileNotFoundException.FileName)).EqualTo(path));
     }
 
@@ -101,10 +101,19 @@ public sealed class ContractValidationTests
     }
 
     [Test]
-    public void A_Model_Of_Another_Task_Is_Refused_Rather_Than_Scored_As_A_Sorter()
+    public void A_Model_Of_A_Task_This_Process_Does_Not_Know_Loads_Without_Rewards()
     {
-        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.Task, "echo"), "echo.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.Task}' = 'sort'").And.Contain("found 'echo'"));
+        using var policy = OnnxPolicy.Load(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.Task, "echo"), "echo.onnx"));
+        Assert.That((policy.Contract.TaskName, policy.Contract.HasRewards), Is.EqualTo(("echo", false)));
+        Assert.That(policy.Respond(new long[6]), Has.Length.EqualTo(6));
+        Assert.That(policy.Score(new long[6], new long[6]), Is.Null);
+    }
+
+    [Test]
+    public void Task_Options_That_Disagree_With_The_Graph_Are_A_Contract_Mismatch()
+    {
+        var e = LoadFails(Write(OnnxBytes.ReplaceAll(_valid, "\"promptLength\": 6", "\"promptLength\": 5"), "task-l5.onnx"));
+        Assert.That(e.Message, Does.Contain("expected its task 'sort' to take the prompts its input takes (L=6, V=12)").And.Contain("found L=5, V=12"));
     }
 
     [Test]
@@ -158,28 +167,28 @@ public sealed class ContractValidationTests
     public void A_Model_Without_Contract_Metadata_Is_Read_As_A_Sorter()
     {
         // Models exported before the key existed carry no grpo.contract.
-        using var policy = SorterPolicy.Load(Write(OnnxBytes.ReplaceAll(_valid, OnnxContract.Metadata.Contract, "grpo.contracX"), "no-contract.onnx"));
-        Assert.That(policy.Contract.Version, Is.EqualTo(OnnxContract.Sorter.Version));
-        Assert.That(policy.Sort(new long[6]), Has.Length.EqualTo(6));
+        using var policy = OnnxPolicy.Load(Write(OnnxBytes.ReplaceAll(_valid, OnnxContract.Metadata.Contract, "grpo.contracX"), "no-contract.onnx"));
+        Assert.That(policy.Contract.Version, Is.EqualTo(OnnxContract.Factorised.Version));
+        Assert.That(policy.Respond(new long[6]), Has.Length.EqualTo(6));
     }
 
     [Test]
     public void An_Unknown_Contract_Version_Is_Refused_Naming_The_Known_Ones()
     {
-        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.Contract, "sorter/9"), "sorter-9.onnx"));
-        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.Contract}' to be one of sorter/1, decoder/1"));
-        Assert.That(e.Message, Does.Contain("found 'sorter/9'"));
+        var e = LoadFails(Write(OnnxBytes.ReplaceMetadataValue(_valid, OnnxContract.Metadata.Contract, "factorised/9"), "factorised-9.onnx"));
+        Assert.That(e.Message, Does.Contain($"expected metadata '{OnnxContract.Metadata.Contract}' to be one of factorised/1, decoder/1, sorter/1"));
+        Assert.That(e.Message, Does.Contain("found 'factorised/9'"));
     }
 
     [Test]
     public void The_Loaded_Contract_Describes_The_Graph_From_The_Contract_Description()
     {
-        using var policy = SorterPolicy.Load(TestModels.Random);
+        using var policy = OnnxPolicy.Load(TestModels.Random);
         var c = policy.Contract;
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(TestModels.Random);
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(c.Spec, Is.SameAs(OnnxContract.Sorter));
+            Assert.That(c.Spec, Is.SameAs(OnnxContract.Factorised));
             Assert.That(c.Prompts, Is.EqualTo(PromptRules.Fixed(6, 12)));
             Assert.That(c.Spec.Inputs.Select(t => t.Name), Is.EqualTo(session.InputMetadata.Keys));
             Assert.That(c.Spec.Outputs.Select(t => t.Name), Is.EquivalentTo(session.OutputMetadata.Keys));

@@ -6,17 +6,17 @@ using NUnit.Framework;
 namespace GrpoPipeline.Inference.Tests;
 
 /// <summary>
-/// <see cref="SorterPolicy"/> on a <c>decoder/1</c> model (the fixture decoder, lengths 1..6, V=8): prompts of any
+/// <see cref="OnnxPolicy"/> on a <c>decoder/1</c> model (the fixture decoder, lengths 1..6, V=8): prompts of any
 /// allowed length, batches of mixed lengths decoded in one loop with the KV cache, sampling, scores and errors.
 /// </summary>
 [TestFixture]
 public sealed class DecoderTests
 {
     const int Vocab = 8, MinLength = 1, MaxLength = 6;
-    static SorterPolicy _policy = null!;
+    static OnnxPolicy _policy = null!;
 
     [OneTimeSetUp]
-    public void Load() => _policy = SorterPolicy.Load(Fixtures.Decoder);
+    public void Load() => _policy = OnnxPolicy.Load(Fixtures.Decoder);
 
     [OneTimeTearDown]
     public void Release() => _policy?.Dispose();
@@ -62,7 +62,7 @@ public sealed class DecoderTests
         for (int length = MinLength; length <= MaxLength; length++)
             foreach (var prompt in Fixtures.RandomPrompts(20, length, Vocab, seed: (ulong)length))
             {
-                var response = _policy.Sort(prompt);
+                var response = _policy.Respond(prompt);
                 Assert.That(response, Has.All.InRange(0L, Vocab - 1L), "no SEP, EOS or PAD in a response");
                 Assert.That(response, Has.Length.LessThanOrEqualTo(MaxLength + 1));
                 if (length <= 3) { total++; exact += SortingRewards.Exact(prompt, response); }
@@ -75,8 +75,8 @@ public sealed class DecoderTests
     public void A_Batch_Of_Mixed_Lengths_Gives_Each_Prompt_The_Response_It_Gets_Alone()
     {
         var prompts = MixedPrompts(300, seed: 5);
-        var batch = _policy.SortBatch(prompts);
-        var alone = prompts.Select(p => _policy.Sort(p)).ToArray();
+        var batch = _policy.RespondBatch(prompts);
+        var alone = prompts.Select(p => _policy.Respond(p)).ToArray();
         Assert.That(batch, Is.EqualTo(alone), "left padding and lockstep decoding change no response");
         Assert.That(batch.Select(r => r.Length).Distinct().Count(), Is.GreaterThanOrEqualTo(4), "responses of several lengths");
     }
@@ -85,8 +85,8 @@ public sealed class DecoderTests
     public void A_Batch_Larger_Than_One_Run_Is_Decoded_In_Chunks_With_The_Same_Responses()
     {
         var prompts = MixedPrompts(DecoderRunner.MaxRowsPerRun + 77, seed: 6);
-        var whole = _policy.SortBatch(prompts);
-        var tail = _policy.SortBatch(prompts[DecoderRunner.MaxRowsPerRun..]);
+        var whole = _policy.RespondBatch(prompts);
+        var tail = _policy.RespondBatch(prompts[DecoderRunner.MaxRowsPerRun..]);
         Assert.That(whole, Has.Length.EqualTo(prompts.Length));
         Assert.That(whole[DecoderRunner.MaxRowsPerRun..], Is.EqualTo(tail));
     }
@@ -96,7 +96,7 @@ public sealed class DecoderTests
     {
         using var session = new InferenceSession(Fixtures.Decoder);
         foreach (var prompt in MixedPrompts(40, seed: 7))
-            Assert.That(_policy.Sort(prompt), Is.EqualTo(DecodeWithoutCache(session, prompt)), $"prompt [{string.Join(",", prompt)}]");
+            Assert.That(_policy.Respond(prompt), Is.EqualTo(DecodeWithoutCache(session, prompt)), $"prompt [{string.Join(",", prompt)}]");
     }
 
     /// <summary>
@@ -153,7 +153,7 @@ public sealed class DecoderTests
     public void Sampling_At_A_Low_Temperature_Gives_The_Greedy_Response()
     {
         foreach (var prompt in MixedPrompts(20, seed: 8))
-            Assert.That(_policy.Sample(prompt, 3, temperature: 0.01, seed: 1), Has.All.EqualTo(_policy.Sort(prompt)));
+            Assert.That(_policy.Sample(prompt, 3, temperature: 0.01, seed: 1), Has.All.EqualTo(_policy.Respond(prompt)));
     }
 
     [TestCase(new long[0], "prompt has length 0; this model takes prompts of length 1..6")]
@@ -163,8 +163,8 @@ public sealed class DecoderTests
     [TestCase(new long[] { 1, 2, -1 }, "token at index 2 is -1; tokens must be in 0..7")]
     public void Bad_Prompts_Are_Refused_Naming_The_Length_Or_The_Index_And_Value(long[] prompt, string message)
     {
-        Assert.That(() => _policy.Sort(prompt), Throws.ArgumentException.With.Message.StartsWith(message));
-        Assert.That(() => _policy.SortBatch([[1], prompt]), Throws.ArgumentException.With.Message.StartsWith($"prompt 1: {message}"));
+        Assert.That(() => _policy.Respond(prompt), Throws.ArgumentException.With.Message.StartsWith(message));
+        Assert.That(() => _policy.RespondBatch([[1], prompt]), Throws.ArgumentException.With.Message.StartsWith($"prompt 1: {message}"));
         Assert.That(() => _policy.Sample(prompt, 2), Throws.ArgumentException.With.Message.StartsWith(message));
     }
 
@@ -173,9 +173,9 @@ public sealed class DecoderTests
     {
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(_policy.Score([3, 1, 2], [1, 2, 3]), Is.EqualTo(SortScore.Of([3, 1, 2], [1, 2, 3])));
-            Assert.That(_policy.Score([3, 1, 2], []).Exact, Is.False);
-            Assert.That(_policy.Score([3, 1, 2], [1, 2, 3, 3, 3, 3, 3]).SortDistance, Is.EqualTo(3.0 / 7));
+            Assert.That(_policy.Score([3, 1, 2], [1, 2, 3]), Is.EqualTo(SortingScore.Of(5, 1, true)));
+            Assert.That(_policy.Score([3, 1, 2], [])!.Exact, Is.False);
+            Assert.That(_policy.Score([3, 1, 2], [1, 2, 3, 3, 3, 3, 3])!["sortDistance"], Is.EqualTo(3.0 / 7));
             Assert.That(() => _policy.Score([3, 1, 2], new long[8]),
                 Throws.ArgumentException.With.Message.StartsWith("response has length 8; the model's responses have at most 7 tokens"));
         }
@@ -184,17 +184,17 @@ public sealed class DecoderTests
     [Test]
     public void Sorter_Only_Members_Say_So_For_A_Decoder()
     {
-        Assert.That(() => _policy.Logits([1, 2]), Throws.TypeOf<NotSupportedException>().With.Message.Contains("decoder/1").And.Message.Contains("use Sort"));
-        Assert.That(() => _policy.SortBatch(new long[12], new long[12]), Throws.TypeOf<NotSupportedException>());
+        Assert.That(() => _policy.Logits([1, 2]), Throws.TypeOf<NotSupportedException>().With.Message.Contains("decoder/1").And.Message.Contains("use Respond"));
+        Assert.That(() => _policy.RespondBatch(new long[12], new long[12]), Throws.TypeOf<NotSupportedException>());
     }
 
     [Test]
     public void Concurrent_Batches_From_Many_Threads_Equal_The_Sequential_Ones()
     {
         var batches = Enumerable.Range(0, 16).Select(i => MixedPrompts(50, seed: 100 + (ulong)i)).ToArray();
-        var expected = batches.Select(b => _policy.SortBatch(b)).ToArray();
+        var expected = batches.Select(b => _policy.RespondBatch(b)).ToArray();
         var actual = new long[batches.Length][][];
-        Parallel.For(0, batches.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => actual[i] = _policy.SortBatch(batches[i]));
+        Parallel.For(0, batches.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => actual[i] = _policy.RespondBatch(batches[i]));
         Assert.That(actual, Is.EqualTo(expected));
     }
 }

@@ -13,8 +13,8 @@ public sealed class DisposeTests
         long[]? first = null;
         for (int i = 0; i < 50; i++)
         {
-            using var policy = SorterPolicy.Load(TestModels.Lecture);
-            var response = policy.Sort(prompt);
+            using var policy = OnnxPolicy.Load(TestModels.Lecture);
+            var response = policy.Respond(prompt);
             first ??= response;
             Assert.That(response, Is.EqualTo(first), $"load {i}");
         }
@@ -23,7 +23,7 @@ public sealed class DisposeTests
     [Test]
     public void Disposing_Twice_Does_Not_Throw()
     {
-        var policy = SorterPolicy.Load(TestModels.Lecture);
+        var policy = OnnxPolicy.Load(TestModels.Lecture);
         policy.Dispose();
         Assert.That(policy.Dispose, Throws.Nothing);
     }
@@ -33,7 +33,7 @@ public sealed class DisposeTests
     /// that must fail this test, not abort the whole run.
     /// </summary>
     [TestCase("Sort")]
-    [TestCase("SortBatch")]
+    [TestCase("RespondBatch")]
     [TestCase("Logits")]
     [TestCase("LogitsBatch")]
     [TestCase("Sample")]

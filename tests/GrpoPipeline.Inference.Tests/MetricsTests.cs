@@ -37,11 +37,11 @@ public sealed class MetricsTests
     [Test]
     public void Each_Inference_Call_Records_Its_Duration_Prompts_And_Batch_Size()
     {
-        using var policy = SorterPolicy.Load(Fixtures.Random);
+        using var policy = OnnxPolicy.Load(Fixtures.Random);
         using var recorder = new Recorder();
 
-        policy.Sort(new long[6]);
-        policy.SortBatch(Fixtures.RandomPrompts(5, 6, 12, seed: 1));
+        policy.Respond(new long[6]);
+        policy.RespondBatch(Fixtures.RandomPrompts(5, 6, 12, seed: 1));
         policy.Sample(new long[6], 3);
 
         Assert.That(recorder.Values("grpo.inference.duration"), Has.Length.EqualTo(3).And.All.GreaterThan(0.0).And.All.LessThan(5.0));
@@ -54,7 +54,7 @@ public sealed class MetricsTests
     {
         using var dir = new TempDir("metrics");
         var model = ModelFiles.ServedCopy(dir.Root, Fixtures.Lecture);
-        using var host = new SorterPolicyHost(Options.Create(new SorterModelOptions { ModelPath = model }), NullLogger<SorterPolicyHost>.Instance);
+        using var host = new PolicyHost(Options.Create(new PolicyModelOptions { ModelPath = model }), NullLogger<PolicyHost>.Instance);
         using var recorder = new Recorder();
         host.LoadInitial();
 

@@ -18,7 +18,7 @@ static class Program
 
     static int Usage()
     {
-        Console.Error.WriteLine($"usage: {UseAfterDispose} <model.onnx> <Sort|SortBatch|Logits|LogitsBatch|Sample>");
+        Console.Error.WriteLine($"usage: {UseAfterDispose} <model.onnx> <Sort|RespondBatch|Logits|LogitsBatch|Sample>");
         return 2;
     }
 
@@ -29,7 +29,7 @@ static class Program
     /// </summary>
     static int CallAfterDispose(string model, string method)
     {
-        var policy = SorterPolicy.Load(model);
+        var policy = OnnxPolicy.Load(model);
         var prompt = new long[policy.PromptLength];
         policy.Dispose();
         Console.Out.Flush();
@@ -37,8 +37,8 @@ static class Program
         {
             object result = method switch
             {
-                "Sort" => policy.Sort(prompt),
-                "SortBatch" => policy.SortBatch([prompt]),
+                "Sort" => policy.Respond(prompt),
+                "RespondBatch" => policy.RespondBatch([prompt]),
                 "Logits" => policy.Logits(prompt),
                 "LogitsBatch" => policy.LogitsBatch([prompt]),
                 "Sample" => policy.Sample(prompt, 4),

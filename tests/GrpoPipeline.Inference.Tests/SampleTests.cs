@@ -3,19 +3,19 @@ using NUnit.Framework;
 namespace GrpoPipeline.Inference.Tests;
 
 /// <summary>
-/// <see cref="SorterPolicy.Sample"/> draws each position from softmax(logits / T): reproducible by seed, in range,
+/// <see cref="OnnxPolicy.Sample"/> draws each position from softmax(logits / T): reproducible by seed, in range,
 /// greedy as T → 0, and with the right frequencies.
 /// </summary>
 [TestFixture]
 public sealed class SampleTests
 {
-    SorterPolicy _policy = null!;   // the random-task model: L=6, V=12
+    OnnxPolicy _policy = null!;   // the random-task model: L=6, V=12
     long[][] _candidates = null!;
 
     [OneTimeSetUp]
     public void Load()
     {
-        _policy = SorterPolicy.Load(TestModels.Random);
+        _policy = OnnxPolicy.Load(TestModels.Random);
         _candidates = TestModels.RandomPrompts(64, 6, 12, seed: 51);
     }
 
@@ -82,7 +82,7 @@ public sealed class SampleTests
         // Pick the prompt whose smallest top-two logit gap is largest: at T=0.01 a gap g leaves the runner-up e^(-100g).
         var prompt = _candidates.MaxBy(MinTopTwoGap)!;
         Assert.That(MinTopTwoGap(prompt), Is.GreaterThan(0.2), "every position has a clear winner");
-        var greedy = _policy.Sort(prompt);
+        var greedy = _policy.Respond(prompt);
         Assert.That(_policy.Sample(prompt, 512, 0.01, seed: 9), Is.All.EqualTo(greedy));
     }
 

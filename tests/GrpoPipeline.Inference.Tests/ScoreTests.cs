@@ -3,14 +3,14 @@ using NUnit.Framework;
 
 namespace GrpoPipeline.Inference.Tests;
 
-/// <summary><see cref="SorterPolicy.Score"/> reports the task's rewards (<see cref="SortingRewards"/>).</summary>
+/// <summary><see cref="OnnxPolicy.Score"/> reports the task's rewards (<see cref="SortingRewards"/>).</summary>
 [TestFixture]
 public sealed class ScoreTests
 {
-    SorterPolicy _policy = null!;   // the lecture model: L=3, V=5
+    OnnxPolicy _policy = null!;   // the lecture model: L=3, V=5
 
     [OneTimeSetUp]
-    public void Load() => _policy = SorterPolicy.Load(TestModels.Lecture);
+    public void Load() => _policy = OnnxPolicy.Load(TestModels.Lecture);
 
     [OneTimeTearDown]
     public void Dispose() => _policy.Dispose();
@@ -23,7 +23,7 @@ public sealed class ScoreTests
     [TestCase(new long[] { 4, 0, 4 }, 1, 0, false)]   // nothing included; only 0 ≤ 4 ordered; no position right
     public void Score_Of_A_Hand_Example(long[] response, int inclusionOrdering, int positionsRight, bool exact)
     {
-        Assert.That(_policy.Score([3, 1, 2], response), Is.EqualTo(new SortScore(inclusionOrdering, positionsRight / 3.0, exact)));
+        Assert.That(_policy.Score([3, 1, 2], response), Is.EqualTo(SortingScore.Of(inclusionOrdering, positionsRight / 3.0, exact)));
     }
 
     [Test]
@@ -33,11 +33,20 @@ public sealed class ScoreTests
         var responses = TestModels.RandomPrompts(200, 3, 5, seed: 62);
         for (int i = 0; i < prompts.Length; i++)
         {
-            var expected = new SortScore(
+            var expected = SortingScore.Of(
                 SortingRewards.InclusionOrdering(prompts[i], responses[i]),
                 SortingRewards.SortDistance(prompts[i], responses[i]),
                 SortingRewards.Exact(prompts[i], responses[i]) == 1);
             Assert.That(_policy.Score(prompts[i], responses[i]), Is.EqualTo(expected), $"pair {i}");
         }
     }
+}
+
+/// <summary>The reward score of a sorting model, built by hand from its three components.</summary>
+static class SortingScore
+{
+    public static RewardScore Of(int inclusionOrdering, double sortDistance, bool exact) => new(exact, new Dictionary<string, double>
+    {
+        ["inclusionOrdering"] = inclusionOrdering, ["sortDistance"] = sortDistance, ["exact"] = exact ? 1 : 0,
+    });
 }

@@ -91,14 +91,15 @@ public sealed class SamplesTests
         var result = Processes.Run(_work, Long, Path.Combine(output, "SortConsole.dll"), _model, "3", "1", "2");
         TestContext.Out.WriteLine(result.Output);
 
-        using var policy = SorterPolicy.Load(_model);
-        var expected = policy.Sort([3, 1, 2]);
+        using var policy = OnnxPolicy.Load(_model);
+        var expected = policy.Respond([3, 1, 2]);
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        Assert.That(result.Output, Does.Contain("model   samples (seed, sorter/1, epoch 60)"));
+        Assert.That(result.Output, Does.Contain("model   samples (seed, factorised/1, epoch 60), task sort"));
         Assert.That(result.Output, Does.Contain("prompt  [3, 1, 2]"));
-        Assert.That(result.Output, Does.Contain($"sorted  [{string.Join(", ", expected)}]"));
-        var score = policy.Score([3, 1, 2], expected);
-        Assert.That(result.Output, Does.Contain($"rewards inclusionOrdering={score.InclusionOrdering} sortDistance={score.SortDistance} exact={score.Exact}"));
+        Assert.That(result.Output, Does.Contain($"answer  [{string.Join(", ", expected)}]"));
+        var score = policy.Score([3, 1, 2], expected)!;
+        Assert.That(result.Output, Does.Contain(FormattableString.Invariant(
+            $"rewards exact={score.Exact} inclusionOrdering={score["inclusionOrdering"]} sortDistance={score["sortDistance"]} exact={score["exact"]}")));
 
         var bad = Processes.Run(_work, Long, Path.Combine(output, "SortConsole.dll"), _model, "3", "9", "2");
         Assert.That(bad.ExitCode, Is.EqualTo(2), bad.ToString());
@@ -112,7 +113,7 @@ public sealed class SamplesTests
         var output = Build("SortWebApi");
         AssertNoTorchSharp(output);
         int port = FreePort();
-        var start = Processes.Start(output, Path.Combine(output, "SortWebApi.dll"), $"--Sorter:ModelPath={_model}", $"--urls=http://127.0.0.1:{port}");
+        var start = Processes.Start(output, Path.Combine(output, "SortWebApi.dll"), $"--Policy:ModelPath={_model}", $"--urls=http://127.0.0.1:{port}");
         using var server = Process.Start(start)!;
         var log = new StringBuilder();
         server.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
@@ -126,7 +127,7 @@ public sealed class SamplesTests
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (response is null && DateTime.UtcNow < deadline && !server.HasExited)
             {
-                try { response = await client.PostAsync("/v1/sort", new StringContent("{\"prompt\":[3,1,2]}", Encoding.UTF8, "application/json")); }
+                try { response = await client.PostAsync("/v1/respond", new StringContent("{\"prompt\":[3,1,2]}", Encoding.UTF8, "application/json")); }
                 catch (HttpRequestException) { await Task.Delay(200); }
             }
             string Log() { lock (log) return log.ToString(); }
@@ -136,8 +137,8 @@ public sealed class SamplesTests
                 var text = await response!.Content.ReadAsStringAsync();
                 Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
                 using var json = JsonDocument.Parse(text);
-                using var policy = SorterPolicy.Load(_model);
-                Assert.That(json.RootElement.GetProperty("response").EnumerateArray().Select(e => e.GetInt64()), Is.EqualTo(policy.Sort([3, 1, 2])));
+                using var policy = OnnxPolicy.Load(_model);
+                Assert.That(json.RootElement.GetProperty("response").EnumerateArray().Select(e => e.GetInt64()), Is.EqualTo(policy.Respond([3, 1, 2])));
                 Assert.That(json.RootElement.GetProperty("rewards").GetProperty("inclusionOrdering").GetInt32(), Is.InRange(0, 5));
             }
         }

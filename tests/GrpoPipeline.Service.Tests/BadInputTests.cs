@@ -15,7 +15,7 @@ public sealed class BadInputTests
     const int MaxBody = 4096;
 
     string _dir = null!;
-    SorterServiceFactory _factory = null!;
+    PolicyServiceFactory _factory = null!;
     HttpClient _client = null!;
 
     /// <summary>One bad request: where it goes, its body and content type, words its problem detail must contain, its status.</summary>
@@ -78,10 +78,10 @@ public sealed class BadInputTests
     {
         _dir = TestModels.NewTempDir("bad-input");
         var model = TestModels.ServedCopy(_dir, TestModels.Lecture);
-        _factory = new SorterServiceFactory(model, new Dictionary<string, string>
+        _factory = new PolicyServiceFactory(model, new Dictionary<string, string>
         {
-            ["Sorter:MaxBatch"] = MaxBatch.ToString(),
-            ["Sorter:MaxRequestBodyBytes"] = MaxBody.ToString(),
+            ["Policy:MaxBatch"] = MaxBatch.ToString(),
+            ["Policy:MaxRequestBodyBytes"] = MaxBody.ToString(),
         });
         _client = _factory.CreateClient();
     }

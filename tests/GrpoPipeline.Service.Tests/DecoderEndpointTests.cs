@@ -13,18 +13,18 @@ namespace GrpoPipeline.Service.Tests;
 public sealed class DecoderEndpointTests
 {
     string _dir = null!;
-    SorterServiceFactory _factory = null!;
+    PolicyServiceFactory _factory = null!;
     HttpClient _client = null!;
-    SorterPolicy _direct = null!;
+    OnnxPolicy _direct = null!;
 
     [OneTimeSetUp]
     public void StartService()
     {
         _dir = TestModels.NewTempDir("decoder");
         var model = TestModels.ServedCopy(_dir, TestModels.Decoder);
-        _factory = new SorterServiceFactory(model);
+        _factory = new PolicyServiceFactory(model);
         _client = _factory.CreateClient();
-        _direct = SorterPolicy.Load(model);
+        _direct = OnnxPolicy.Load(model);
     }
 
     [OneTimeTearDown]
@@ -69,7 +69,7 @@ public sealed class DecoderEndpointTests
         foreach (var prompt in MixedPrompts)
         {
             var body = await (await _client.PostJson("/v1/sort", new { prompt })).Json();
-            var expected = _direct.Sort(prompt);
+            var expected = _direct.Respond(prompt);
             Assert.That(body.GetProperty("response").Longs(), Is.EqualTo(expected), $"prompt [{string.Join(",", prompt)}]");
             Assert.That(body.GetProperty("rewards").GetProperty("exact").GetBoolean(), Is.EqualTo(SortingRewards.Exact(prompt, expected) == 1));
             Assert.That(body.GetProperty("truncated").GetBoolean(), Is.EqualTo(expected.Length == 7), "cut at maxLength + 1 tokens without EOS");
@@ -82,8 +82,8 @@ public sealed class DecoderEndpointTests
         using var response = await _client.PostJson("/v1/sort/batch", new { prompts = MixedPrompts });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         var body = await response.Json();
-        Assert.That(body.GetProperty("responses").Rows(), Is.EqualTo(MixedPrompts.Select(p => _direct.Sort(p))));
-        Assert.That(body.GetProperty("truncated").EnumerateArray().Select(t => t.GetBoolean()), Is.EqualTo(MixedPrompts.Select(p => _direct.Sort(p).Length == 7)));
+        Assert.That(body.GetProperty("responses").Rows(), Is.EqualTo(MixedPrompts.Select(p => _direct.Respond(p))));
+        Assert.That(body.GetProperty("truncated").EnumerateArray().Select(t => t.GetBoolean()), Is.EqualTo(MixedPrompts.Select(p => _direct.Respond(p).Length == 7)));
     }
 
     [Test]

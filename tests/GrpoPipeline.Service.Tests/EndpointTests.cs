@@ -11,9 +11,9 @@ public sealed class EndpointTests
 {
     string _dir = null!;
     string _model = null!;
-    SorterServiceFactory _factory = null!;
+    PolicyServiceFactory _factory = null!;
     HttpClient _client = null!;
-    SorterPolicy _direct = null!;
+    OnnxPolicy _direct = null!;
 
     static IEnumerable<long[]> AllPrompts()
     {
@@ -28,9 +28,9 @@ public sealed class EndpointTests
     {
         _dir = TestModels.NewTempDir("endpoints");
         _model = TestModels.ServedCopy(_dir, TestModels.Lecture);
-        _factory = new SorterServiceFactory(_model);
+        _factory = new PolicyServiceFactory(_model);
         _client = _factory.CreateClient();
-        _direct = SorterPolicy.Load(_model);
+        _direct = OnnxPolicy.Load(_model);
     }
 
     [OneTimeTearDown]
@@ -47,12 +47,12 @@ public sealed class EndpointTests
     {
         foreach (var prompt in new long[][] { [3, 1, 2], [1, 0, 2], [4, 4, 0], [0, 1, 2] })
         {
-            using var response = await _client.PostJson("/v1/sort", new { prompt });
+            using var response = await _client.PostJson("/v1/respond", new { prompt });
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/json"));
             var body = await response.Json();
 
-            var expected = _direct.Sort(prompt);
+            var expected = _direct.Respond(prompt);
             Assert.That(body.GetProperty("response").Longs(), Is.EqualTo(expected), $"prompt [{string.Join(",", prompt)}]");
             AssertRewards(body.GetProperty("rewards"), prompt, expected);
         }
@@ -62,7 +62,7 @@ public sealed class EndpointTests
     public async Task Sort_Batch_Matches_Sorting_Each_Prompt_Directly()
     {
         var prompts = AllPrompts().ToArray();
-        using var response = await _client.PostJson("/v1/sort/batch", new { prompts });
+        using var response = await _client.PostJson("/v1/respond/batch", new { prompts });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         var body = await response.Json();
 
@@ -72,7 +72,7 @@ public sealed class EndpointTests
         Assert.That(rewards, Has.Length.EqualTo(prompts.Length));
         for (int i = 0; i < prompts.Length; i++)
         {
-            var expected = _direct.Sort(prompts[i]);
+            var expected = _direct.Respond(prompts[i]);
             Assert.That(responses[i], Is.EqualTo(expected), $"prompt {i}");
             AssertRewards(rewards[i], prompts[i], expected);
         }
@@ -122,7 +122,7 @@ public sealed class EndpointTests
         Assert.That(model.GetProperty("loadedAt").GetDateTimeOffset(), Is.LessThanOrEqualTo(DateTimeOffset.UtcNow));
 
         var contract = model.GetProperty("contract");
-        Assert.That(contract.GetProperty("version").GetString(), Is.EqualTo(OnnxContract.Sorter.Version));
+        Assert.That(contract.GetProperty("version").GetString(), Is.EqualTo(OnnxContract.Factorised.Version));
         Assert.That(contract.GetProperty("inputs").EnumerateArray().Select(t => t.GetProperty("name").GetString()), Is.EqualTo(new[] { OnnxContract.PromptsInput }));
         Assert.That(contract.GetProperty("outputs").EnumerateArray().Select(t => t.GetProperty("name").GetString()),
             Is.EqualTo(new[] { OnnxContract.LogitsOutput, OnnxContract.ResponseOutput }));
@@ -141,10 +141,12 @@ public sealed class EndpointTests
     /// <summary>Each reward component under its own name, as <see cref="SortingRewards"/> computes it.</summary>
     static void AssertRewards(System.Text.Json.JsonElement rewards, long[] prompt, long[] response)
     {
-        Assert.That(rewards.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "inclusionOrdering", "sortDistance", "exact" }));
-        Assert.That(rewards.GetProperty("inclusionOrdering").GetInt32(), Is.EqualTo(SortingRewards.InclusionOrdering(prompt, response)));
-        Assert.That(rewards.GetProperty("sortDistance").GetDouble(), Is.EqualTo(SortingRewards.SortDistance(prompt, response)));
         Assert.That(rewards.GetProperty("exact").GetBoolean(), Is.EqualTo(SortingRewards.Exact(prompt, response) == 1));
+        var components = rewards.GetProperty("components");
+        Assert.That(components.EnumerateObject().Select(p => p.Name), Is.EqualTo(new[] { "inclusionOrdering", "sortDistance", "exact" }), "the sorting task's components, in its order");
+        Assert.That(components.GetProperty("inclusionOrdering").GetDouble(), Is.EqualTo(SortingRewards.InclusionOrdering(prompt, response)));
+        Assert.That(components.GetProperty("sortDistance").GetDouble(), Is.EqualTo(SortingRewards.SortDistance(prompt, response)));
+        Assert.That(components.GetProperty("exact").GetDouble(), Is.EqualTo(SortingRewards.Exact(prompt, response)));
     }
 
     [TestCase("/health/live")]
@@ -164,7 +166,7 @@ public sealed class EndpointTests
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/json"));
         var paths = (await response.Json()).GetProperty("paths");
 
-        Assert.That(paths.EnumerateObject().Select(p => p.Name), Is.SupersetOf(new[] { "/v1/sort", "/v1/sort/batch", "/v1/sample", "/v1/model" }));
+        Assert.That(paths.EnumerateObject().Select(p => p.Name), Is.SupersetOf(new[] { "/v1/respond", "/v1/respond/batch", "/v1/sort", "/v1/sort/batch", "/v1/sample", "/v1/model" }));
         var sortBody = paths.GetProperty("/v1/sort").GetProperty("post").GetProperty("requestBody").GetProperty("content");
         Assert.That(sortBody.TryGetProperty("application/json", out _), Is.True, "the sort request body is documented");
     }

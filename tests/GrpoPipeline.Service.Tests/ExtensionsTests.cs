@@ -11,8 +11,8 @@ using NUnit.Framework;
 namespace GrpoPipeline.Service.Tests;
 
 /// <summary>
-/// The public extensions in an app of a user's own: <c>AddSorterApi</c> + <c>MapSorterApi</c> mount the same API that
-/// <c>grpo serve</c> has, <c>AddSorterModelCheck</c> reports readiness, and <c>grpo serve</c> listens on loopback
+/// The public extensions in an app of a user's own: <c>AddGrpoApi</c> + <c>MapGrpoApi</c> mount the same API that
+/// <c>grpo serve</c> has, <c>AddPolicyModelCheck</c> reports readiness, and <c>grpo serve</c> listens on loopback
 /// unless told otherwise.
 /// </summary>
 [TestFixture]
@@ -27,26 +27,26 @@ public sealed class ExtensionsTests
             var builder = WebApplication.CreateBuilder();
             builder.WebHost.UseTestServer();
             builder.Logging.ClearProviders();
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Sorter:ModelPath"] = TestModels.ServedCopy(dir, TestModels.Lecture) });
-            builder.Services.AddSorterApi(builder.Configuration);
-            builder.Services.AddHealthChecks().AddSorterModelCheck();
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Policy:ModelPath"] = TestModels.ServedCopy(dir, TestModels.Lecture) });
+            builder.Services.AddGrpoApi(builder.Configuration);
+            builder.Services.AddHealthChecks().AddPolicyModelCheck();
             await using var app = builder.Build();
-            app.MapSorterApi();
-            app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(SorterHealthChecksBuilderExtensions.ReadyTag) });
+            app.MapGrpoApi();
+            app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(PolicyHealthChecksBuilderExtensions.ReadyTag) });
             await app.StartAsync();
             using var client = app.GetTestClient();
 
             using var sorted = await client.PostJson("/v1/sort", new { prompt = new[] { 3, 1, 2 } });
             Assert.That(sorted.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            using var direct = SorterPolicy.Load(TestModels.Lecture);
-            Assert.That((await sorted.Json()).GetProperty("response").Longs(), Is.EqualTo(direct.Sort([3, 1, 2])));
+            using var direct = OnnxPolicy.Load(TestModels.Lecture);
+            Assert.That((await sorted.Json()).GetProperty("response").Longs(), Is.EqualTo(direct.Respond([3, 1, 2])));
             using (var bad = await client.PostJson("/v1/sort", new { prompt = new[] { 3, 1 } }))
                 Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
             using (var ready = await client.GetAsync("/ready"))
                 Assert.That(await ready.Content.ReadAsStringAsync(), Is.EqualTo("Healthy"));
             using (var metrics = await client.GetAsync("/metrics"))
                 Assert.That(metrics.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "metrics are opt-in for apps that mount the API");
-            Assert.That(app.Services.GetRequiredService<ISorterPolicy>().Contract.RunName, Is.EqualTo(TestModels.LectureRun),
+            Assert.That(app.Services.GetRequiredService<IPolicy>().Contract.RunName, Is.EqualTo(TestModels.LectureRun),
                 "the app's own code can inject the same hot-reloading policy");
             await app.StopAsync();
         }
@@ -61,7 +61,7 @@ public sealed class ExtensionsTests
     {
         var builder = WebApplication.CreateBuilder();
         using var app = builder.Build();
-        Assert.That(() => app.MapSorterApi(), Throws.InvalidOperationException.With.Message.Contains("AddSorterApi"));
+        Assert.That(() => app.MapGrpoApi(), Throws.InvalidOperationException.With.Message.Contains("AddGrpoApi"));
     }
 
     [Test]

@@ -16,7 +16,7 @@ public sealed class HotReloadTests
 
     string _dir = null!;
     string _model = null!;
-    SorterServiceFactory _factory = null!;
+    PolicyServiceFactory _factory = null!;
     HttpClient _client = null!;
 
     [SetUp]
@@ -24,10 +24,10 @@ public sealed class HotReloadTests
     {
         _dir = TestModels.NewTempDir("reload");
         _model = TestModels.ServedCopy(_dir, TestModels.Lecture);
-        _factory = new SorterServiceFactory(_model, new Dictionary<string, string>
+        _factory = new PolicyServiceFactory(_model, new Dictionary<string, string>
         {
-            ["Sorter:ReloadPollMilliseconds"] = "100",
-            ["Sorter:ReloadDebounceMilliseconds"] = "100",
+            ["Policy:ReloadPollMilliseconds"] = "100",
+            ["Policy:ReloadDebounceMilliseconds"] = "100",
         });
         _client = _factory.CreateClient();
     }
@@ -60,9 +60,9 @@ public sealed class HotReloadTests
         Assert.That(model.GetProperty("reload").GetProperty("reloads").GetInt32(), Is.EqualTo(1));
         Assert.That(generations.Keys, Is.SupersetOf(new[] { 1, 2 }), "requests ran both before and after the swap");
 
-        using var direct = SorterPolicy.Load(TestModels.LectureB);
+        using var direct = OnnxPolicy.Load(TestModels.LectureB);
         var sorted = await (await _client.PostJson("/v1/sort", new { prompt = new long[] { 3, 1, 2 } })).Json();
-        Assert.That(sorted.GetProperty("response").Longs(), Is.EqualTo(direct.Sort([3, 1, 2])), "the new model does not answer");
+        Assert.That(sorted.GetProperty("response").Longs(), Is.EqualTo(direct.Respond([3, 1, 2])), "the new model does not answer");
         Assert.That(_factory.Logs.Contains("swapped in"), Is.True, "the swap was not logged");
     }
 
@@ -98,9 +98,9 @@ public sealed class HotReloadTests
         Assert.That(ok, Is.GreaterThan(0));
         Assert.That(shapeMismatch, Is.GreaterThan(0));
 
-        using var direct = SorterPolicy.Load(TestModels.Random);
+        using var direct = OnnxPolicy.Load(TestModels.Random);
         var sorted = await (await _client.PostJson("/v1/sort", new { prompt = new long[] { 5, 0, 3, 1 } })).Json();
-        Assert.That(sorted.GetProperty("response").Longs(), Is.EqualTo(direct.Sort([5, 0, 3, 1])));
+        Assert.That(sorted.GetProperty("response").Longs(), Is.EqualTo(direct.Respond([5, 0, 3, 1])));
     }
 
     [Test]
@@ -127,9 +127,9 @@ public sealed class HotReloadTests
             Assert.That(result.Requests, Is.GreaterThan(50), "the load barely ran");
             Assert.That(decoder.GetProperty("contract").GetProperty("kind").GetString(), Is.EqualTo("decoder"));
             Assert.That(sorted.GetProperty("response").Longs(), Has.Length.InRange(1, 7), "a length-5 prompt, valid only for the decoder, was answered");
-            Assert.That(sorter.GetProperty("contract").GetProperty("kind").GetString(), Is.EqualTo("sorter"));
+            Assert.That(sorter.GetProperty("contract").GetProperty("kind").GetString(), Is.EqualTo("factorised"));
             Assert.That(sorter.GetProperty("run").GetString(), Is.EqualTo(TestModels.LectureRun));
-            Assert.That(kinds.Keys, Is.EquivalentTo(new[] { "sorter", "decoder" }), "requests ran against both kinds");
+            Assert.That(kinds.Keys, Is.EquivalentTo(new[] { "factorised", "decoder" }), "requests ran against both kinds");
         }
     }
 

@@ -13,7 +13,7 @@ public sealed class MetricsEndpointTests
         var dir = TestModels.NewTempDir("metrics");
         try
         {
-            using var service = new SorterServiceFactory(TestModels.ServedCopy(dir, TestModels.Lecture));
+            using var service = new PolicyServiceFactory(TestModels.ServedCopy(dir, TestModels.Lecture));
             using var client = service.CreateClient();
             for (int i = 0; i < 3; i++)
                 (await client.PostJson("/v1/sort", new { prompt = new[] { 3, 1, 2 } })).Dispose();
@@ -45,7 +45,7 @@ public sealed class MetricsEndpointTests
         var dir = TestModels.NewTempDir("no-metrics");
         try
         {
-            using var service = new SorterServiceFactory(TestModels.ServedCopy(dir, TestModels.Lecture), new Dictionary<string, string> { ["Sorter:Metrics"] = "false" });
+            using var service = new PolicyServiceFactory(TestModels.ServedCopy(dir, TestModels.Lecture), new Dictionary<string, string> { ["Policy:Metrics"] = "false" });
             using var client = service.CreateClient();
             using var response = await client.GetAsync("/metrics");
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));

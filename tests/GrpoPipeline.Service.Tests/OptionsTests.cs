@@ -11,14 +11,14 @@ public sealed class OptionsTests
     static IEnumerable<TestCaseData> BadOptions()
     {
         var model = () => TestModels.Lecture;
-        yield return new TestCaseData(() => new SorterModelOptions().Validate(), "Sorter:ModelPath").SetName("Missing_ModelPath_Is_Rejected");
-        yield return new TestCaseData(() => new SorterModelOptions { ModelPath = "/nope/missing.onnx" }.Validate(), "/nope/missing.onnx").SetName("Nonexistent_ModelPath_Is_Rejected");
-        yield return new TestCaseData(() => new SorterModelOptions { ModelPath = model(), IntraOpThreads = 0 }.Validate(), "Sorter:IntraOpThreads").SetName("Zero_IntraOpThreads_Is_Rejected");
-        yield return new TestCaseData(() => new SorterModelOptions { ModelPath = model(), ReloadPollMilliseconds = 5 }.Validate(), "Sorter:ReloadPollMilliseconds").SetName("Too_Fast_Poll_Is_Rejected");
-        yield return new TestCaseData(() => new SorterApiOptions { MaxBatch = 0 }.Validate(), "Sorter:MaxBatch").SetName("Zero_MaxBatch_Is_Rejected");
-        yield return new TestCaseData(() => new SorterApiOptions { MaxRequestBodyBytes = 10 }.Validate(), "Sorter:MaxRequestBodyBytes").SetName("Tiny_Body_Limit_Is_Rejected");
-        yield return new TestCaseData(() => new SorterApiOptions { ApiKeys = ["short"] }.Validate(), "Sorter:ApiKeys:0").SetName("Short_Api_Key_Is_Rejected");
-        yield return new TestCaseData(() => new SorterApiOptions { RateLimit = new() { PermitsPerSecond = -1 } }.Validate(), "Sorter:RateLimit:PermitsPerSecond").SetName("Negative_Rate_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyModelOptions().Validate(), "Policy:ModelPath").SetName("Missing_ModelPath_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyModelOptions { ModelPath = "/nope/missing.onnx" }.Validate(), "/nope/missing.onnx").SetName("Nonexistent_ModelPath_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyModelOptions { ModelPath = model(), IntraOpThreads = 0 }.Validate(), "Policy:IntraOpThreads").SetName("Zero_IntraOpThreads_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyModelOptions { ModelPath = model(), ReloadPollMilliseconds = 5 }.Validate(), "Policy:ReloadPollMilliseconds").SetName("Too_Fast_Poll_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyApiOptions { MaxBatch = 0 }.Validate(), "Policy:MaxBatch").SetName("Zero_MaxBatch_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyApiOptions { MaxRequestBodyBytes = 10 }.Validate(), "Policy:MaxRequestBodyBytes").SetName("Tiny_Body_Limit_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyApiOptions { ApiKeys = ["short"] }.Validate(), "Policy:ApiKeys:0").SetName("Short_Api_Key_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyApiOptions { RateLimit = new() { PermitsPerSecond = -1 } }.Validate(), "Policy:RateLimit:PermitsPerSecond").SetName("Negative_Rate_Is_Rejected");
     }
 
     [TestCaseSource(nameof(BadOptions))]
@@ -31,15 +31,15 @@ public sealed class OptionsTests
     [Test]
     public void A_Rejected_Api_Key_Is_Not_Echoed_In_The_Message()
     {
-        var e = Assert.Throws<ConfigException>(() => new SorterApiOptions { ApiKeys = ["secret key with spaces"] }.Validate());
+        var e = Assert.Throws<ConfigException>(() => new PolicyApiOptions { ApiKeys = ["secret key with spaces"] }.Validate());
         Assert.That(e!.Message, Does.Not.Contain("secret"));
     }
 
     [Test]
     public void Defaults_Are_Valid_With_A_Model()
     {
-        var model = new SorterModelOptions { ModelPath = TestModels.Lecture };
-        var api = new SorterApiOptions();
+        var model = new PolicyModelOptions { ModelPath = TestModels.Lecture };
+        var api = new PolicyApiOptions();
         Assert.That(model.Validate, Throws.Nothing);
         Assert.That(api.Validate, Throws.Nothing);
         Assert.That((model.IntraOpThreads, model.HotReload), Is.EqualTo((1, true)));
@@ -49,15 +49,15 @@ public sealed class OptionsTests
     [Test]
     public void Service_Does_Not_Start_With_A_Bad_Setting()
     {
-        using var factory = new SorterServiceFactory(TestModels.Lecture, new Dictionary<string, string> { ["Sorter:MaxBatch"] = "0" });
+        using var factory = new PolicyServiceFactory(TestModels.Lecture, new Dictionary<string, string> { ["Policy:MaxBatch"] = "0" });
         var e = Assert.Catch(() => factory.CreateClient());
-        Assert.That(Messages(e!), Does.Contain("Sorter:MaxBatch").And.Contain("1..65536"));
+        Assert.That(Messages(e!), Does.Contain("Policy:MaxBatch").And.Contain("1..65536"));
     }
 
     [Test]
     public void Service_Does_Not_Start_With_A_Model_That_Breaks_The_Contract()
     {
-        using var factory = new SorterServiceFactory(TestModels.Truncated);
+        using var factory = new PolicyServiceFactory(TestModels.Truncated);
         var e = Assert.Catch(() => factory.CreateClient());
         Assert.That(Messages(e!), Does.Contain("not a loadable ONNX model"));
     }

@@ -16,7 +16,7 @@ public sealed class SecurityTests
     [OneTimeTearDown]
     public void TearDown() => TestModels.DeleteDir(_dir);
 
-    SorterServiceFactory Serve(Dictionary<string, string> settings) => new(TestModels.ServedCopy(_dir, TestModels.Lecture), settings);
+    PolicyServiceFactory Serve(Dictionary<string, string> settings) => new(TestModels.ServedCopy(_dir, TestModels.Lecture), settings);
 
     static async Task<HttpResponseMessage> Sort(HttpClient client, string? key = null)
     {
@@ -30,7 +30,7 @@ public sealed class SecurityTests
     [Test]
     public async Task With_Api_Keys_A_Request_Needs_One_Of_Them()
     {
-        using var service = Serve(new() { ["Sorter:ApiKeys:0"] = KeyA, ["Sorter:ApiKeys:1"] = KeyB });
+        using var service = Serve(new() { ["Policy:ApiKeys:0"] = KeyA, ["Policy:ApiKeys:1"] = KeyB });
         using var client = service.CreateClient();
 
         using (var none = await Sort(client))
@@ -63,7 +63,7 @@ public sealed class SecurityTests
     [Test]
     public async Task A_Client_Over_Its_Rate_Gets_429_With_Retry_After()
     {
-        using var service = Serve(new() { ["Sorter:RateLimit:PermitsPerSecond"] = "1", ["Sorter:RateLimit:Burst"] = "3" });
+        using var service = Serve(new() { ["Policy:RateLimit:PermitsPerSecond"] = "1", ["Policy:RateLimit:Burst"] = "3" });
         using var client = service.CreateClient();
 
         var statuses = new List<HttpStatusCode>();
@@ -87,8 +87,8 @@ public sealed class SecurityTests
     {
         using var service = Serve(new()
         {
-            ["Sorter:ApiKeys:0"] = KeyA, ["Sorter:ApiKeys:1"] = KeyB,
-            ["Sorter:RateLimit:PermitsPerSecond"] = "1", ["Sorter:RateLimit:Burst"] = "1",
+            ["Policy:ApiKeys:0"] = KeyA, ["Policy:ApiKeys:1"] = KeyB,
+            ["Policy:RateLimit:PermitsPerSecond"] = "1", ["Policy:RateLimit:Burst"] = "1",
         });
         using var client = service.CreateClient();
         using (var first = await Sort(client, KeyA)) Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));

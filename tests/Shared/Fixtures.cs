@@ -25,6 +25,15 @@ static class Fixtures
     /// <summary>A decoder (decoder/1) on lengths 1..6, V=8, trained 300 epochs (run <c>fixture-decoder</c>): about half its held-out prompts exact.</summary>
     public static string Decoder => Path("decoder-l1to6v8.onnx");
 
+    /// <summary>An untrained decoder of the <c>add</c> task, 1..2-digit operands (run <c>fixture-add</c>).</summary>
+    public static string Add => Path("add-d1to2-untrained.onnx");
+    /// <summary>An untrained decoder of a task no test registers, <c>fixture-unregistered</c> (lengths 1..4, V=6): rewards unavailable.</summary>
+    public static string Unregistered => Path("unregistered-l1to4v6-untrained.onnx");
+    /// <summary><see cref="Lecture"/> as exported before 0.3: contract <c>sorter/1</c>, task options under <c>grpo.heldout_split</c>.</summary>
+    public static string LegacySorter => Path("legacy/seed-l3v5-sorter1.onnx");
+    /// <summary><see cref="Decoder"/> as exported before 0.3: task options under <c>grpo.heldout_split</c>, no task name in them.</summary>
+    public static string LegacyDecoder => Path("legacy/decoder-l1to6v8-heldout-split.onnx");
+
     public const string LectureRun = "fixture-lecture", LectureUntrainedRun = "fixture-lecture-b", RandomRun = "fixture-random", SmallRun = "fixture-small",
         DecoderRun = "fixture-decoder";
 

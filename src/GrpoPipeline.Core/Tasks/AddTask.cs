@@ -86,6 +86,26 @@ public sealed class AddTask : VerifiableTask
     /// <inheritdoc/>
     public override string TokenName(long token) => token switch { Plus => "+", EqualsSign => "=", _ => base.TokenName(token) };
 
+    /// <summary>Beyond <see cref="VerifiableTask.Rules"/>: digits, <c>+</c>, digits, <c>=</c>, each operand of minDigits..maxDigits digits without a leading zero.</summary>
+    public override string? Problem(ReadOnlySpan<long> prompt)
+    {
+        if (Rules.Problem(prompt) is { } problem) return problem;
+        int plus = prompt.IndexOf(Plus);
+        if (plus < 0) return "prompt has no '+' (token 10); an addition prompt is a + b = in digit tokens";
+        if (prompt[^1] != EqualsSign) return $"token at index {prompt.Length - 1} is {TokenName(prompt[^1])}; an addition prompt ends with '=' (token 11)";
+        return OperandProblem(prompt[..plus], 0) ?? OperandProblem(prompt[(plus + 1)..^1], plus + 1);
+    }
+
+    string? OperandProblem(ReadOnlySpan<long> digits, int offset)
+    {
+        if (digits.Length < _add.MinDigits || digits.Length > _add.MaxDigits)
+            return $"the operand at index {offset} has {digits.Length} digits; this model adds numbers of {_add.MinDigits}..{_add.MaxDigits} digits";
+        for (int i = 0; i < digits.Length; i++)
+            if (digits[i] > 9) return $"token at index {offset + i} is {TokenName(digits[i])}; an operand holds digits 0..9 only";
+        if (digits.Length > 1 && digits[0] == 0) return $"the operand at index {offset} has a leading zero";
+        return null;
+    }
+
     /// <inheritdoc/>
     public override bool IsHeldOut(ReadOnlySpan<long> prompt) => TokenListTask.Hash(prompt, Rng.Mix(Options.SplitSalt ^ (ulong)prompt.Length)) < _heldOutThreshold;
 

@@ -20,6 +20,12 @@ public static class TaskRegistry
         get { lock (Gate) return Factories.Keys.Order(StringComparer.Ordinal).ToList(); }
     }
 
+    /// <summary>Whether a task is registered under <paramref name="name"/>.</summary>
+    public static bool IsRegistered(string name)
+    {
+        lock (Gate) return Factories.ContainsKey(name);
+    }
+
     /// <summary>Registers (or replaces) the task called <paramref name="name"/>.</summary>
     public static void Register(string name, Func<TaskOptions, VerifiableTask> create)
     {

@@ -65,6 +65,13 @@ public abstract class VerifiableTask
     /// <summary>What a prompt must look like (lengths, token range), with precise messages.</summary>
     public virtual PromptRules Rules => Options.Rules;
 
+    /// <summary>
+    /// What is wrong with <paramref name="prompt"/> as a prompt of this task, or null when it is one: <see cref="Rules"/>'
+    /// length and token range, and whatever shape the task requires on top (a task overrides it to add that).
+    /// Inference, the service and the evaluation ask it before a prompt reaches a model.
+    /// </summary>
+    public virtual string? Problem(ReadOnlySpan<long> prompt) => Rules.Problem(prompt);
+
     /// <summary>The longest response, EOS included for variable-length tasks.</summary>
     public virtual int MaxResponseLength => Options.MaxResponseLength;
 

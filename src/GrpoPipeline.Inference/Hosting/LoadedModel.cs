@@ -1,7 +1,7 @@
 namespace GrpoPipeline.Inference.Hosting;
 
 /// <summary>
-/// One loaded <see cref="SorterPolicy"/> and the number of holders using it: the <see cref="SorterPolicyHost"/> (while it
+/// One loaded <see cref="OnnxPolicy"/> and the number of holders using it: the <see cref="PolicyHost"/> (while it
 /// is current) and every request with a <see cref="PolicyLease"/>. The policy is disposed when the count reaches zero,
 /// so a swapped-out model finishes its in-flight requests before its native session goes away.
 /// </summary>
@@ -9,7 +9,7 @@ public sealed class LoadedModel
 {
     int _holders = 1;   // the host's own reference, dropped when the model is swapped out
 
-    internal LoadedModel(SorterPolicy policy, int generation, DateTimeOffset loadedAt)
+    internal LoadedModel(OnnxPolicy policy, int generation, DateTimeOffset loadedAt)
     {
         Policy = policy;
         Generation = generation;
@@ -17,7 +17,7 @@ public sealed class LoadedModel
     }
 
     /// <summary>The policy; valid only while a lease on this model is held.</summary>
-    public SorterPolicy Policy { get; }
+    public OnnxPolicy Policy { get; }
     /// <summary>1 for the model loaded at start, then +1 for each successful reload.</summary>
     public int Generation { get; }
     /// <summary>When the model finished loading and warming up.</summary>
@@ -57,7 +57,7 @@ public readonly struct PolicyLease : IDisposable
     /// <summary>The leased model.</summary>
     public LoadedModel Model { get; }
     /// <summary>The leased model's policy.</summary>
-    public SorterPolicy Policy => Model.Policy;
+    public OnnxPolicy Policy => Model.Policy;
 
     /// <summary>Releases the hold; the model is disposed when it was swapped out and this was its last holder.</summary>
     public void Dispose() => Model?.RemoveHolder();

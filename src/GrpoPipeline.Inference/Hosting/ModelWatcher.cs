@@ -10,9 +10,9 @@ namespace GrpoPipeline.Inference.Hosting;
 /// file's last-write time and size backs it up where watcher events get lost (network mounts, overflowing buffers).
 /// Both only arm a debounce timer, so a burst of events, or a file still being written, gives one reload.
 /// </summary>
-sealed partial class ModelWatcher(SorterPolicyHost host, IOptions<SorterModelOptions> options, ILogger<ModelWatcher> logger) : IHostedService, IDisposable
+sealed partial class ModelWatcher(PolicyHost host, IOptions<PolicyModelOptions> options, ILogger<ModelWatcher> logger) : IHostedService, IDisposable
 {
-    readonly SorterModelOptions _options = options.Value;
+    readonly PolicyModelOptions _options = options.Value;
     readonly Lock _gate = new();
     FileSystemWatcher? _watcher;
     Timer? _debounce;

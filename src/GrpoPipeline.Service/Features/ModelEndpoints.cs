@@ -13,9 +13,9 @@ static class ModelEndpoints
         routes.MapGet("/model", GetModel)
             .WithTags("Model")
             .WithName("GetModel")
-            .WithSummary("The served model's ONNX contract, accepted prompts, metadata and reload state");
+            .WithSummary("The served model's ONNX contract, task, accepted prompts, metadata and reload state");
 
-    static Results<Ok<ModelInfo>, ProblemHttpResult> GetModel(SorterPolicyHost host, IOptions<SorterModelOptions> options)
+    static Results<Ok<ModelInfo>, ProblemHttpResult> GetModel(PolicyHost host, IOptions<PolicyModelOptions> options)
     {
         if (!host.TryAcquire(out var lease)) return Problems.NoModel();
         using (lease)
@@ -23,11 +23,14 @@ static class ModelEndpoints
             var model = lease.Model;
             var c = model.Policy.Contract;
             TensorInfo[] Tensors(IEnumerable<TensorSpec> specs) => specs.Select(t => new TensorInfo(t.Name, t.ElementTypeName, t.Shape(c.Sizes))).ToArray();
-            var contract = new ContractInfo(c.IsDecoder ? "decoder" : "sorter", c.Version, Tensors(c.Spec.Inputs), Tensors(c.Spec.Outputs), OnnxContract.Opset);
+            var contract = new ContractInfo(c.IsDecoder ? "decoder" : "factorised", c.Version, Tensors(c.Spec.Inputs), Tensors(c.Spec.Outputs), OnnxContract.Opset);
             var rejection = host.LastRejection;
             var reload = new ReloadInfo(options.Value.HotReload, host.Reloads, host.Rejections, rejection?.At, rejection?.Reason);
+            var task = new TaskInfo(c.TaskName, c.HasRewards, c.RewardsUnavailable,
+                c.Task?.Components.Select(r => new RewardComponentInfo(r.Name, r.Description)).ToArray() ?? [],
+                c.Task is { } t ? Enumerable.Range(0, c.VocabSize).Select(v => t.TokenName(v)).ToArray() : []);
             return TypedResults.Ok(new ModelInfo(c.Path, model.LoadedAt, model.Generation, contract, c.Prompts.MinLength, c.Prompts.MaxLength,
-                c.MaxResponseLength, c.VocabSize, c.Special, c.PolicyKind, c.RunName, c.Epoch, c.Metadata, reload));
+                c.MaxResponseLength, c.VocabSize, c.Special, task, c.PolicyKind, c.RunName, c.Epoch, c.Metadata, reload));
         }
     }
 }

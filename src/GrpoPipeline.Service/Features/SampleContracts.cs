@@ -29,7 +29,7 @@ public sealed record SampleRequest(long[] Prompt, int N, double? Temperature = n
         new("seed", false, $"an integer in 0..{ulong.MaxValue}"),
     ];
 
-    string? IRequestBody<SampleRequest>.Check(SorterApiOptions options) =>
+    string? IRequestBody<SampleRequest>.Check(PolicyApiOptions options) =>
         N is < 1 or > MaxSamples ? $"'n' is {N}; allowed 1..{MaxSamples}"
         : Temperature is { } t && !(t is >= MinTemperature and <= MaxTemperature)
             ? $"'temperature' is {t.ToString(CultureInfo.InvariantCulture)}; allowed {MinTemperature}..{MaxTemperature}"
@@ -38,7 +38,7 @@ public sealed record SampleRequest(long[] Prompt, int N, double? Temperature = n
 
 /// <summary>Sampled responses and their rewards.</summary>
 /// <param name="Responses">N responses drawn at the requested temperature.</param>
-/// <param name="Rewards">The reward components of each response.</param>
+/// <param name="Rewards">The reward components of each response; null when the model's task is not registered in the serving app.</param>
 /// <param name="Truncated">Whether each response was cut at the cap without EOS (decoders only).</param>
 /// <param name="Seed">The seed used; send it back to draw the same responses.</param>
-public sealed record SampleResponse(long[][] Responses, SortScore[] Rewards, bool[] Truncated, ulong Seed);
+public sealed record SampleResponse(long[][] Responses, RewardScore[]? Rewards, bool[] Truncated, ulong Seed);

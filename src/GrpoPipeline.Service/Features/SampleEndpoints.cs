@@ -15,7 +15,7 @@ static class SampleEndpoints
             .WithSummary("Draw n responses to a prompt at a temperature; the same seed gives the same responses")
             .WithJsonBody<SampleRequest>();
 
-    static async Task<Results<Ok<SampleResponse>, ProblemHttpResult>> Sample(HttpContext context, SorterPolicyHost host)
+    static async Task<Results<Ok<SampleResponse>, ProblemHttpResult>> Sample(HttpContext context, PolicyHost host)
     {
         var body = await JsonBody.ReadAsync<SampleRequest>(context);
         if (body.Problem is { } problem) return problem;
@@ -27,7 +27,7 @@ static class SampleEndpoints
         {
             if (Problems.PromptProblem(request.Prompt, lease.Policy, "prompt") is { } detail) return Problems.BadRequest(detail);
             var responses = lease.Policy.Sample(request.Prompt, request.N, request.Temperature ?? 1.0, seed);
-            var rewards = responses.Select(r => SortScore.Of(request.Prompt, r)).ToArray();
+            var rewards = lease.Policy.Contract.HasRewards ? responses.Select(r => lease.Policy.Score(request.Prompt, r)!).ToArray() : null;
             var truncated = responses.Select(r => lease.Policy.Contract.IsTruncated(r)).ToArray();
             return TypedResults.Ok(new SampleResponse(responses, rewards, truncated, seed));
         }

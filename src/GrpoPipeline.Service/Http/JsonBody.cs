@@ -21,7 +21,7 @@ interface IRequestBody<TSelf> where TSelf : class, IRequestBody<TSelf>
     /// <summary>The body's fields, in the order they are documented.</summary>
     static abstract IReadOnlyList<BodyField> Fields { get; }
     /// <summary>What is wrong with a well-formed body (a range, the batch size), or null when it is fine.</summary>
-    string? Check(SorterApiOptions options);
+    string? Check(PolicyApiOptions options);
 }
 
 /// <summary>
@@ -52,7 +52,7 @@ readonly record struct BodyResult<T>(T? Value, ProblemHttpResult? Problem) where
 
 /// <summary>
 /// Reads request bodies rather than leaving them to minimal-API binding, so that every bad body gets a problem that
-/// says what is wrong: a wrong content type (415), a body over <see cref="SorterApiOptions.MaxRequestBodyBytes"/> (413),
+/// says what is wrong: a wrong content type (415), a body over <see cref="PolicyApiOptions.MaxRequestBodyBytes"/> (413),
 /// or one the serializer refuses (400, with the field, index and value).
 /// </summary>
 static class JsonBody
@@ -60,7 +60,7 @@ static class JsonBody
     public static async ValueTask<BodyResult<T>> ReadAsync<T>(HttpContext context) where T : class, IRequestBody<T>
     {
         var request = context.Request;
-        var options = context.RequestServices.GetRequiredService<IOptions<SorterApiOptions>>().Value;
+        var options = context.RequestServices.GetRequiredService<IOptions<PolicyApiOptions>>().Value;
         long limit = options.MaxRequestBodyBytes;
 
         if (!request.HasJsonContentType())
@@ -95,7 +95,7 @@ static class JsonBody
         }
     }
 
-    static BodyResult<T> Parse<T>(ReadOnlySequence<byte> body, SorterApiOptions options) where T : class, IRequestBody<T>
+    static BodyResult<T> Parse<T>(ReadOnlySequence<byte> body, PolicyApiOptions options) where T : class, IRequestBody<T>
     {
         if (body.IsEmpty) return Problems.BadRequest("the request body is empty; expected a JSON object");
         // Bodies are small (MaxRequestBodyBytes); one contiguous span lets the serializer check for trailing content.
@@ -109,6 +109,6 @@ static class JsonBody
 
     static ProblemHttpResult TooLarge(long? length, long limit) =>
         Problems.PayloadTooLarge(length is { } n
-            ? $"the request body has {n} bytes; the limit is {limit} bytes ({SorterApiOptions.Section}:{nameof(SorterApiOptions.MaxRequestBodyBytes)})"
-            : $"the request body is larger than the limit of {limit} bytes ({SorterApiOptions.Section}:{nameof(SorterApiOptions.MaxRequestBodyBytes)})");
+            ? $"the request body has {n} bytes; the limit is {limit} bytes ({PolicyApiOptions.Section}:{nameof(PolicyApiOptions.MaxRequestBodyBytes)})"
+            : $"the request body is larger than the limit of {limit} bytes ({PolicyApiOptions.Section}:{nameof(PolicyApiOptions.MaxRequestBodyBytes)})");
 }

@@ -17,7 +17,7 @@ static class Problems
     /// <summary>401: API keys are configured and the request has none of them.</summary>
     public static ProblemHttpResult Unauthorized(string detail) => Refuse(StatusCodes.Status401Unauthorized, "Unauthorized", detail);
 
-    /// <summary>413: the body is larger than <see cref="SorterApiOptions.MaxRequestBodyBytes"/>.</summary>
+    /// <summary>413: the body is larger than <see cref="PolicyApiOptions.MaxRequestBodyBytes"/>.</summary>
     public static ProblemHttpResult PayloadTooLarge(string detail) => Refuse(StatusCodes.Status413PayloadTooLarge, "Request body too large", detail);
 
     /// <summary>415: the body is not declared as JSON.</summary>
@@ -30,11 +30,11 @@ static class Problems
     public static ProblemHttpResult NoModel() => Refuse(StatusCodes.Status503ServiceUnavailable, "Not ready", "no model is loaded yet");
 
     /// <summary>
-    /// The leased model's verdict on a prompt (<see cref="PolicyContract.Prompts"/>) as a detail naming the JSON
+    /// The leased model's verdict on a prompt (<see cref="PolicyContract.Problem"/>) as a detail naming the JSON
     /// field, or null when the prompt is fine; asked before inference so bad input costs no exception.
     /// </summary>
-    public static string? PromptProblem(ReadOnlySpan<long> prompt, ISorterPolicy policy, string field) =>
-        policy.Contract.Prompts.Problem(prompt) is { } problem ? $"'{field}': {problem}" : null;
+    public static string? PromptProblem(ReadOnlySpan<long> prompt, IPolicy policy, string field) =>
+        policy.Contract.Problem(prompt) is { } problem ? $"'{field}': {problem}" : null;
 
     static ProblemHttpResult Refuse(int status, string title, string detail)
     {

@@ -14,7 +14,7 @@ sealed class RateLimitFilter : IEndpointFilter, IDisposable
 {
     readonly PartitionedRateLimiter<HttpContext> _limiter;
 
-    public RateLimitFilter(IOptions<SorterApiOptions> options)
+    public RateLimitFilter(IOptions<PolicyApiOptions> options)
     {
         var limit = options.Value.RateLimit;
         var bucket = new TokenBucketRateLimiterOptions
@@ -36,11 +36,11 @@ sealed class RateLimitFilter : IEndpointFilter, IDisposable
         var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
         int seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
         context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return Problems.TooManyRequests($"rate limit exceeded for this client; retry after {seconds} s ({SorterApiOptions.Section}:{nameof(SorterApiOptions.RateLimit)})");
+        return Problems.TooManyRequests($"rate limit exceeded for this client; retry after {seconds} s ({PolicyApiOptions.Section}:{nameof(PolicyApiOptions.RateLimit)})");
     }
 
     static string ClientOf(HttpContext context) =>
-        context.Request.Headers[SorterApiOptions.ApiKeyHeader] is { Count: > 0 } key && !string.IsNullOrEmpty(key[0])
+        context.Request.Headers[PolicyApiOptions.ApiKeyHeader] is { Count: > 0 } key && !string.IsNullOrEmpty(key[0])
             ? "key:" + key[0]
             : "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
 

@@ -61,9 +61,9 @@ public static class OnnxExporter
     static GraphProto SorterModel(nn.Module<Tensor, Tensor> policy, PolicyShape shape)
     {
         if (shape.ResponseLength != shape.PromptLength)
-            throw new NotSupportedException($"the {OnnxContract.Sorter.Version} contract answers with one token per prompt token; this policy has L={shape.PromptLength}, R={shape.ResponseLength}");
-        var contract = OnnxContract.Sorter;
-        var sizes = OnnxContract.SorterSizes(shape.PromptLength, shape.Vocab);
+            throw new NotSupportedException($"the {OnnxContract.Factorised.Version} contract answers with one token per prompt token; this policy has L={shape.PromptLength}, R={shape.ResponseLength}");
+        var contract = OnnxContract.Factorised;
+        var sizes = OnnxContract.FactorisedSizes(shape.PromptLength, shape.Vocab);
         var graph = new OnnxGraphBuilder($"grpo_{shape.Options.Kind.ToString().ToLowerInvariant()}_sorter");
         foreach (var input in contract.Inputs) graph.Graph.Input.Add(OnnxGraphBuilder.Value(input, sizes));
         string logits = policy switch
@@ -100,7 +100,7 @@ public static class OnnxExporter
 
     static IEnumerable<(string, string)> Metadata(nn.Module<Tensor, Tensor> policy, PolicyShape shape, TrainConfig config, int epoch)
     {
-        yield return (OnnxContract.Metadata.Contract, policy is DecoderPolicy ? OnnxContract.DecoderVersion : OnnxContract.Sorter.Version);
+        yield return (OnnxContract.Metadata.Contract, policy is DecoderPolicy ? OnnxContract.DecoderVersion : OnnxContract.Factorised.Version);
         yield return (OnnxContract.Metadata.Task, config.Task.Name);
         yield return (OnnxContract.Metadata.Policy, JsonNamingPolicy.SnakeCaseLower.ConvertName(shape.Options.Kind.ToString()));
         yield return (OnnxContract.Metadata.VocabSize, shape.Vocab.ToString());
@@ -120,7 +120,7 @@ public static class OnnxExporter
         yield return (OnnxContract.Metadata.Run, config.RunName);
         yield return (OnnxContract.Metadata.Epoch, epoch.ToString());
         yield return (OnnxContract.Metadata.Config, config.ToJson());
-        yield return (OnnxContract.Metadata.HeldOutSplit, JsonSerializer.Serialize(config.Task, TrainConfig.Json));
+        yield return (OnnxContract.Metadata.TaskOptions, JsonSerializer.Serialize(config.Task, TrainConfig.Json));
     }
 
     /// <summary>

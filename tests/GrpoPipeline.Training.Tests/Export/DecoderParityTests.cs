@@ -105,8 +105,8 @@ public sealed class DecoderParityTests
         using (var scope = NewDisposeScope())
             ResponseDecoder.Decode(Policy, TokenRows.From(prompts, Config.Task.Special.Pad), 1, Config.Task.MaxResponseLength, 1.0, generator: null, torchResponses);
 
-        using var policy = SorterPolicy.Load(_model.OnnxPath);
-        var ortResponses = policy.SortBatch(prompts);
+        using var policy = OnnxPolicy.Load(_model.OnnxPath);
+        var ortResponses = policy.RespondBatch(prompts);
         var mismatches = Enumerable.Range(0, prompts.Count).Where(i => !ortResponses[i].SequenceEqual(torchResponses[i].ToArray())).ToList();
         TestContext.Out.WriteLine($"decoder greedy: {prompts.Count - mismatches.Count}/{prompts.Count} identical, " +
             $"{ortResponses.Count(r => policy.Contract.IsTruncated(r))} truncated, exact {ortResponses.Where((r, i) => SortingRewards.Exact(prompts[i], r) == 1).Count()}");
@@ -124,7 +124,7 @@ public sealed class DecoderParityTests
     [Test]
     public void The_Decoder_Model_Carries_Its_Contract_Lengths_Special_Tokens_And_Sizes()
     {
-        using var policy = SorterPolicy.Load(_model.OnnxPath);
+        using var policy = OnnxPolicy.Load(_model.OnnxPath);
         var meta = policy.Contract.Metadata;
         using (Assert.EnterMultipleScope())
         {
@@ -138,7 +138,7 @@ public sealed class DecoderParityTests
             Assert.That(meta[OnnxContract.Metadata.Run], Is.EqualTo("decoder-parity"));
             Assert.That(meta[OnnxContract.Metadata.Epoch], Is.EqualTo("150"));
             Assert.That(TrainConfig.Parse(meta[OnnxContract.Metadata.Config], "grpo.config").ToJson(), Is.EqualTo(Config.ToJson()));
-            Assert.That(meta.ContainsKey(OnnxContract.Metadata.HeldOutSplit), Is.True);
+            Assert.That(meta.ContainsKey(OnnxContract.Metadata.TaskOptions), Is.True);
         }
     }
 

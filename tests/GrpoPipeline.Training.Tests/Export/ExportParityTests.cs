@@ -57,7 +57,7 @@ public sealed class ExportParityTests
         Assert.That(manifest.Epoch, Is.EqualTo(30), "the run directory's latest checkpoint is the final one");
 
         using var state = Checkpoint.Load(Checkpoint.Resolve(runDir));
-        using (var policy = SorterPolicy.Load(onnx))
+        using (var policy = OnnxPolicy.Load(onnx))
         using (Assert.EnterMultipleScope())
         {
             Assert.That(policy.Contract.Epoch, Is.EqualTo(30));
@@ -74,9 +74,9 @@ public sealed class ExportParityTests
         string onnxPath, int length, int vocab, long[][] prompts, string label, bool relative)
     {
         var (torchLogits, torchArgmax) = TrainedModel.TorchForward(torchPolicy, prompts, length);
-        using var policy = SorterPolicy.Load(onnxPath);
+        using var policy = OnnxPolicy.Load(onnxPath);
         var ortLogits = policy.LogitsBatch(prompts);
-        var ortResponses = policy.SortBatch(prompts).SelectMany(r => r).ToArray();
+        var ortResponses = policy.RespondBatch(prompts).SelectMany(r => r).ToArray();
 
         Assert.That(ortLogits, Has.Length.EqualTo(prompts.Length * length * vocab));
         double maxDiff = 0, maxDiffAt = 0, maxScaled = 0, maxLogit = 0;
@@ -99,7 +99,7 @@ public sealed class ExportParityTests
             // The single-prompt paths run the same graph with batch 1.
             for (int b = 0; b < 16; b++)
             {
-                Assert.That(policy.Sort(prompts[b]), Is.EqualTo(torchArgmax.AsSpan(b * length, length).ToArray()), $"{label}: Sort(prompt {b})");
+                Assert.That(policy.Respond(prompts[b]), Is.EqualTo(torchArgmax.AsSpan(b * length, length).ToArray()), $"{label}: Sort(prompt {b})");
                 var expected = torchLogits.AsSpan(b * length * vocab, length * vocab).ToArray();
                 double bound = relative ? LogitTolerance * Math.Max(1, expected.Max(MathF.Abs)) : LogitTolerance;
                 Assert.That(policy.Logits(prompts[b]), Is.EqualTo(expected).Within(bound), $"{label}: Logits(prompt {b})");

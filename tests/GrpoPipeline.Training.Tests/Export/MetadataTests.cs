@@ -6,7 +6,7 @@ using NUnit.Framework;
 
 namespace GrpoPipeline.Training.Tests.Export;
 
-/// <summary>The exported model carries the contract's metadata, and <see cref="SorterPolicy"/> exposes it.</summary>
+/// <summary>The exported model carries the contract's metadata, and <see cref="OnnxPolicy"/> exposes it.</summary>
 [TestFixture]
 public sealed class MetadataTests
 {
@@ -15,12 +15,12 @@ public sealed class MetadataTests
     {
         var model = ExportedModels.Random;
         var config = model.State.Config;
-        using var policy = SorterPolicy.Load(model.OnnxPath);
+        using var policy = OnnxPolicy.Load(model.OnnxPath);
         var meta = policy.Contract.Metadata;
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(meta[OnnxContract.Metadata.Contract], Is.EqualTo(OnnxContract.Sorter.Version));
+            Assert.That(meta[OnnxContract.Metadata.Contract], Is.EqualTo(OnnxContract.Factorised.Version));
             Assert.That(meta[OnnxContract.Metadata.Task], Is.EqualTo("sort"));
             Assert.That(meta[OnnxContract.Metadata.Policy], Is.EqualTo("seed"));
             Assert.That(meta[OnnxContract.Metadata.VocabSize], Is.EqualTo("12"));
@@ -29,7 +29,7 @@ public sealed class MetadataTests
             Assert.That(meta[OnnxContract.Metadata.Run], Is.EqualTo("parity-random"));
             Assert.That(meta[OnnxContract.Metadata.Epoch], Is.EqualTo("300"));
             Assert.That(meta.ContainsKey(OnnxContract.Metadata.Config), Is.True);
-            Assert.That(meta.ContainsKey(OnnxContract.Metadata.HeldOutSplit), Is.True);
+            Assert.That(meta.ContainsKey(OnnxContract.Metadata.TaskOptions), Is.True);
         }
     }
 
@@ -37,7 +37,7 @@ public sealed class MetadataTests
     public void Config_Metadata_Parses_Back_To_The_Training_Config()
     {
         var model = ExportedModels.Random;
-        using var policy = SorterPolicy.Load(model.OnnxPath);
+        using var policy = OnnxPolicy.Load(model.OnnxPath);
         var parsed = TrainConfig.Parse(policy.Contract.Metadata[OnnxContract.Metadata.Config], "grpo.config");
         Assert.That(parsed.ToJson(), Is.EqualTo(model.State.Config.ToJson()));
     }
@@ -46,8 +46,8 @@ public sealed class MetadataTests
     public void HeldOut_Split_Metadata_Regenerates_The_Same_Split()
     {
         var model = ExportedModels.Random;
-        using var policy = SorterPolicy.Load(model.OnnxPath);
-        var json = policy.Contract.Metadata[OnnxContract.Metadata.HeldOutSplit];
+        using var policy = OnnxPolicy.Load(model.OnnxPath);
+        var json = policy.Contract.Metadata[OnnxContract.Metadata.TaskOptions];
         var task = JsonSerializer.Deserialize<TaskOptions>(json, TrainConfig.Json)!;
         var original = model.State.Config.Task;
 
@@ -67,8 +67,8 @@ public sealed class MetadataTests
     [Test]
     public void Policy_Properties_Match_The_Metadata()
     {
-        using var random = SorterPolicy.Load(ExportedModels.Random.OnnxPath);
-        using var lecture = SorterPolicy.Load(ExportedModels.Lecture.OnnxPath);
+        using var random = OnnxPolicy.Load(ExportedModels.Random.OnnxPath);
+        using var lecture = OnnxPolicy.Load(ExportedModels.Lecture.OnnxPath);
         using (Assert.EnterMultipleScope())
         {
             Assert.That((random.Contract.PolicyKind, random.Contract.RunName, random.Contract.Epoch), Is.EqualTo(("seed", "parity-random", 300)));
@@ -76,7 +76,7 @@ public sealed class MetadataTests
             Assert.That((lecture.Contract.PolicyKind, lecture.Contract.RunName, lecture.Contract.Epoch), Is.EqualTo(("seed", "parity-lecture", 300)));
             Assert.That((lecture.PromptLength, lecture.VocabSize), Is.EqualTo((3, 5)));
             Assert.That(random.Contract.Path, Is.EqualTo(ExportedModels.Random.OnnxPath));
-            Assert.That(random.Contract.Version, Is.EqualTo("sorter/1"));
+            Assert.That(random.Contract.Version, Is.EqualTo("factorised/1"));
         }
     }
 }

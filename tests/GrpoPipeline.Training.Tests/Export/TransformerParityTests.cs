@@ -27,13 +27,13 @@ public sealed class TransformerParityTests
 
         var prompts = ExportedModels.RandomPrompts(1000, 5, 10, seed: 21);
         var (torchLogits, torchArgmax) = model.Torch(prompts);
-        using var policy = SorterPolicy.Load(model.OnnxPath);
+        using var policy = OnnxPolicy.Load(model.OnnxPath);
         var ortLogits = policy.LogitsBatch(prompts);
 
         double maxDiff = torchLogits.Select((t, i) => Math.Abs((double)t - ortLogits[i])).Max();
         TestContext.Out.WriteLine($"transformer: max |ORT − torch| = {maxDiff:E3} over {ortLogits.Length} logits");
         Assert.That(policy.Contract.PolicyKind, Is.EqualTo("transformer"));
         Assert.That(maxDiff, Is.LessThanOrEqualTo(1e-4));
-        Assert.That(policy.SortBatch(prompts).SelectMany(r => r).ToArray(), Is.EqualTo(torchArgmax));
+        Assert.That(policy.RespondBatch(prompts).SelectMany(r => r).ToArray(), Is.EqualTo(torchArgmax));
     }
 }

@@ -5,19 +5,21 @@ using Microsoft.ML.OnnxRuntime;
 namespace GrpoPipeline.Inference;
 
 /// <summary>
-/// A GRPO-trained sorter exported to ONNX: a factorised policy (contract <c>sorter/1</c>, prompts of one length L,
-/// answered in one run) or an autoregressive one (<c>decoder/1</c>, prompts of any length in minLength..maxLength,
-/// decoded token by token with a KV cache, batches of mixed lengths in one loop). <see cref="Load"/> opens either and
-/// <see cref="Contract"/> says which it found. Load it once and share it: every method is safe to call from many
-/// threads at once. Dispose it to release the native session.
+/// A GRPO-trained policy exported to ONNX, for any task: a factorised policy (contract <c>factorised/1</c>, prompts
+/// of one length L, answered in one run, one token per prompt token) or an autoregressive one (<c>decoder/1</c>,
+/// prompts of any length in minLength..maxLength, decoded token by token with a KV cache, batches of mixed lengths in
+/// one loop). <see cref="Load"/> opens either and <see cref="Contract"/> says which it found, and which task (a
+/// registered task is rebuilt from the model's metadata, for its prompt check and rewards). Load it once and share it:
+/// every method is safe to call from many threads at once. Dispose it to release the native session.
 /// </summary>
 /// <example>
 /// <code>
-/// using var policy = SorterPolicy.Load("models/seed.onnx");
-/// long[] sorted = policy.Sort([3, 1, 2]);
+/// using var policy = OnnxPolicy.Load("models/seed.onnx");
+/// long[] response = policy.Respond([3, 1, 2]);          // [1, 2, 3] from a sorting model
+/// RewardScore? rewards = policy.Score([3, 1, 2], response);
 /// </code>
 /// </example>
-public sealed class SorterPolicy : ISorterPolicy, IDisposable
+public sealed class OnnxPolicy : IPolicy, IDisposable
 {
     static readonly string[] InputNames = [OnnxContract.PromptsInput];
     static readonly string[] ResponseOnly = [OnnxContract.ResponseOutput];
@@ -29,7 +31,7 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
     readonly DecoderRunner? _decoder;
     volatile bool _disposed;
 
-    SorterPolicy(InferenceSession session, SessionOptions sessionOptions, PolicyContract contract)
+    OnnxPolicy(InferenceSession session, SessionOptions sessionOptions, PolicyContract contract)
     {
         _session = session;
         _sessionOptions = sessionOptions;
@@ -40,7 +42,7 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
 
     /// <inheritdoc />
     public PolicyContract Contract { get; }
-    /// <summary>The longest prompt: L, the only length, for a sorter; maxLength for a decoder.</summary>
+    /// <summary>The longest prompt: L, the only length, for a factorised policy; maxLength for a decoder.</summary>
     public int PromptLength { get; }
     /// <summary>Vocabulary size V: tokens are 0..V-1.</summary>
     public int VocabSize => Contract.VocabSize;
@@ -52,9 +54,9 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     /// <exception cref="OnnxContractException">Not an ONNX model, or one that breaks the contract; the message says
     /// what was expected and what was found.</exception>
-    public static SorterPolicy Load(string path, SorterPolicyOptions? options = null)
+    public static OnnxPolicy Load(string path, OnnxPolicyOptions? options = null)
     {
-        options ??= SorterPolicyOptions.Default;
+        options ??= OnnxPolicyOptions.Default;
         if (!File.Exists(path)) throw new FileNotFoundException($"no ONNX model at '{path}'", path);
         var sessionOptions = new SessionOptions
         {
@@ -73,8 +75,8 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
         }
         try
         {
-            var policy = new SorterPolicy(session, sessionOptions, ContractCheck.Validate(session, path));
-            if (options.WarmUp) policy.Sort(new long[policy.Contract.Prompts.MinLength]);
+            var policy = new OnnxPolicy(session, sessionOptions, ContractCheck.Validate(session, path));
+            if (options.WarmUp) policy.WarmUp();
             return policy;
         }
         catch
@@ -85,8 +87,19 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
         }
     }
 
+    /// <summary>
+    /// One inference on a prompt of zeros, so the first caller does not pay for ONNX Runtime's lazy initialisation; not
+    /// checked against the task (it need not be one of its prompts) and not counted in the metrics.
+    /// </summary>
+    void WarmUp()
+    {
+        var zeros = new long[Contract.Prompts.MinLength];
+        if (_decoder is not null) Decode([zeros], 0, null);
+        else Run(zeros, 1, ResponseOnly).Dispose();
+    }
+
     /// <inheritdoc />
-    public long[] Sort(ReadOnlySpan<long> prompt)
+    public long[] Respond(ReadOnlySpan<long> prompt)
     {
         Validate(prompt, 0);
         long start = Stopwatch.GetTimestamp();
@@ -102,7 +115,7 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
     }
 
     /// <inheritdoc />
-    public long[][] SortBatch(IReadOnlyList<long[]> prompts)
+    public long[][] RespondBatch(IReadOnlyList<long[]> prompts)
     {
         if (_decoder is not null)
         {
@@ -124,12 +137,12 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
 
     /// <summary>
     /// Greedy responses to a batch given row-major: <paramref name="prompts"/> is [n, L] and <paramref name="responses"/>
-    /// receives [n, L]. No per-prompt arrays: the fastest way to sort many prompts with a <c>sorter/1</c> model.
+    /// receives [n, L]. No per-prompt arrays: the fastest way to answer many prompts with a <c>factorised/1</c> model.
     /// </summary>
     /// <exception cref="NotSupportedException">A <c>decoder/1</c> model, whose responses vary in length.</exception>
-    public void SortBatch(ReadOnlySpan<long> prompts, Span<long> responses)
+    public void RespondBatch(ReadOnlySpan<long> prompts, Span<long> responses)
     {
-        RequireSorter(nameof(SortBatch) + "(ReadOnlySpan<long>, Span<long>)");
+        RequireFactorised(nameof(RespondBatch) + "(ReadOnlySpan<long>, Span<long>)");
         if (prompts.Length == 0 || prompts.Length % PromptLength != 0)
             throw new ArgumentException($"expected a non-empty multiple of {PromptLength} tokens (rows of length L), found {prompts.Length}", nameof(prompts));
         if (responses.Length != prompts.Length)
@@ -142,21 +155,21 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
         GrpoMetrics.RecordInference(start, rows);
     }
 
-    /// <summary>Logits of one prompt, row-major [L, V] (<c>sorter/1</c> only).</summary>
+    /// <summary>Logits of one prompt, row-major [L, V] (<c>factorised/1</c> only).</summary>
     /// <exception cref="NotSupportedException">A <c>decoder/1</c> model: its logits depend on the tokens decoded so far.</exception>
     public float[] Logits(ReadOnlySpan<long> prompt)
     {
-        RequireSorter(nameof(Logits));
+        RequireFactorised(nameof(Logits));
         Validate(prompt, 0);
         using var outputs = Run(prompt.ToArray(), 1, LogitsOnly);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
-    /// <summary>Logits of many prompts, row-major [batch, L, V] (<c>sorter/1</c> only).</summary>
+    /// <summary>Logits of many prompts, row-major [batch, L, V] (<c>factorised/1</c> only).</summary>
     /// <exception cref="NotSupportedException">A <c>decoder/1</c> model: its logits depend on the tokens decoded so far.</exception>
     public float[] LogitsBatch(IReadOnlyList<long[]> prompts)
     {
-        RequireSorter(nameof(LogitsBatch));
+        RequireFactorised(nameof(LogitsBatch));
         var flat = Flatten(prompts);
         using var outputs = Run(flat, prompts.Count, LogitsOnly);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
@@ -164,7 +177,7 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
 
     /// <summary>
     /// Draws <paramref name="n"/> responses the way the trainer does, from softmax(logits / <paramref name="temperature"/>):
-    /// a sorter draws each position independently, a decoder token by token, each token given the ones before. The
+    /// a factorised policy draws each position independently, a decoder token by token, each token given the ones before. The
     /// same seed gives the same responses.
     /// </summary>
     public long[][] Sample(ReadOnlySpan<long> prompt, int n, double temperature = 1.0, ulong seed = 0)
@@ -197,14 +210,14 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
     }
 
     /// <inheritdoc />
-    public SortScore Score(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
+    public RewardScore? Score(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
     {
         Validate(prompt, 0);
-        if (_decoder is not null ? response.Length > Contract.MaxResponseLength : response.Length != PromptLength)
+        if (_decoder is not null ? response.Length > Contract.MaxResponseLength : response.Length != prompt.Length)
             throw new ArgumentException(_decoder is not null
                 ? $"response has length {response.Length}; the model's responses have at most {Contract.MaxResponseLength} tokens"
-                : $"response has length {response.Length}; the model's responses have length {PromptLength}", nameof(response));
-        return SortScore.Of(prompt, response);
+                : $"response has length {response.Length}; the model's responses have length {prompt.Length}", nameof(response));
+        return Contract.Task is { } task ? RewardScore.Of(task, prompt, response) : null;
     }
 
     IDisposableReadOnlyCollection<OrtValue> Run(long[] flatPrompts, int batch, string[] outputNames)
@@ -237,16 +250,16 @@ public sealed class SorterPolicy : ISorterPolicy, IDisposable
             Validate(prompts[b] ?? throw new ArgumentException($"prompt {b} is null", nameof(prompts)), b, prompts.Count > 1);
     }
 
-    void RequireSorter(string member)
+    void RequireFactorised(string member)
     {
         if (_decoder is not null)
-            throw new NotSupportedException($"{member} needs a {OnnxContract.Sorter.Version} model, whose responses have the prompt's length; " +
-                $"'{Contract.Path}' is {OnnxContract.DecoderVersion}: use Sort, SortBatch(IReadOnlyList<long[]>) or Sample");
+            throw new NotSupportedException($"{member} needs a {OnnxContract.Factorised.Version} model, whose responses have the prompt's length; " +
+                $"'{Contract.Path}' is {OnnxContract.DecoderVersion}: use Respond, RespondBatch(IReadOnlyList<long[]>) or Sample");
     }
 
     void Validate(ReadOnlySpan<long> prompt, int row, bool inBatch = false)
     {
-        if (Contract.Prompts.Problem(prompt) is { } problem)
+        if (Contract.Problem(prompt) is { } problem)
             throw new ArgumentException(inBatch ? $"prompt {row}: {problem}" : problem, "prompt");
     }
 

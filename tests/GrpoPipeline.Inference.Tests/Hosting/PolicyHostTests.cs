@@ -6,9 +6,9 @@ using NUnit.Framework;
 
 namespace GrpoPipeline.Inference.Tests.Hosting;
 
-/// <summary>The lease and swap rules of <see cref="SorterPolicyHost"/>, without a host or HTTP in between.</summary>
+/// <summary>The lease and swap rules of <see cref="PolicyHost"/>, without a host or HTTP in between.</summary>
 [TestFixture]
-public sealed class SorterPolicyHostTests
+public sealed class PolicyHostTests
 {
     TempDir _dir = null!;
     string _model = null!;
@@ -23,8 +23,8 @@ public sealed class SorterPolicyHostTests
     [TearDown]
     public void TearDown() => _dir.Dispose();
 
-    SorterPolicyHost NewHost() =>
-        new(Options.Create(new SorterModelOptions { ModelPath = _model }), NullLogger<SorterPolicyHost>.Instance);
+    PolicyHost NewHost() =>
+        new(Options.Create(new PolicyModelOptions { ModelPath = _model }), NullLogger<PolicyHost>.Instance);
 
     [Test]
     public void Host_Is_Not_Ready_Until_The_First_Load()
@@ -53,7 +53,7 @@ public sealed class SorterPolicyHostTests
         Assert.That(host.Current!.Generation, Is.EqualTo(2));
         Assert.That(host.Current.Policy.PromptLength, Is.EqualTo(4), "the replacement has another shape");
         Assert.That(old.IsDisposed, Is.False, "the old model was disposed under an in-flight request");
-        Assert.That(inFlight.Policy.Sort([3, 1, 2]), Has.Length.EqualTo(3), "the in-flight request cannot use its model");
+        Assert.That(inFlight.Policy.Respond([3, 1, 2]), Has.Length.EqualTo(3), "the in-flight request cannot use its model");
 
         inFlight.Dispose();
 
@@ -109,7 +109,7 @@ public sealed class SorterPolicyHostTests
                 using (lease)
                 {
                     seen.TryAdd(lease.Model, 0);
-                    try { lease.Policy.Sort(new long[lease.Policy.Contract.Prompts.MinLength]); }
+                    try { lease.Policy.Respond(new long[lease.Policy.Contract.Prompts.MinLength]); }
                     catch (Exception e) { failures.Enqueue(e.Message); }
                 }
             }

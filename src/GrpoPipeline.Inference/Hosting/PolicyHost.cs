@@ -8,10 +8,10 @@ namespace GrpoPipeline.Inference.Hosting;
 /// validates the new file first, then swaps it in with one atomic exchange. The old model is disposed when its last
 /// lease is released, so no request sees a disposed session and none fails during a swap.
 /// </summary>
-public sealed partial class SorterPolicyHost : IDisposable
+public sealed partial class PolicyHost : IDisposable
 {
-    readonly SorterModelOptions _options;
-    readonly ILogger<SorterPolicyHost> _logger;
+    readonly PolicyModelOptions _options;
+    readonly ILogger<PolicyHost> _logger;
     readonly TimeProvider _time;
     readonly Lock _reloadGate = new();
     LoadedModel? _current;
@@ -21,7 +21,7 @@ public sealed partial class SorterPolicyHost : IDisposable
     bool _disposed;
 
     /// <summary>A host for the model of <paramref name="options"/>; it loads nothing until <see cref="LoadInitial"/>.</summary>
-    public SorterPolicyHost(IOptions<SorterModelOptions> options, ILogger<SorterPolicyHost> logger, TimeProvider? time = null)
+    public PolicyHost(IOptions<PolicyModelOptions> options, ILogger<PolicyHost> logger, TimeProvider? time = null)
     {
         _options = options.Value;
         _logger = logger;
@@ -106,7 +106,7 @@ public sealed partial class SorterPolicyHost : IDisposable
     // Called under _reloadGate: generations are assigned in order and only to models that loaded.
     LoadedModel Load()
     {
-        var policy = SorterPolicy.Load(ModelPath, new SorterPolicyOptions
+        var policy = OnnxPolicy.Load(ModelPath, new OnnxPolicyOptions
         {
             IntraOpThreads = _options.IntraOpThreads,
             AllowSpinning = false,

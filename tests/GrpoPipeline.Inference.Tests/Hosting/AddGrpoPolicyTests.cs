@@ -9,12 +9,12 @@ using NUnit.Framework;
 namespace GrpoPipeline.Inference.Tests.Hosting;
 
 /// <summary>
-/// <c>services.AddSorterPolicy(...)</c> in a plain generic host, as a worker service would use it: the registered
-/// <see cref="ISorterPolicy"/> sorts once the host has started, follows a replaced model file, and a bad setting stops
+/// <c>services.AddGrpoPolicy(...)</c> in a plain generic host, as a worker service would use it: the registered
+/// <see cref="IPolicy"/> sorts once the host has started, follows a replaced model file, and a bad setting stops
 /// the host at start.
 /// </summary>
 [TestFixture]
-public sealed class AddSorterPolicyTests
+public sealed class AddGrpoPolicyTests
 {
     TempDir _dir = null!;
     string _model = null!;
@@ -29,11 +29,11 @@ public sealed class AddSorterPolicyTests
     [TearDown]
     public void TearDown() => _dir.Dispose();
 
-    static IHost Build(Action<SorterModelOptions> configure)
+    static IHost Build(Action<PolicyModelOptions> configure)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddSorterPolicy(configure);
+        builder.Services.AddGrpoPolicy(configure);
         return builder.Build();
     }
 
@@ -42,16 +42,16 @@ public sealed class AddSorterPolicyTests
     {
         using var host = Build(o => o.ModelPath = _model);
         await host.StartAsync();
-        var policy = host.Services.GetRequiredService<ISorterPolicy>();
-        using var direct = SorterPolicy.Load(Fixtures.Lecture);
+        var policy = host.Services.GetRequiredService<IPolicy>();
+        using var direct = OnnxPolicy.Load(Fixtures.Lecture);
 
         foreach (var prompt in new long[][] { [3, 1, 2], [4, 0, 0], [1, 2, 3] })
-            Assert.That(policy.Sort(prompt), Is.EqualTo(direct.Sort(prompt)));
+            Assert.That(policy.Respond(prompt), Is.EqualTo(direct.Respond(prompt)));
         Assert.That(policy.Contract.RunName, Is.EqualTo(Fixtures.LectureRun));
-        Assert.That(policy.SortBatch([[3, 1, 2], [2, 2, 0]]), Is.EqualTo(direct.SortBatch([[3, 1, 2], [2, 2, 0]])));
+        Assert.That(policy.RespondBatch([[3, 1, 2], [2, 2, 0]]), Is.EqualTo(direct.RespondBatch([[3, 1, 2], [2, 2, 0]])));
         Assert.That(policy.Sample([3, 1, 2], 4, 1.0, seed: 9), Is.EqualTo(direct.Sample([3, 1, 2], 4, 1.0, seed: 9)));
-        Assert.That(policy.Score([3, 1, 2], [1, 2, 3]), Is.EqualTo(new SortScore(5, 1.0, true)));
-        Assert.That(host.Services.GetRequiredService<ISorterPolicy>(), Is.SameAs(policy), "a singleton");
+        Assert.That(policy.Score([3, 1, 2], [1, 2, 3]), Is.EqualTo(SortingScore.Of(5, 1.0, true)));
+        Assert.That(host.Services.GetRequiredService<IPolicy>(), Is.SameAs(policy), "a singleton");
         await host.StopAsync();
     }
 
@@ -60,7 +60,7 @@ public sealed class AddSorterPolicyTests
     {
         using var host = Build(o => { o.ModelPath = _model; o.ReloadDebounceMilliseconds = 20; o.ReloadPollMilliseconds = 50; });
         await host.StartAsync();
-        var policy = host.Services.GetRequiredService<ISorterPolicy>();
+        var policy = host.Services.GetRequiredService<IPolicy>();
         Assert.That(policy.Contract.Prompts.MaxLength, Is.EqualTo(3));
 
         ModelFiles.ReplaceAtomically(_model, Fixtures.Small);
@@ -68,8 +68,8 @@ public sealed class AddSorterPolicyTests
         while (policy.Contract.RunName != Fixtures.SmallRun && DateTime.UtcNow < deadline) await Task.Delay(25);
 
         Assert.That(policy.Contract.RunName, Is.EqualTo(Fixtures.SmallRun), "the replacement was not picked up");
-        Assert.That(policy.Sort([5, 1, 3, 0]), Has.Length.EqualTo(4), "the same registered policy answers with the new model");
-        Assert.That(host.Services.GetRequiredService<SorterPolicyHost>().Reloads, Is.EqualTo(1));
+        Assert.That(policy.Respond([5, 1, 3, 0]), Has.Length.EqualTo(4), "the same registered policy answers with the new model");
+        Assert.That(host.Services.GetRequiredService<PolicyHost>().Reloads, Is.EqualTo(1));
         await host.StopAsync();
     }
 
@@ -78,24 +78,24 @@ public sealed class AddSorterPolicyTests
     {
         using var host = Build(o => o.ModelPath = Path.Combine(_dir.Root, "missing.onnx"));
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
-        Assert.That(e!.Message, Does.Contain("Sorter:ModelPath").And.Contain("missing.onnx"));
+        Assert.That(e!.Message, Does.Contain("Policy:ModelPath").And.Contain("missing.onnx"));
     }
 
     [Test]
     public void A_Call_Before_The_Host_Starts_Says_No_Model_Is_Loaded_Yet()
     {
         using var host = Build(o => o.ModelPath = _model);
-        var policy = host.Services.GetRequiredService<ISorterPolicy>();
-        Assert.That(() => policy.Sort([3, 1, 2]), Throws.InvalidOperationException.With.Message.Contains("no model is loaded"));
+        var policy = host.Services.GetRequiredService<IPolicy>();
+        Assert.That(() => policy.Respond([3, 1, 2]), Throws.InvalidOperationException.With.Message.Contains("no model is loaded"));
     }
 
     [Test]
     public void Registering_Twice_Watches_The_File_Once()
     {
         var services = new ServiceCollection();
-        services.AddSorterPolicy(o => o.ModelPath = _model);
-        services.AddSorterPolicy();
+        services.AddGrpoPolicy(o => o.ModelPath = _model);
+        services.AddGrpoPolicy();
         Assert.That(services.Count(d => d.ServiceType == typeof(IHostedService)), Is.EqualTo(1));
-        Assert.That(services.Count(d => d.ServiceType == typeof(ISorterPolicy)), Is.EqualTo(1));
+        Assert.That(services.Count(d => d.ServiceType == typeof(IPolicy)), Is.EqualTo(1));
     }
 }

@@ -1,7 +1,7 @@
 namespace GrpoPipeline.Inference;
 
-/// <summary>How <see cref="SorterPolicy"/> configures its ONNX Runtime session.</summary>
-public sealed record SorterPolicyOptions
+/// <summary>How <see cref="OnnxPolicy"/> configures its ONNX Runtime session.</summary>
+public sealed record OnnxPolicyOptions
 {
     /// <summary>Threads one inference may use. Default 1: the policies are small, and callers run in parallel.</summary>
     public int IntraOpThreads { get; init; } = 1;
@@ -16,5 +16,5 @@ public sealed record SorterPolicyOptions
     public bool WarmUp { get; init; } = true;
 
     /// <summary>Options for an in-process app or service: one thread per call, no spinning.</summary>
-    public static SorterPolicyOptions Default { get; } = new();
+    public static OnnxPolicyOptions Default { get; } = new();
 }

@@ -4,14 +4,14 @@ using Microsoft.Extensions.Options;
 namespace GrpoPipeline.Inference.Hosting;
 
 /// <summary>
-/// Which model a host serves and how it reloads it, bound from the <c>Sorter</c> configuration section by
-/// <c>AddSorterApi</c> or set in code with <see cref="Microsoft.Extensions.DependencyInjection.SorterPolicyServiceCollectionExtensions.AddSorterPolicy"/>.
+/// Which model a host serves and how it reloads it, bound from the <c>Policy</c> configuration section by
+/// <c>AddGrpoApi</c> or set in code with <see cref="Microsoft.Extensions.DependencyInjection.PolicyServiceCollectionExtensions.AddGrpoPolicy"/>.
 /// Validated when the host starts: a bad value stops it with a message naming the key.
 /// </summary>
-public sealed class SorterModelOptions
+public sealed class PolicyModelOptions
 {
     /// <summary>Configuration section the options are bound from.</summary>
-    public const string Section = "Sorter";
+    public const string Section = "Policy";
 
     /// <summary>Path of the exported ONNX policy; relative paths resolve against the working directory. Required.</summary>
     public string ModelPath { get; set; } = "";
@@ -31,14 +31,14 @@ public sealed class SorterModelOptions
     public void Validate()
     {
         ConfigException.Require(!string.IsNullOrWhiteSpace(ModelPath), Key(nameof(ModelPath)), ModelPath,
-            "the path of an exported .onnx policy (appsettings.json, --Sorter:ModelPath=<file>, or grpo serve --model <file>)");
+            "the path of an exported .onnx policy (appsettings.json, --Policy:ModelPath=<file>, or grpo serve --model <file>)");
         ConfigException.Require(File.Exists(ModelPath), Key(nameof(ModelPath)), ModelPath, $"an existing file; there is no file at '{FullModelPath}'");
         ConfigException.Require(IntraOpThreads is >= 1 and <= 256, Key(nameof(IntraOpThreads)), IntraOpThreads, "1..256");
         ConfigException.Require(ReloadPollMilliseconds is 0 or (>= 10 and <= 3_600_000), Key(nameof(ReloadPollMilliseconds)), ReloadPollMilliseconds, "0 (off) or 10..3600000");
         ConfigException.Require(ReloadDebounceMilliseconds is >= 0 and <= 60_000, Key(nameof(ReloadDebounceMilliseconds)), ReloadDebounceMilliseconds, "0..60000");
     }
 
-    /// <summary>The configuration key of <paramref name="property"/>, e.g. <c>Sorter:ModelPath</c>.</summary>
+    /// <summary>The configuration key of <paramref name="property"/>, e.g. <c>Policy:ModelPath</c>.</summary>
     public static string Key(string property) => $"{Section}:{property}";
 }
 

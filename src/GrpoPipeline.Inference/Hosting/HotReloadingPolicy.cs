@@ -3,28 +3,28 @@ using GrpoPipeline.Core;
 namespace GrpoPipeline.Inference.Hosting;
 
 /// <summary>
-/// The <see cref="ISorterPolicy"/> that <see cref="Microsoft.Extensions.DependencyInjection.SorterPolicyServiceCollectionExtensions.AddSorterPolicy"/>
+/// The <see cref="IPolicy"/> that <see cref="Microsoft.Extensions.DependencyInjection.PolicyServiceCollectionExtensions.AddGrpoPolicy"/>
 /// registers: every call takes a lease on the host's current model, so a reload is invisible to callers and no call
 /// ever meets a disposed session. A call that starts before the first model loads throws
 /// <see cref="InvalidOperationException"/>.
 /// </summary>
-sealed class HotReloadingSorterPolicy(SorterPolicyHost host) : ISorterPolicy
+sealed class HotReloadingPolicy(PolicyHost host) : IPolicy
 {
     public PolicyContract Contract
     {
         get { using var lease = Acquire(); return lease.Policy.Contract; }
     }
 
-    public long[] Sort(ReadOnlySpan<long> prompt)
+    public long[] Respond(ReadOnlySpan<long> prompt)
     {
         using var lease = Acquire();
-        return lease.Policy.Sort(prompt);
+        return lease.Policy.Respond(prompt);
     }
 
-    public long[][] SortBatch(IReadOnlyList<long[]> prompts)
+    public long[][] RespondBatch(IReadOnlyList<long[]> prompts)
     {
         using var lease = Acquire();
-        return lease.Policy.SortBatch(prompts);
+        return lease.Policy.RespondBatch(prompts);
     }
 
     public long[][] Sample(ReadOnlySpan<long> prompt, int n, double temperature = 1.0, ulong seed = 0)
@@ -33,7 +33,7 @@ sealed class HotReloadingSorterPolicy(SorterPolicyHost host) : ISorterPolicy
         return lease.Policy.Sample(prompt, n, temperature, seed);
     }
 
-    public SortScore Score(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
+    public RewardScore? Score(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response)
     {
         using var lease = Acquire();
         return lease.Policy.Score(prompt, response);

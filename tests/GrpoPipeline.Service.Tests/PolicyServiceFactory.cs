@@ -9,10 +9,10 @@ namespace GrpoPipeline.Service.Tests;
 
 /// <summary>
 /// <c>grpo serve</c>'s app (<see cref="ServiceApp.Build"/>) on an in-memory test server, serving
-/// <paramref name="modelPath"/> with optional extra settings (<c>Sorter:*</c> keys). Like a real start, the first
+/// <paramref name="modelPath"/> with optional extra settings (<c>Policy:*</c> keys). Like a real start, the first
 /// <see cref="CreateClient"/> starts it: a bad setting or model throws there.
 /// </summary>
-sealed class SorterServiceFactory(string modelPath, IReadOnlyDictionary<string, string>? settings = null) : IDisposable
+sealed class PolicyServiceFactory(string modelPath, IReadOnlyDictionary<string, string>? settings = null) : IDisposable
 {
     WebApplication? _app;
 

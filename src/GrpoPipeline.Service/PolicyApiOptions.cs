@@ -4,18 +4,18 @@ using GrpoPipeline.Inference.Hosting;
 namespace GrpoPipeline.Service;
 
 /// <summary>
-/// The HTTP API's settings, bound from the same <c>Sorter</c> configuration section as the model's
-/// (<see cref="SorterModelOptions"/>: <c>ModelPath</c>, <c>IntraOpThreads</c>, hot reload). Validated when the host
+/// The HTTP API's settings, bound from the same <c>Policy</c> configuration section as the model's
+/// (<see cref="PolicyModelOptions"/>: <c>ModelPath</c>, <c>IntraOpThreads</c>, hot reload). Validated when the host
 /// starts: a bad value stops it with a message naming the key.
 /// </summary>
-public sealed class SorterApiOptions
+public sealed class PolicyApiOptions
 {
     /// <summary>Configuration section the options are bound from.</summary>
-    public const string Section = SorterModelOptions.Section;
+    public const string Section = PolicyModelOptions.Section;
     /// <summary>The request header that carries an API key.</summary>
     public const string ApiKeyHeader = "X-Api-Key";
 
-    /// <summary>Most prompts one <c>/v1/sort/batch</c> request may carry. Default 1024.</summary>
+    /// <summary>Most prompts one <c>/v1/respond/batch</c> request may carry. Default 1024.</summary>
     public int MaxBatch { get; set; } = 1024;
     /// <summary>Largest request body accepted, in bytes; a larger body gets a 413. Default 1 MiB.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1 << 20;
@@ -43,7 +43,7 @@ public sealed class SorterApiOptions
         RateLimit.Validate($"{Key(nameof(RateLimit))}");
     }
 
-    static string Key(string property) => SorterModelOptions.Key(property);
+    static string Key(string property) => PolicyModelOptions.Key(property);
 }
 
 /// <summary>
