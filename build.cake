@@ -111,7 +111,7 @@ Task("Build")
     DotNetBuild(Solution, new DotNetBuildSettings { Configuration = configuration, NoRestore = true });
 });
 
-// The four library packages (Core, Inference, Evaluation, Service) and their symbols, for apps that restore them
+// The five library packages (Core, Training, Inference, Evaluation, Service) and their symbols, for apps that restore them
 // from this folder (samples/NuGet.config does).
 Task("Pack")
     .IsDependentOn("Build")

@@ -22,12 +22,34 @@ public sealed class CheckpointException(string message, Exception? inner = null,
 /// </summary>
 public sealed record CheckpointManifest
 {
+    /// <summary>
+    /// The manifest's format (<see cref="Checkpoint.FormatVersion"/> when written);
+    /// <see cref="Checkpoint.ReadManifest"/> rejects any other when it verifies.
+    /// </summary>
     public int FormatVersion { get; init; }
+    /// <summary>Completed epochs when the checkpoint was written.</summary>
     public int Epoch { get; init; }
+    /// <summary>
+    /// The policy's options and shape: enough to build it (and its reference and behaviour copies) before loading.
+    /// </summary>
     public required PolicyShape Shape { get; init; }
+    /// <summary>
+    /// The run's full config; a resume continues with this one, not with the run directory's config.json.
+    /// </summary>
     public required TrainConfig Config { get; init; }
+    /// <summary>
+    /// The prompt sampler's (<see cref="Rng"/>) state; with overlapped rollouts, the one the pending draw began with.
+    /// </summary>
     public required ulong[] PromptSamplerState { get; init; }
+    /// <summary>
+    /// The response generator's state bytes (torch <c>Generator.get_state()</c>), base64; with overlapped rollouts, the
+    /// ones the pending draw began with.
+    /// </summary>
     public required string ResponseGeneratorState { get; init; }
+    /// <summary>
+    /// Lower-case hex SHA-256 of every other file of the checkpoint, by file name
+    /// (<see cref="Checkpoint.PolicyFile"/>, …); the manifest is not listed.
+    /// </summary>
     public required Dictionary<string, string> Sha256 { get; init; }
     /// <summary>The entropy bonus's coefficient for the next epoch (the controller's state). Absent in older checkpoints.</summary>
     public double? EntropyCoef { get; init; }
@@ -45,11 +67,22 @@ public sealed record CheckpointManifest
 /// <summary>Saves and restores <see cref="TrainingState"/> as <c>checkpoints/epoch-NNNNNN/</c>.</summary>
 public static class Checkpoint
 {
+    /// <summary>The manifest format this build writes and reads.</summary>
     public const int FormatVersion = 1;
+    /// <summary>
+    /// The manifest (<see cref="CheckpointManifest"/>), written last: a folder without one is no checkpoint.
+    /// </summary>
     public const string ManifestFile = "checkpoint.json";
+    /// <summary>The policy's weights.</summary>
     public const string PolicyFile = "policy.bin";
+    /// <summary>The frozen reference π_ref's weights, when the run has one (grpo.klCoef &gt; 0).</summary>
     public const string ReferenceFile = "reference.bin";
+    /// <summary>The optimizer's state (<see cref="RootedAdam"/>, in Adam's format).</summary>
     public const string OptimizerFile = "optimizer.bin";
+    /// <summary>
+    /// Overlapped rollouts (grpo.overlapRollouts): the frozen weights the pending draw samples with
+    /// (<see cref="OverlapState.Weights"/>).
+    /// </summary>
     public const string BehaviourFile = "behaviour.bin";
 
     /// <summary>

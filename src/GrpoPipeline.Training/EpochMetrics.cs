@@ -9,10 +9,18 @@ public sealed class EpochMetrics(int epoch)
 {
     readonly List<KeyValuePair<string, double>> _values = [];
 
+    /// <summary>The epoch, counted from 1.</summary>
     public int Epoch { get; } = epoch;
+    /// <summary>Every metric, in the order it was added.</summary>
     public IReadOnlyList<KeyValuePair<string, double>> Values => _values;
 
+    /// <summary>The first value added under <paramref name="key"/>.</summary>
+    /// <exception cref="InvalidOperationException">No value has that key.</exception>
     public double this[string key] => _values.First(kv => kv.Key == key).Value;
+    /// <summary>The first value added under <paramref name="key"/>, if any.</summary>
+    /// <param name="key">The metric's key, e.g. <c>reward/mean</c>.</param>
+    /// <param name="value">The value, or NaN when the key is absent.</param>
+    /// <returns>True when the key is present.</returns>
     public bool TryGet(string key, out double value)
     {
         foreach (var kv in _values)
@@ -21,6 +29,7 @@ public sealed class EpochMetrics(int epoch)
         return false;
     }
 
+    /// <summary>Appends a metric; non-finite values are kept (the JSON line writes them as null).</summary>
     public void Add(string key, double value) => _values.Add(new(key, value));
 
     /// <summary>The JSONL line: <c>{"epoch":N,"reward/mean":…,…}</c>, numbers in shortest round-trip form.</summary>

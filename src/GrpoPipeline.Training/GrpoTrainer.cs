@@ -38,6 +38,9 @@ public sealed class GrpoTrainer : IDisposable
         _samplers = [.. Enumerable.Range(0, config.Grpo.OverlapRollouts ? 2 : 1).Select(_ => new Sampler(state, _reward))];
     }
 
+    /// <summary>
+    /// The state being trained; <see cref="RunEpoch"/> advances it, and disposing the trainer disposes it.
+    /// </summary>
     public TrainingState State { get; }
 
     /// <summary>

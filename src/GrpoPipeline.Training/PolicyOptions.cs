@@ -34,6 +34,10 @@ public sealed record PolicyOptions
     /// <summary>Transformer and decoder: dropout while optimizing (always off during rollouts and evaluation). Default 0.</summary>
     public double Dropout { get; init; }
 
+    /// <summary>
+    /// Throws <see cref="ConfigException"/> naming the first bad <c>policy.*</c> key; the transformer and decoder
+    /// settings are checked only for those kinds.
+    /// </summary>
     public void Validate()
     {
         ConfigException.Require(Enum.IsDefined(Kind), "policy.kind", Kind, "seed, transformer, decoder");

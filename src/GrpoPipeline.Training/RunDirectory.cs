@@ -20,15 +20,25 @@ public sealed class RunStorageException(string message, Exception? inner = null)
 /// </summary>
 public sealed class RunDirectory(string root)
 {
+    /// <summary>The run directory's full path.</summary>
     public string Root { get; } = Path.GetFullPath(root);
+    /// <summary><c>&lt;run&gt;/config.json</c>: the effective config.</summary>
     public string ConfigPath => Path.Combine(Root, "config.json");
+    /// <summary>
+    /// <c>&lt;run&gt;/metrics.jsonl</c>: one JSON line per epoch (<see cref="EpochMetrics.ToJsonLine"/>).
+    /// </summary>
     public string MetricsPath => Path.Combine(Root, "metrics.jsonl");
+    /// <summary><c>&lt;run&gt;/checkpoints</c>: one folder per checkpoint.</summary>
     public string CheckpointsDir => Path.Combine(Root, "checkpoints");
+    /// <summary><c>&lt;run&gt;/checkpoints/latest</c>: the name of the newest complete checkpoint.</summary>
     public string LatestPointerPath => Path.Combine(CheckpointsDir, "latest");
 
     /// <summary>Default location of a run: <c>models/runs/&lt;runName&gt;</c>.</summary>
     public static string DefaultFor(string runName) => Path.Combine("models", "runs", runName);
 
+    /// <summary>
+    /// The folder name of <paramref name="epoch"/>'s checkpoint: <c>epoch-NNNNNN</c>, zero-padded to six digits.
+    /// </summary>
     public static string CheckpointName(int epoch) => $"epoch-{epoch:D6}";
 
     /// <summary>True when the directory already holds a run (a config, metrics or checkpoints).</summary>

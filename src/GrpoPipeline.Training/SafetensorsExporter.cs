@@ -12,11 +12,15 @@ namespace GrpoPipeline.Training;
 /// </summary>
 public sealed record SafetensorsManifest
 {
+    /// <summary>The manifest's format, <see cref="SafetensorsExporter.FormatVersion"/> when written.</summary>
     public int FormatVersion { get; init; }
     /// <summary>File name of the weights, next to this file.</summary>
     public required string Weights { get; init; }
+    /// <summary>Completed epochs of the exported weights.</summary>
     public int Epoch { get; init; }
+    /// <summary>The policy's options and shape: enough to rebuild the model.</summary>
     public required PolicyShape Shape { get; init; }
+    /// <summary>The full config of the run the weights come from.</summary>
     public required TrainConfig Config { get; init; }
 }
 
@@ -32,7 +36,9 @@ public sealed record SafetensorsManifest
 /// </summary>
 public static class SafetensorsExporter
 {
+    /// <summary>The manifest format this build writes.</summary>
     public const int FormatVersion = 1;
+    /// <summary>The weights file's extension, <c>.safetensors</c>.</summary>
     public const string FileExtension = ".safetensors";
 
     /// <summary>The JSON manifest beside <paramref name="weightsPath"/>: same name, <c>.json</c>.</summary>

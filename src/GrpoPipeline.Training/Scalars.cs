@@ -54,6 +54,10 @@ public sealed class ScalarScope : IDisposable
         return scalar;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Disposes every Scalar the scope owns; the indexers then throw <see cref="ObjectDisposedException"/>.
+    /// </remarks>
     public void Dispose()
     {
         _disposed = true;

@@ -15,6 +15,14 @@ public sealed class SeedPolicy : nn.Module<Tensor, Tensor>
     readonly Parameter encode_weights;
     readonly Parameter decode_weights;
 
+    /// <summary>
+    /// A freshly initialised seed policy, its weights drawn from torch's global generator; the encode and decode
+    /// weights are divided by √D.
+    /// </summary>
+    /// <param name="vocab">V: the values are 0..V−1.</param>
+    /// <param name="dim">Embedding width D.</param>
+    /// <param name="promptLength">L: prompt positions, one encode matrix each.</param>
+    /// <param name="responseLength">R: response positions, one decode matrix each.</param>
     public SeedPolicy(int vocab, int dim, int promptLength, int responseLength) : base(nameof(SeedPolicy))
     {
         (Vocab, Dim, PromptLength, ResponseLength) = (vocab, dim, promptLength, responseLength);
@@ -25,9 +33,13 @@ public sealed class SeedPolicy : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>V: the values are 0..V−1.</summary>
     public int Vocab { get; }
+    /// <summary>Embedding width D.</summary>
     public int Dim { get; }
+    /// <summary>L: prompt positions.</summary>
     public int PromptLength { get; }
+    /// <summary>R: response positions.</summary>
     public int ResponseLength { get; }
 
     /// <summary>Tied token embedding [V, D].</summary>
@@ -37,6 +49,10 @@ public sealed class SeedPolicy : nn.Module<Tensor, Tensor>
     /// <summary>Decode weights [R, D, D].</summary>
     public Tensor DecodeWeights => decode_weights;
 
+    /// <summary>
+    /// Logits [B, R, V] of prompts [B, L]: the prompt is encoded into one vector [B, D], decoded into one per response
+    /// position, and scored against the tied embedding.
+    /// </summary>
     public override Tensor forward(Tensor prompts)
     {
         using var scope = NewDisposeScope();

@@ -70,6 +70,8 @@ public sealed class TensorBoardLog(string runDirectory, int firstStep) : IDispos
         _pending.SetLength(0);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Writes the epochs still buffered (<see cref="Flush"/>).</remarks>
     public void Dispose() => Flush();
 
     /// <summary>A new event file from <see cref="TorchSharp.Modules.SummaryWriter"/>; it never reuses an existing name.</summary>

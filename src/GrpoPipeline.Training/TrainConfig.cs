@@ -174,6 +174,7 @@ public sealed record GrpoOptions
         ? LearningRate
         : final + 0.5 * (LearningRate - final) * (1 + Math.Cos(Math.PI * epochIndex / (epochs - 1)));   // cosine (Loshchilov & Hutter 2017)
 
+    /// <summary>Throws <see cref="ConfigException"/> naming the first bad <c>grpo.*</c> key.</summary>
     public void Validate()
     {
         ConfigException.Require(GroupSize is >= 2 and <= 4096, "grpo.groupSize", GroupSize, "2..4096 (a group needs two responses for a baseline)");
@@ -228,6 +229,7 @@ public sealed record RunOptions
     /// <summary>Write TensorBoard event files into the run directory, the metrics.jsonl keys as scalars. Default true.</summary>
     public bool Tensorboard { get; init; } = true;
 
+    /// <summary>Throws <see cref="ConfigException"/> naming the first bad <c>run.*</c> key.</summary>
     public void Validate()
     {
         ConfigException.Require(LogEvery >= 1, "run.logEvery", LogEvery, "≥ 1");
@@ -247,16 +249,24 @@ public sealed record TrainConfig
     public long Seed { get; init; }
     /// <summary>Number of epochs (rollout + μ optimizer steps each). Default 1000.</summary>
     public int Epochs { get; init; } = 1000;
+    /// <summary>The task: which prompts exist, and which are held out.</summary>
     public TaskOptions Task { get; init; } = new();
     /// <summary>Weights of the task's reward components by name; a component not named keeps its default.</summary>
     public RewardWeights Rewards { get; init; } = new();
+    /// <summary>Policy architecture and size.</summary>
     public PolicyOptions Policy { get; init; } = new();
+    /// <summary>GRPO hyper-parameters.</summary>
     public GrpoOptions Grpo { get; init; } = new();
+    /// <summary>Logging, evaluation and checkpoint cadence.</summary>
     public RunOptions Run { get; init; } = new();
 
     /// <summary>Responses sampled per epoch, B·G.</summary>
     [JsonIgnore] public int SamplesPerEpoch => TaskRegistry.Create(Task).BatchSize * Grpo.GroupSize;
 
+    /// <summary>
+    /// Throws <see cref="ConfigException"/> naming the first bad key: every section, the reward weights against the
+    /// task's components, and the policy kind against the task (a decoder for a variable-length task, and only for one).
+    /// </summary>
     public void Validate()
     {
         ConfigException.Require(!string.IsNullOrWhiteSpace(RunName) && RunName.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 && RunName is not ("." or ".."),
@@ -306,5 +316,6 @@ public sealed record TrainConfig
         return Parse(File.ReadAllText(path), path);
     }
 
+    /// <summary>The config as indented strict JSON (<see cref="Json"/>), as <see cref="Parse"/> reads it.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 }

@@ -21,8 +21,11 @@ public sealed class TrainingRun : IDisposable
         _log = log;
     }
 
+    /// <summary>The trainer that runs the epochs; it owns <see cref="State"/>.</summary>
     public GrpoTrainer Trainer { get; }
+    /// <summary>Where the config, metrics, TensorBoard events and checkpoints go.</summary>
     public RunDirectory Directory { get; }
+    /// <summary>The trainer's state: policy, optimizer, generators and completed epochs.</summary>
     public TrainingState State => Trainer.State;
     TrainConfig Config => State.Config;
 
@@ -181,5 +184,9 @@ public sealed class TrainingRun : IDisposable
         catch (System.Text.Json.JsonException) { return null; }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Disposes the trainer, which waits for an overlapped draw still running and disposes <see cref="State"/>.
+    /// </remarks>
     public void Dispose() => Trainer.Dispose();
 }

@@ -27,13 +27,28 @@ public sealed class TrainingState : IDisposable
 
     static readonly Lock InitLock = new();
 
+    /// <summary>
+    /// The run's config; a resume given <c>--epochs</c> replaces it with a copy with those
+    /// <see cref="TrainConfig.Epochs"/>.
+    /// </summary>
     public TrainConfig Config { get; private set; }
     /// <summary>The task the run trains on (<see cref="TaskOptions.Name"/>).</summary>
     public VerifiableTask Task { get; }
+    /// <summary>
+    /// The policy's options and shape, from which <see cref="PolicyFactory"/> builds it and its copies.
+    /// </summary>
     public PolicyShape Shape { get; }
+    /// <summary>
+    /// The policy being trained: a <see cref="SeedPolicy"/>, <see cref="TransformerSorterPolicy"/> or
+    /// <see cref="Decoding.DecoderPolicy"/>.
+    /// </summary>
     public nn.Module<Tensor, Tensor> Policy { get; }
     /// <summary>The frozen reference π_ref; null when the KL penalty is off.</summary>
     public nn.Module<Tensor, Tensor>? Reference { get; private set; }
+    /// <summary>
+    /// Adam over the policy's parameters; the trainer sets its learning rate every epoch
+    /// (<see cref="GrpoOptions.LearningRateAt"/>).
+    /// </summary>
     public RootedAdam Optimizer { get; }
     /// <summary>Draws training prompts.</summary>
     public Rng PromptSampler { get; }
@@ -103,6 +118,11 @@ public sealed class TrainingState : IDisposable
         return state.data<byte>().ToArray();
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Disposes the policy, the reference, the optimizer, the response generator and the overlapped rollouts' frozen
+    /// weights.
+    /// </remarks>
     public void Dispose()
     {
         Overlap?.Weights.Dispose();
@@ -124,7 +144,14 @@ public sealed class TrainingState : IDisposable
 /// <param name="Level">The curriculum level of the next draw.</param>
 public sealed record OverlapState(nn.Module<Tensor, Tensor> Weights, ulong[] PromptSamplerState, byte[] GeneratorState, int Level)
 {
+    /// <summary>
+    /// The prompt sampler's state when the next draw begins; set as each draw starts, and on restore.
+    /// </summary>
     public ulong[] PromptSamplerState { get; set; } = PromptSamplerState;
+    /// <summary>
+    /// The response generator's state when the next draw begins; set as each draw starts, and on restore.
+    /// </summary>
     public byte[] GeneratorState { get; set; } = GeneratorState;
+    /// <summary>The curriculum level of the next draw; set as each draw starts, and on restore.</summary>
     public int Level { get; set; } = Level;
 }

@@ -21,6 +21,17 @@ public sealed class TransformerSorterPolicy : nn.Module<Tensor, Tensor>
     readonly LayerNorm final_norm;
     readonly Linear head;
 
+    /// <summary>
+    /// A freshly initialised sorter, its weights drawn from torch's global generator; the token and position embeddings
+    /// start small (×0.02) so the first logits are nearly flat.
+    /// </summary>
+    /// <param name="vocab">V: the values are 0..V−1.</param>
+    /// <param name="length">L: the prompt length, which is also the response length.</param>
+    /// <param name="dModel">Model width d.</param>
+    /// <param name="heads">Attention heads per block; must divide <paramref name="dModel"/>.</param>
+    /// <param name="layers">Transformer blocks.</param>
+    /// <param name="mlpDim">Hidden width of each block's MLP.</param>
+    /// <param name="dropout">Dropout rate on each block's attention and MLP outputs (in training mode only).</param>
     public TransformerSorterPolicy(int vocab, int length, int dModel, int heads, int layers, int mlpDim, double dropout)
         : base(nameof(TransformerSorterPolicy))
     {
@@ -35,16 +46,28 @@ public sealed class TransformerSorterPolicy : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>V: the values are 0..V−1.</summary>
     public int Vocab { get; }
+    /// <summary>L: the prompt length, which is also the response length.</summary>
     public int Length { get; }
+    /// <summary>Model width d.</summary>
     public int DModel { get; }
+    /// <summary>Attention heads per block, each of width d/H.</summary>
     public int Heads { get; }
+    /// <summary>The transformer blocks, in order (the ONNX exporter walks them).</summary>
     public IEnumerable<TransformerBlock> Blocks => blocks;
+    /// <summary>Token embeddings [V, d].</summary>
     public Tensor TokenEmbedding => token_embedding.weight!;
+    /// <summary>Learned position embeddings [L, d].</summary>
     public Tensor PositionEmbedding => position_embedding;
+    /// <summary>The LayerNorm before the head.</summary>
     public LayerNorm FinalNorm => final_norm;
+    /// <summary>The per-position head, d → V.</summary>
     public Linear Head => head;
 
+    /// <summary>
+    /// Logits [B, L, V] of prompts [B, L]: the logits at position i score the value of response position i.
+    /// </summary>
     public override Tensor forward(Tensor prompts)
     {
         using var scope = NewDisposeScope();
@@ -68,6 +91,13 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     readonly Linear mlp_out;
     readonly Dropout dropout;
 
+    /// <summary>A freshly initialised block, its weights drawn from torch's global generator.</summary>
+    /// <param name="dModel">Model width d.</param>
+    /// <param name="heads">Attention heads; must divide <paramref name="dModel"/>.</param>
+    /// <param name="mlpDim">Hidden width of the MLP.</param>
+    /// <param name="dropoutRate">
+    /// Dropout rate on the attention and MLP outputs before each residual add (in training mode only).
+    /// </param>
     public TransformerBlock(int dModel, int heads, int mlpDim, double dropoutRate) : base(nameof(TransformerBlock))
     {
         (DModel, Heads) = (dModel, heads);
@@ -81,13 +111,23 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Model width d.</summary>
     public int DModel { get; }
+    /// <summary>Attention heads H, each of width d/H.</summary>
     public int Heads { get; }
+    /// <summary>The LayerNorm before attention.</summary>
     public LayerNorm AttentionNorm => attention_norm;
+    /// <summary>
+    /// The joint projection d → 3d: queries, keys and values, in that order, each split into H heads of d/H.
+    /// </summary>
     public Linear Qkv => qkv;
+    /// <summary>The projection of the heads' concatenated outputs, d → d.</summary>
     public Linear AttentionOut => attention_out;
+    /// <summary>The LayerNorm before the MLP.</summary>
     public LayerNorm MlpNorm => mlp_norm;
+    /// <summary>The MLP's first layer, d → mlpDim, followed by GELU.</summary>
     public Linear MlpIn => mlp_in;
+    /// <summary>The MLP's second layer, mlpDim → d.</summary>
     public Linear MlpOut => mlp_out;
 
     /// <summary>Every position attends to every position (the sorter's encoder).</summary>

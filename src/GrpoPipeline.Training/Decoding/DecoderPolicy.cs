@@ -28,6 +28,17 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     readonly ScalarScope _scalars = new();   // lives as long as the policy (see Scalars)
     readonly Scalar _pad;                     // PAD, for the padding masks
 
+    /// <summary>
+    /// A freshly initialised decoder, its weights drawn from torch's global generator; the token and position
+    /// embeddings start small (×0.02) so the first logits are nearly flat.
+    /// </summary>
+    /// <param name="vocab">V: the values are 0..V−1; SEP, EOS and PAD are V, V+1 and V+2.</param>
+    /// <param name="maxLength">Longest prompt; the policy has <c>2·maxLength + 2</c> position embeddings.</param>
+    /// <param name="dModel">Model width d.</param>
+    /// <param name="heads">Attention heads per block; must divide <paramref name="dModel"/>.</param>
+    /// <param name="layers">Transformer blocks.</param>
+    /// <param name="mlpDim">Hidden width of each block's MLP.</param>
+    /// <param name="dropout">Dropout rate on each block's attention and MLP outputs (in training mode only).</param>
     public DecoderPolicy(int vocab, int maxLength, int dModel, int heads, int layers, int mlpDim, double dropout)
         : base(nameof(DecoderPolicy))
     {
@@ -44,6 +55,11 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
         _pad = _scalars[Special.Pad];
     }
 
+    /// <summary>Disposes the Scalars the policy owns (the PAD its masks compare with), then the module.</summary>
+    /// <param name="disposing">
+    /// True from <see cref="IDisposable.Dispose"/>; false from a finalizer, which leaves the Scalars to their own
+    /// finalizers.
+    /// </param>
     protected override void Dispose(bool disposing)
     {
         if (disposing) _scalars.Dispose();
@@ -54,7 +70,9 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     public int Vocab { get; }
     /// <summary>Longest prompt.</summary>
     public int MaxLength { get; }
+    /// <summary>Model width d.</summary>
     public int DModel { get; }
+    /// <summary>Attention heads per block, each of width d/H.</summary>
     public int Heads { get; }
     /// <summary>Transformer blocks.</summary>
     public int Layers => blocks.Count;
@@ -64,10 +82,17 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     public int Positions => 2 * MaxLength + 2;
     /// <summary>The output that means EOS.</summary>
     public int EosOutput => Vocab;
+    /// <summary>
+    /// The transformer blocks, in order (the ONNX exporter walks them; a KV cache has one layer per block).
+    /// </summary>
     public IEnumerable<TransformerBlock> Blocks => blocks;
+    /// <summary>Token embeddings [V+3, d]: the values, SEP, EOS and PAD.</summary>
     public Tensor TokenEmbedding => token_embedding.weight!;
+    /// <summary>Learned position embeddings [<see cref="Positions"/>, d].</summary>
     public Tensor PositionEmbedding => position_embedding;
+    /// <summary>The LayerNorm before the head.</summary>
     public LayerNorm FinalNorm => final_norm;
+    /// <summary>The head, d → V+1: the values and EOS (output V).</summary>
     public Linear Head => head;
 
     /// <summary>

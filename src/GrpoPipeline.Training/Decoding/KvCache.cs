@@ -44,6 +44,11 @@ public sealed class KvCache : IDisposable
         Layers.Select(l => new LayerCache(l.Keys.repeat_interleave(times, 0), l.Values.repeat_interleave(times, 0))).ToArray(),
         KeyValid.repeat_interleave(times, 0), Capacity, Length);
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Disposes every layer's keys and values and <see cref="KeyValid"/>. A cache made by <see cref="Repeat"/> holds its
+    /// own tensors and is disposed on its own.
+    /// </remarks>
     public void Dispose()
     {
         foreach (var layer in Layers) { layer.Keys.Dispose(); layer.Values.Dispose(); }
