@@ -22,7 +22,7 @@ public static class PolicyFactory
         PolicyKind.Transformer => new TransformerSorterPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
             shape.Options.Heads, shape.Options.Layers, shape.Options.MlpDim, shape.Options.Dropout),
         PolicyKind.Decoder => new Decoding.DecoderPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
-            shape.Options.Heads, shape.Options.Layers, shape.Options.MlpDim, shape.Options.Dropout),
+            shape.Options.Heads, shape.Options.Layers, shape.Options.MlpDim, shape.Options.Dropout, shape.Options.Positions),
         _ => throw new ArgumentOutOfRangeException(nameof(shape), shape.Options.Kind, "unknown policy kind"),
     };
 

@@ -33,6 +33,13 @@ public sealed record PolicyOptions
     public int MlpDim { get; init; } = 256;
     /// <summary>Transformer and decoder: dropout while optimizing (always off during rollouts and evaluation). Default 0.</summary>
     public double Dropout { get; init; }
+    /// <summary>
+    /// Decoder: where position indices start, <c>from_prompt_start</c> (default) or <c>from_sep</c> (SEP at the same
+    /// position for every prompt length, see <see cref="Decoding.DecoderPositions"/>). Written only when not the default,
+    /// so configs, checkpoints and models of default decoders read as before.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public Decoding.DecoderPositions Positions { get; init; }
 
     /// <summary>
     /// Throws <see cref="ConfigException"/> naming the first bad <c>policy.*</c> key; the transformer and decoder
@@ -41,6 +48,7 @@ public sealed record PolicyOptions
     public void Validate()
     {
         ConfigException.Require(Enum.IsDefined(Kind), "policy.kind", Kind, "seed, transformer, decoder");
+        ConfigException.Require(Positions == Decoding.DecoderPositions.FromPromptStart || Kind == PolicyKind.Decoder, "policy.positions", Positions, "from_prompt_start unless policy.kind = decoder");
         ConfigException.Require(EmbeddingDim is >= 1 and <= 4096, "policy.embeddingDim", EmbeddingDim, "1..4096");
         if (Kind == PolicyKind.Seed) return;
         ConfigException.Require(DModel is >= 4 and <= 4096, "policy.dModel", DModel, "4..4096");

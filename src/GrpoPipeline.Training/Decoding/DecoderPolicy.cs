@@ -5,6 +5,27 @@ using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training.Decoding;
 
+/// <summary>Where a decoder's position indices start (<c>policy.positions</c>).</summary>
+public enum DecoderPositions
+{
+    /// <summary>0 at each row's first prompt token: SEP sits at position n for a prompt of n tokens (the default).</summary>
+    FromPromptStart,
+    /// <summary>
+    /// Counted back from SEP: SEP sits at position maxLength for every prompt, prompt token i of n at maxLength − n + i,
+    /// response token j at maxLength + 1 + j — the column of a block left-padded to maxLength. Reversal then pairs
+    /// response input j with prompt column maxLength − 1 − j whatever n is, a map learned position embeddings can hold.
+    /// </summary>
+    FromSep,
+    /// <summary>
+    /// Counted from SEP as <see cref="FromSep"/>, then folded around it: the prompt token j places before SEP and the
+    /// response input j places after it (SEP is input 0) read the same embedding row j, and every token from SEP on adds
+    /// the last row (2·maxLength + 1), a "response side" vector. Reversal pairs response input j with prompt token j
+    /// before SEP: one "same row, other side" attention pattern for every j, where <see cref="FromSep"/> learns one
+    /// pair of rows per j.
+    /// </summary>
+    Mirrored,
+}
+
 /// <summary>
 /// A decoder-only transformer that answers token by token: the state is the prompt plus the tokens generated so far,
 /// the action the next token. Token embeddings over the V values and SEP, EOS, PAD; learned position embeddings up to
@@ -27,6 +48,7 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     readonly Linear head;
     readonly ScalarScope _scalars = new();   // lives as long as the policy (see Scalars)
     readonly Scalar _pad;                     // PAD, for the padding masks
+    readonly Scalar _sep, _maxLength, _firstResponse, _lastPrompt;   // SEP, maxLength, maxLength + 1 and maxLength − 1, for positions from SEP
 
     /// <summary>
     /// A freshly initialised decoder, its weights drawn from torch's global generator; the token and position
@@ -39,10 +61,12 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     /// <param name="layers">Transformer blocks.</param>
     /// <param name="mlpDim">Hidden width of each block's MLP.</param>
     /// <param name="dropout">Dropout rate on each block's attention and MLP outputs (in training mode only).</param>
-    public DecoderPolicy(int vocab, int maxLength, int dModel, int heads, int layers, int mlpDim, double dropout)
+    /// <param name="positions">Where position indices start (<see cref="DecoderPositions"/>).</param>
+    public DecoderPolicy(int vocab, int maxLength, int dModel, int heads, int layers, int mlpDim, double dropout,
+        DecoderPositions positions = DecoderPositions.FromPromptStart)
         : base(nameof(DecoderPolicy))
     {
-        (Vocab, MaxLength, DModel, Heads) = (vocab, maxLength, dModel, heads);
+        (Vocab, MaxLength, DModel, Heads, PositionOrigin) = (vocab, maxLength, dModel, heads, positions);
         Special = SpecialTokens.For(vocab);
         using var s = new ScalarScope();
         token_embedding = nn.Embedding(SpecialTokens.InputVocab(vocab), dModel);
@@ -53,6 +77,7 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
         using (no_grad()) token_embedding.weight!.mul_(s[0.02]);   // GPT-2-style small init keeps early logits flat
         RegisterComponents();
         _pad = _scalars[Special.Pad];
+        (_sep, _maxLength, _firstResponse, _lastPrompt) = (_scalars[Special.Sep], _scalars[(long)maxLength], _scalars[maxLength + 1L], _scalars[maxLength - 1L]);
     }
 
     /// <summary>Disposes the Scalars the policy owns (the PAD its masks compare with), then the module.</summary>
@@ -74,6 +99,8 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     public int DModel { get; }
     /// <summary>Attention heads per block, each of width d/H.</summary>
     public int Heads { get; }
+    /// <summary>Where position indices start (<see cref="DecoderPositions"/>).</summary>
+    public DecoderPositions PositionOrigin { get; }
     /// <summary>Transformer blocks.</summary>
     public int Layers => blocks.Count;
     /// <summary>SEP, EOS and PAD.</summary>
@@ -123,7 +150,7 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long column = cache.Length;
         cache.KeyValid.select(1, column).copy_(tokens.ne(_pad));
-        var x = token_embedding.forward(tokens.unsqueeze(1)).add(position_embedding.index_select(0, positions).unsqueeze(1), Scalars.One);   // [N, 1, d]
+        var x = token_embedding.forward(tokens.unsqueeze(1)).add(PositionVectors(positions).unsqueeze(1), Scalars.One);   // [N, 1, d]
         var mask = cache.KeyValid.narrow(1, 0, column + 1).view(cache.Rows, 1, 1, column + 1);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, mask, cache.Layers[i], column);
         cache.Length = column + 1;
@@ -144,9 +171,9 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
         long rows = responseInputs.shape[0], steps = responseInputs.shape[1];
         var promptValid = promptBlock.ne(_pad);                                                 // [B, P]
         var rowValid = responseInputs.ne(_pad);                                                 // [N, T]
-        var prefix = Embed(promptBlock, PositionsOf(promptValid));
+        var prefix = Embed(promptBlock, PositionIds(promptBlock));
         // A response token's position continues from its prompt's SEP.
-        var start = promptValid.sum(1, keepdim: true).repeat_interleave(group, 0);              // [N, 1]
+        var start = FirstResponsePositions(promptBlock).unsqueeze(1).repeat_interleave(group, 0);   // [N, 1]
         var own = Embed(responseInputs, start.add(PositionsOf(rowValid), Scalars.One));
 
         var prefixMask = AttentionMask(promptValid);                                            // [B, 1, P, P]
@@ -164,12 +191,34 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     /// <summary>The positions of the tokens of <paramref name="valid"/> [N, T]: 0 at each row's first real token.</summary>
     public static Tensor PositionsOf(Tensor valid) => valid.to(ScalarType.Int64).cumsum(1).sub(Scalars.One).clamp_min(Scalars.Zero);
 
+    /// <summary>
+    /// The position index of every column of <paramref name="tokens"/> [N, T] (left-padded, one SEP per row): with
+    /// <see cref="DecoderPositions.FromPromptStart"/> <see cref="PositionsOf"/>; with <see cref="DecoderPositions.FromSep"/>
+    /// the same shifted by maxLength − n, so SEP is at maxLength. PAD columns get some index in range; their output is never used.
+    /// </summary>
+    public Tensor PositionIds(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        var positions = PositionsOf(tokens.ne(_pad));
+        if (PositionOrigin != DecoderPositions.FromPromptStart)
+        {
+            var sep = positions.mul(tokens.eq(_sep)).sum(1, keepdim: true);      // n: SEP's index from the prompt start
+            positions = positions.add(sep.neg().add(_maxLength, Scalars.One), Scalars.One);
+        }
+        return positions.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The position of each row's first response token [N], for a prompt block [N, P] ending with SEP.</summary>
+    public Tensor FirstResponsePositions(Tensor promptBlock) => PositionOrigin != DecoderPositions.FromPromptStart
+        ? full(promptBlock.shape[0], _firstResponse, ScalarType.Int64)
+        : promptBlock.ne(_pad).sum(1);
+
     Tensor Run(Tensor tokens, KvCache? cache)
     {
         using var scope = NewDisposeScope();
         long length = tokens.shape[1];
         var valid = tokens.ne(_pad);                                                          // [N, T]
-        var x = Embed(tokens, PositionsOf(valid));
+        var x = Embed(tokens, PositionIds(tokens));
         var mask = AttentionMask(valid);
         if (cache is not null) cache.KeyValid.narrow(1, 0, length).copy_(valid);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, mask, cache?.Layers[i], 0);
@@ -179,7 +228,22 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
 
     /// <summary>Token plus position embeddings, [N, T, d].</summary>
     Tensor Embed(Tensor tokens, Tensor positions) =>
-        token_embedding.forward(tokens).add(position_embedding.index_select(0, positions.flatten()).view(tokens.shape[0], tokens.shape[1], DModel), Scalars.One);
+        token_embedding.forward(tokens).add(PositionVectors(positions.flatten()).view(tokens.shape[0], tokens.shape[1], DModel), Scalars.One);
+
+    /// <summary>
+    /// The position vectors [K, d] of position ids [K] (<see cref="PositionIds"/>): row id of the table, or with
+    /// <see cref="DecoderPositions.Mirrored"/> row maxLength − 1 − id before SEP (id &lt; maxLength), row id − maxLength
+    /// from SEP on, plus row 2·maxLength + 1 there.
+    /// </summary>
+    public Tensor PositionVectors(Tensor ids)
+    {
+        if (PositionOrigin != DecoderPositions.Mirrored) return position_embedding.index_select(0, ids);
+        using var scope = NewDisposeScope();
+        var after = ids.ge(_maxLength);                                                            // SEP and the response
+        var rows = where(after, ids.sub(_maxLength), ids.neg().add(_lastPrompt, Scalars.One));    // id − M, or M − 1 − id
+        var side = position_embedding.select(0, Positions - 1).unsqueeze(0);                      // [1, d]
+        return position_embedding.index_select(0, rows).add(after.unsqueeze(1).to(position_embedding.dtype).mul(side), Scalars.One).MoveToOuterDisposeScope();
+    }
 
     /// <summary>Causal and padding-aware, [N, 1, T, T]: query t attends to real keys at or before t; a PAD query to itself only.</summary>
     static Tensor AttentionMask(Tensor valid)

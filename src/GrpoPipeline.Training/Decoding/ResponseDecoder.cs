@@ -142,7 +142,7 @@ public static class ResponseDecoder
         var block = PromptBlock(prompts, special);
         long width = block.shape[1];
         var promptBlock = block.repeat_interleave(group, 0);                                 // [N, P]
-        var positions = block.ne(pad).sum(1).repeat_interleave(group, 0);             // the first response token's position
+        var positions = policy.FirstResponsePositions(block).repeat_interleave(group, 0);   // the first response token's position
         KvCache? cache = null;
         Tensor logits, prefix = promptBlock;
         if (useCache)

@@ -16,6 +16,9 @@ static class DecoderGraph
     /// <summary>Adds the decoder's nodes to <paramref name="g"/> (inputs and outputs are the caller's).</summary>
     public static void Build(OnnxGraphBuilder g, DecoderPolicy p)
     {
+        // The contract's position_ids count from the prompt start; a decoder that counts from SEP would be misread.
+        if (p.PositionOrigin != DecoderPositions.FromPromptStart)
+            throw new NotSupportedException($"the decoder/1 contract numbers positions from the prompt start; this decoder numbers them {p.PositionOrigin} (policy.positions), so it cannot be exported");
         var layers = new OnnxLayers(g);
         int d = p.DModel, h = p.Heads, dh = d / h, v = p.Vocab;
         var zero = g.Int64Scalar("i64_zero", 0);
