@@ -132,6 +132,17 @@ public static class OnnxContract
         return new ContractSpec(DecoderVersion, inputs, outputs);
     }
 
+    /// <summary>
+    /// The position scheme of a decoder (<see cref="Metadata.Positions"/>), which says what <see cref="PositionIds"/>
+    /// holds. <c>from_prompt_start</c> (models without the key): positions counted from each row's first real token,
+    /// SEP at n for a prompt of n tokens. <c>from_sep</c> and <c>mirrored</c>: the same plus maxLength − n for every
+    /// token of the row, so SEP is at maxLength whatever n is (the graph of <c>mirrored</c> folds the ids around SEP
+    /// itself). The caller computes the ids; the graph is the same contract.
+    /// </summary>
+    public static readonly IReadOnlyList<string> PositionSchemes = [PositionsFromPromptStart, "from_sep", "mirrored"];
+    /// <summary>The default position scheme, and that of decoders without <see cref="Metadata.Positions"/>.</summary>
+    public const string PositionsFromPromptStart = "from_prompt_start";
+
     /// <summary>The version of <see cref="Decoder"/>.</summary>
     public const string DecoderVersion = "decoder/1";
 
@@ -201,6 +212,8 @@ public static class OnnxContract
         public const string Heads = "grpo.num_heads";
         /// <summary>A decoder's layers (one past/present key and value pair each).</summary>
         public const string Layers = "grpo.num_layers";
+        /// <summary>A decoder's position scheme (<see cref="PositionSchemes"/>); absent for <c>from_prompt_start</c>.</summary>
+        public const string Positions = "grpo.positions";
         /// <summary>A decoder's per-head width (its cache's last dimension).</summary>
         public const string HeadDim = "grpo.head_dim";
     }

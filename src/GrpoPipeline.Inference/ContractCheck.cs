@@ -91,6 +91,9 @@ static class ContractCheck
         int layers = IntMetadata(meta, OnnxContract.Metadata.Layers, path);
         int heads = IntMetadata(meta, OnnxContract.Metadata.Heads, path);
         int headDim = IntMetadata(meta, OnnxContract.Metadata.HeadDim, path);
+        var positions = meta.GetValueOrDefault(OnnxContract.Metadata.Positions, OnnxContract.PositionsFromPromptStart);
+        if (!OnnxContract.PositionSchemes.Contains(positions))
+            Fail(path, $"metadata '{OnnxContract.Metadata.Positions}' to be one of {string.Join(", ", OnnxContract.PositionSchemes)}", $"'{positions}'");
         return (OnnxContract.Decoder(layers), OnnxContract.DecoderSizes(vocab, heads, headDim), new PromptRules(min, max, vocab));
     }
 

@@ -20,7 +20,8 @@ sealed class DecoderRunner
 
     readonly InferenceSession _session;
     readonly RunOptions _runOptions;
-    readonly int _vocab, _layers, _heads, _headDim, _maxResponse;
+    readonly int _vocab, _layers, _heads, _headDim, _maxResponse, _maxLength;
+    readonly bool _fromSep;                   // positions shifted so SEP sits at maxLength (OnnxContract.PositionSchemes)
     readonly SpecialTokens _special;
     readonly string[] _inputNames, _outputNames;
 
@@ -30,6 +31,8 @@ sealed class DecoderRunner
         _runOptions = runOptions;
         _vocab = contract.VocabSize;
         _maxResponse = contract.MaxResponseLength;
+        _maxLength = contract.Prompts.MaxLength;
+        _fromSep = contract.Positions != OnnxContract.PositionsFromPromptStart;
         _special = SpecialTokens.For(_vocab);
         _heads = (int)contract.Sizes[OnnxContract.HeadsDim];
         _headDim = (int)contract.Sizes[OnnxContract.HeadDim];
@@ -78,19 +81,20 @@ sealed class DecoderRunner
         var outputValues = new OrtValue[_outputNames.Length];
         try
         {
-            // Prefill: [PAD … prompt SEP], positions counted from each row's first real token.
+            // Prefill: [PAD … prompt SEP], positions counted from each row's first real token (plus maxLength − n for
+            // a decoder whose positions count from SEP, so SEP sits at maxLength).
             for (int b = 0; b < rows; b++)
             {
                 var prompt = prompts[first + b];
-                int pad = width - 1 - prompt.Length;
+                int pad = width - 1 - prompt.Length, shift = _fromSep ? _maxLength - prompt.Length : 0;
                 for (int c = 0; c < width; c++)
                 {
                     long token = c < pad ? _special.Pad : c < width - 1 ? prompt[c - pad] : _special.Sep;
                     ids[b * width + c] = token;
-                    positions[b * width + c] = Math.Max(0, c - pad);
+                    positions[b * width + c] = Math.Max(0, c - pad) + shift;
                     valid[b * capacity + c] = c >= pad;
                 }
-                next[b] = prompt.Length + 1;
+                next[b] = prompt.Length + 1 + shift;
                 tokens[b] = new List<long>(cap);
             }
 

@@ -58,6 +58,11 @@ public sealed record PolicyContract
     /// only responses that long. Always false for a factorised policy.
     /// </summary>
     public bool IsTruncated(ReadOnlySpan<long> response) => IsDecoder && response.Length >= MaxResponseLength;
+    /// <summary>
+    /// A decoder's position scheme (<see cref="OnnxContract.PositionSchemes"/>): how the decode loop numbers the
+    /// <c>position_ids</c> it feeds the model. <c>from_prompt_start</c> for a factorised policy, which has none.
+    /// </summary>
+    public string Positions => Metadata.GetValueOrDefault(OnnxContract.Metadata.Positions, OnnxContract.PositionsFromPromptStart);
     /// <summary>Policy architecture recorded at export, e.g. <c>seed</c> or <c>transformer</c>.</summary>
     public string PolicyKind => Metadata.GetValueOrDefault(OnnxContract.Metadata.Policy, "");
     /// <summary>Training run the model was exported from.</summary>

@@ -16,9 +16,6 @@ static class DecoderGraph
     /// <summary>Adds the decoder's nodes to <paramref name="g"/> (inputs and outputs are the caller's).</summary>
     public static void Build(OnnxGraphBuilder g, DecoderPolicy p)
     {
-        // The contract's position_ids count from the prompt start; a decoder that counts from SEP would be misread.
-        if (p.PositionOrigin != DecoderPositions.FromPromptStart)
-            throw new NotSupportedException($"the decoder/1 contract numbers positions from the prompt start; this decoder numbers them {p.PositionOrigin} (policy.positions), so it cannot be exported");
         var layers = new OnnxLayers(g);
         int d = p.DModel, h = p.Heads, dh = d / h, v = p.Vocab;
         var zero = g.Int64Scalar("i64_zero", 0);
@@ -33,8 +30,7 @@ static class DecoderGraph
         // x = token + position embeddings, [B·S, d].
         var tokens = g.Node("Gather", [g.Initializer("token_embedding.weight", OnnxLayers.Floats(p.TokenEmbedding), SpecialTokens.InputVocab(v), d), OnnxContract.InputIds],
             "token_embeddings", Int("axis", 0));
-        var positions = g.Node("Gather", [g.Initializer("position_embedding", OnnxLayers.Floats(p.PositionEmbedding), p.Positions, d), OnnxContract.PositionIds],
-            "position_embeddings", Int("axis", 0));
+        var positions = PositionVectors(g, p);
         var tokenShape = g.Int64Initializer("shape_bs_d", -1, d);
         var x = g.Node("Reshape", [g.Node("Add", [tokens, positions], "x0"), tokenShape], "x0_tokens");
 
@@ -90,5 +86,28 @@ static class DecoderGraph
                 for (int k = 0; k < d; k++) weightT[k * (v + 2) + id] = w[output * d + k];
         }
         return (weightT, bias);
+    }
+
+    /// <summary>
+    /// The position vectors [B, S, d] of <c>position_ids</c>, as <see cref="DecoderPolicy.PositionVectors"/> computes
+    /// them: a row of the table per id; for <see cref="DecoderPositions.Mirrored"/>, row maxLength − 1 − id before SEP
+    /// (id &lt; maxLength) and row id − maxLength from SEP on, plus the table's last row there. The caller computes the
+    /// ids of the model's scheme (<see cref="OnnxContract.Metadata.Positions"/>).
+    /// </summary>
+    static string PositionVectors(OnnxGraphBuilder g, DecoderPolicy p)
+    {
+        int d = p.DModel;
+        var table = g.Initializer("position_embedding", OnnxLayers.Floats(p.PositionEmbedding), p.Positions, d);
+        if (p.PositionOrigin != DecoderPositions.Mirrored)
+            return g.Node("Gather", [table, OnnxContract.PositionIds], "position_embeddings", Int("axis", 0));
+        var maxLength = g.Int64Scalar("i64_max_length", p.MaxLength);
+        var after = g.Node("GreaterOrEqual", [OnnxContract.PositionIds, maxLength], "positions_after_sep");              // [B, S]
+        var rows = g.Node("Where", [after, g.Node("Sub", [OnnxContract.PositionIds, maxLength], "positions_from_sep"),
+            g.Node("Sub", [g.Int64Scalar("i64_last_prompt", p.MaxLength - 1L), OnnxContract.PositionIds], "positions_before_sep")], "position_rows");
+        var side = g.Node("Gather", [table, g.Int64Scalar("i64_side_row", p.Positions - 1L)], "response_side");             // [d]
+        var sideMask = g.Node("Unsqueeze", [g.Node("Cast", [after], "positions_after_sep_f", Int("to", 1)),   // FLOAT
+            g.Int64Initializer("axes_last", -1)], "positions_after_sep_f3");                                                 // [B, S, 1]
+        return g.Node("Add", [g.Node("Gather", [table, rows], "position_rows_embeddings", Int("axis", 0)),
+            g.Node("Mul", [sideMask, side], "response_side_embeddings")], "position_embeddings");
     }
 }

@@ -116,6 +116,9 @@ public static class OnnxExporter
             yield return (OnnxContract.Metadata.Layers, decoder.Layers.ToString());
             yield return (OnnxContract.Metadata.Heads, decoder.Heads.ToString());
             yield return (OnnxContract.Metadata.HeadDim, (decoder.DModel / decoder.Heads).ToString());
+            // Written only when not the default, so default decoders export to the same bytes as before the key existed.
+            if (decoder.PositionOrigin != DecoderPositions.FromPromptStart)
+                yield return (OnnxContract.Metadata.Positions, JsonNamingPolicy.SnakeCaseLower.ConvertName(decoder.PositionOrigin.ToString()));
         }
         yield return (OnnxContract.Metadata.Run, config.RunName);
         yield return (OnnxContract.Metadata.Epoch, epoch.ToString());
