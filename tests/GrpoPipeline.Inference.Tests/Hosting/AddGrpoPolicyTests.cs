@@ -98,4 +98,23 @@ public sealed class AddGrpoPolicyTests
         Assert.That(services.Count(d => d.ServiceType == typeof(IHostedService)), Is.EqualTo(1));
         Assert.That(services.Count(d => d.ServiceType == typeof(IPolicy)), Is.EqualTo(1));
     }
+
+    [Test]
+    public async Task AddGrpoTask_Lets_A_Hosted_Policy_Score_A_Task_Of_The_App()
+    {
+        // A sorting model renamed to a task no one has registered: 'tros'.
+        var model = Path.Combine(_dir.Root, "tros.onnx");
+        File.WriteAllBytes(model, OnnxBytes.ReplaceMetadataValue(File.ReadAllBytes(Fixtures.Lecture), Core.OnnxContract.Metadata.Task, "tros"));
+        Assert.That(Core.TaskRegistry.IsRegistered("tros"), Is.False, "premise: nothing registered 'tros' before");
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddGrpoTask("tros", options => new Core.SortTask(options)).AddGrpoPolicy(o => o.ModelPath = model);
+        using var host = builder.Build();
+        await host.StartAsync();
+        var policy = host.Services.GetRequiredService<IPolicy>();
+        Assert.That((policy.Contract.TaskName, policy.Contract.HasRewards), Is.EqualTo(("tros", true)));
+        Assert.That(policy.Score([3, 1, 2], [1, 2, 3]), Is.EqualTo(SortingScore.Of(5, 1.0, true)));
+        await host.StopAsync();
+    }
 }
