@@ -32,9 +32,11 @@ public static class ModelTask
             throw new InvalidDataException($"'{source}': metadata '{key}' is not valid task options{at}: {ConfigJson.Describe(e)}", e);
         }
         if (options is null) throw new InvalidDataException($"'{source}': metadata '{key}' is null");
+        // Models before 0.3 stored no name in their options; the task key says which task they are (and the options'
+        // rules depend on it, so it is set before they are checked).
+        options = options with { Name = Name(metadata) };
         try { options.Validate(); }
         catch (ConfigException e) { throw new InvalidDataException($"'{source}': metadata '{key}' holds invalid task options: {e.Message}", e); }
-        // Models before 0.3 stored no name in their options; the task key says which task they are.
-        return options with { Name = Name(metadata) };
+        return options;
     }
 }
