@@ -185,8 +185,8 @@ public sealed class StabilityToolsTests
                 size = Sampler.RefillSize(Batch, expectedPrompts.Count, untiedSeen, sampled);
             }
         }
-        Assume.That(draws, Has.Count.EqualTo(3), "the first draw and one refill leave the batch short, so the cap is reached");
-        Assume.That(expectedPrompts.Count, Is.InRange(1, Batch - 1), "some groups tie and the three draws cannot fill the batch");
+        Assert.That(draws, Has.Count.EqualTo(3), "premise: the first draw and one refill leave the batch short, so the cap is reached");
+        Assert.That(expectedPrompts.Count, Is.InRange(1, Batch - 1), "premise: some groups tie and the three draws cannot fill the batch");
 
         using var dynamicState = TrainingState.Create(dynamic);
         using var _ = NewDisposeScope();
@@ -215,7 +215,7 @@ public sealed class StabilityToolsTests
         using var state = TrainingState.Create(config);
         using var _ = NewDisposeScope();
         var batch = new Sampler(state, new RewardFunction(new SortTask(config.Task), config.Rewards)).Draw(new SortTask(config.Task), state.Policy, current: true);
-        Assume.That(batch.Metrics[MetricKeys.RewardFracZeroStd], Is.Zero, "no group of the first draw ties");
+        Assert.That(batch.Metrics[MetricKeys.RewardFracZeroStd], Is.Zero, "premise: no group of the first draw ties");
         Assert.That(batch.Rollout, Is.Not.Null, "π_old comes from the sampling pass");
         Assert.That((batch.Metrics[MetricKeys.DynamicExtraBatches], batch.Metrics[MetricKeys.DynamicBatchFill], batch.Metrics[MetricKeys.DynamicKeptShare]),
             Is.EqualTo((0.0, 1.0, 1.0)));
