@@ -204,7 +204,7 @@ public sealed class DecoderTransformer : ITransformer
                 throw new ArgumentException($"rows {_batchStart}..{_batchStart + rows - 1}: {e.Message}", e);
             }
             if (_scoresActive)
-                for (int b = 0; b < rows; b++) _scores[b] = _policy.Score(_prompts[b], _responses[b])!;
+                for (int b = 0; b < rows; b++) _scores[b] = _policy.Contract.Rewards(_prompts[b], _responses[b])!;   // RespondBatch checked the prompts
             return true;
         }
 

@@ -217,7 +217,7 @@ public sealed class OnnxPolicy : IPolicy, IDisposable
             throw new ArgumentException(_decoder is not null
                 ? $"response has length {response.Length}; the model's responses have at most {Contract.MaxResponseLength} tokens"
                 : $"response has length {response.Length}; the model's responses have length {prompt.Length}", nameof(response));
-        return Contract.Task is { } task ? RewardScore.Of(task, prompt, response) : null;
+        return Contract.Rewards(prompt, response);
     }
 
     IDisposableReadOnlyCollection<OrtValue> Run(long[] flatPrompts, int batch, string[] outputNames)

@@ -36,6 +36,13 @@ public sealed record PolicyContract
     public bool HasRewards => Task is not null;
 
     /// <summary>
+    /// The task's reward components for <paramref name="response"/> to a prompt already checked (<see cref="Problem"/>),
+    /// or null when the task is not registered here. <see cref="IPolicy.Score"/> is the checked form.
+    /// </summary>
+    public RewardScore? Rewards(ReadOnlySpan<long> prompt, ReadOnlySpan<long> response) =>
+        Task is { } task ? RewardScore.Of(task, prompt, response) : null;
+
+    /// <summary>
     /// What is wrong with <paramref name="prompt"/> for this model, or null when it takes it: the task's check
     /// (<see cref="VerifiableTask.Problem"/>) when the task is known, else the lengths and token range of <see cref="Prompts"/>.
     /// </summary>

@@ -50,7 +50,7 @@ static class RespondEndpoints
             // Checked against the leased model: after a reload the accepted prompts may differ from the last request's.
             if (Problems.PromptProblem(prompt, policy, "prompt") is { } detail) return Problems.BadRequest(detail);
             var response = policy.Respond(prompt);
-            return TypedResults.Ok(new RespondResponse(response, policy.Score(prompt, response), policy.Contract.IsTruncated(response)));
+            return TypedResults.Ok(new RespondResponse(response, policy.Contract.Rewards(prompt, response), policy.Contract.IsTruncated(response)));
         }
     }
 
@@ -72,7 +72,7 @@ static class RespondEndpoints
             var truncated = new bool[prompts.Length];
             for (int b = 0; b < prompts.Length; b++)
             {
-                if (rewards is not null) rewards[b] = policy.Score(prompts[b], responses[b])!;
+                if (rewards is not null) rewards[b] = policy.Contract.Rewards(prompts[b], responses[b])!;
                 truncated[b] = policy.Contract.IsTruncated(responses[b]);
             }
             return TypedResults.Ok(new BatchRespondResponse(responses, rewards, truncated));

@@ -27,7 +27,7 @@ static class SampleEndpoints
         {
             if (Problems.PromptProblem(request.Prompt, lease.Policy, "prompt") is { } detail) return Problems.BadRequest(detail);
             var responses = lease.Policy.Sample(request.Prompt, request.N, request.Temperature ?? 1.0, seed);
-            var rewards = lease.Policy.Contract.HasRewards ? responses.Select(r => lease.Policy.Score(request.Prompt, r)!).ToArray() : null;
+            var rewards = lease.Policy.Contract.HasRewards ? responses.Select(r => lease.Policy.Contract.Rewards(request.Prompt, r)!).ToArray() : null;
             var truncated = responses.Select(r => lease.Policy.Contract.IsTruncated(r)).ToArray();
             return TypedResults.Ok(new SampleResponse(responses, rewards, truncated, seed));
         }
