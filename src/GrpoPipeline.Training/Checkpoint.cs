@@ -1,3 +1,4 @@
+using GrpoPipeline.Training.Policies;
 using System.Security.Cryptography;
 using System.Text.Json;
 using GrpoPipeline.Core;

@@ -1,3 +1,4 @@
+using GrpoPipeline.Training.Policies;
 using GrpoPipeline.Core;
 using static TorchSharp.torch;
 
@@ -19,7 +20,7 @@ sealed class Curriculum(TaskOptions task, RewardFunction reward)
     /// After 1-based epoch <paramref name="epoch"/>: when a check is due and the level is not the last, evaluates the
     /// held-out prompts of <paramref name="level"/> and returns their exact match with the level to train at next.
     /// </summary>
-    public (int Level, double? Exact) Check(int level, int epoch, nn.Module<Tensor, Tensor> policy)
+    public (int Level, double? Exact) Check(int level, int epoch, GrpoPolicy policy)
     {
         if (level >= task.FinalLevel || epoch % _options.Every != 0) return (level, null);
         double exact = Level(level).HeldOut.Evaluate(policy).Exact;

@@ -1,5 +1,5 @@
 using GrpoPipeline.Core;
-using GrpoPipeline.Training.Decoding;
+using GrpoPipeline.Training.Policies;
 using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training;
@@ -42,30 +42,13 @@ public sealed class GreedyEvaluator
     public int Count => _prompts.Count;
 
     /// <summary>Greedy responses of <paramref name="policy"/>, scored.</summary>
-    public HeldOutResult Evaluate(nn.Module<Tensor, Tensor> policy)
+    public HeldOutResult Evaluate(GrpoPolicy policy)
     {
         if (Count == 0) return HeldOutResult.Empty;
-        bool wasTraining = policy.training;
-        policy.eval();
-        try
-        {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            if (policy is DecoderPolicy decoder)
-                ResponseDecoder.Decode(decoder, _prompts, 1, _maxResponseLength, 1.0, generator: null, _responses);
-            else
-            {
-                policy.forward(tensor(_prompts.Tokens, [Count, _prompts.Stride])).argmax(-1).data<long>().CopyTo(_responses.Tokens, 0, 0);
-                _responses.Lengths.AsSpan().Fill(_prompts.Stride);
-            }
-            _reward.Score(_prompts, _responses, 1, _rewards);
-            var byLength = ExactByLength(out double exact);
-            return new HeldOutResult(exact, _rewards.Average(), byLength);
-        }
-        finally
-        {
-            if (wasTraining) policy.train();
-        }
+        policy.Greedy(_prompts, _responses, _maxResponseLength);
+        _reward.Score(_prompts, _responses, 1, _rewards);
+        var byLength = ExactByLength(out double exact);
+        return new HeldOutResult(exact, _rewards.Average(), byLength);
     }
 
     IReadOnlyDictionary<int, double> ExactByLength(out double overall)

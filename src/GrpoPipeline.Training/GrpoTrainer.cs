@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using GrpoPipeline.Core;
-using GrpoPipeline.Training.Decoding;
+using GrpoPipeline.Training.Policies;
 using GrpoPipeline.Training.Rollouts;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -9,10 +9,10 @@ using static TorchSharp.torch;
 namespace GrpoPipeline.Training;
 
 /// <summary>
-/// GRPO on the sorting task. Each epoch reads top-down:
-/// <c>Rollout → Score → Advantages → Optimize (μ inner steps)</c>; <see cref="TrainingRun"/> adds Log and Checkpoint.
-/// How a policy kind samples its responses and computes their log-probs lives in its <see cref="IRollout"/>:
-/// <see cref="FactorisedRollout"/> (seed, transformer) and <see cref="SequenceRollout"/> (decoder).
+/// GRPO on the run's task. Each epoch reads top-down:
+/// <c>Rollout → Score → Deltas → Optimize (μ inner steps)</c>; <see cref="TrainingRun"/> adds Log and Checkpoint.
+/// How a policy kind samples its responses and computes their log-probs lives in the kind (<see cref="GrpoPolicy"/>);
+/// <see cref="Rollout"/> turns them into the objective.
 /// </summary>
 public sealed class GrpoTrainer : IDisposable
 {
@@ -21,8 +21,8 @@ public sealed class GrpoTrainer : IDisposable
     readonly GreedyEvaluator _heldOut;
     readonly Parameter[] _parameters;
     readonly Curriculum? _curriculum;
-    readonly Sampler[] _samplers;
-    Task<SampledBatch>? _pending;
+    readonly Sampler _sampler;
+    readonly OverlappedSampler? _overlapped;
 
     /// <summary>Trains <paramref name="state"/> in memory; <see cref="TrainingRun"/> adds the run directory.</summary>
     public GrpoTrainer(TrainingState state)
@@ -34,8 +34,8 @@ public sealed class GrpoTrainer : IDisposable
         _heldOut = new GreedyEvaluator(_task.HeldOutPrompts(), _reward);
         _parameters = state.Policy.parameters().ToArray();
         _curriculum = config.Task.Curriculum is null ? null : new Curriculum(config.Task, _reward);
-        // Overlapped rollouts alternate between two samplers' buffers: one is drawn into while the other is trained on.
-        _samplers = [.. Enumerable.Range(0, config.Grpo.OverlapRollouts ? 2 : 1).Select(_ => new Sampler(state, _reward))];
+        _sampler = new Sampler(state, _reward);
+        if (config.Grpo.OverlapRollouts) _overlapped = new OverlappedSampler(state, _reward, TaskAt);
     }
 
     /// <summary>
@@ -44,10 +44,14 @@ public sealed class GrpoTrainer : IDisposable
     public TrainingState State { get; }
 
     /// <summary>
-    /// Decode a decoder's rollouts with the KV cache (default). False recomputes the whole prefix at every decode step,
-    /// as nanoGPT's <c>generate</c> does: the same responses, slower — for the benchmark.
+    /// Decode an autoregressive policy's rollouts with the KV cache (default). False recomputes the whole prefix at every
+    /// decode step, as nanoGPT's <c>generate</c> does: the same responses, slower — for the benchmark.
     /// </summary>
-    public bool DecodeWithKvCache { get => _samplers[0].KvCache; init { foreach (var s in _samplers) s.KvCache = value; } }
+    public bool DecodeWithKvCache
+    {
+        get => _sampler.KvCache;
+        init { _sampler.KvCache = value; if (_overlapped is not null) _overlapped.KvCache = value; }
+    }
     TrainConfig Config => State.Config;
     GrpoOptions Grpo => State.Config.Grpo;
 
@@ -59,12 +63,12 @@ public sealed class GrpoTrainer : IDisposable
         using var scope = NewDisposeScope();
         var metrics = new EpochMetrics(State.Epoch + 1);
 
-        var batch = Grpo.OverlapRollouts ? TakeOverlapped(metrics) : _samplers[0].Draw(TaskAt(State.CurriculumLevel), State.Policy, current: true);
+        var batch = _overlapped?.Take(metrics) ?? _sampler.Draw(TaskAt(State.CurriculumLevel), State.Policy, current: true);
         foreach (var (key, value) in batch.Metrics.Values) metrics.Add(key, value);
-        var rollout = batch.Rollout ?? Replay(batch, metrics);
         var rewards = tensor(batch.Rewards, [batch.Prompts.Count, Grpo.GroupSize]);
         var deltas = GrpoMath.Deltas(rewards, Grpo.Deltas);
-        Optimize(rollout, deltas, metrics);
+        var rollout = Rollout.Build(State, batch, deltas, metrics);
+        Optimize(rollout, metrics);
         rollout.AddMetrics(metrics);
         AdaptEntropyCoef(batch.Entropy, metrics);
 
@@ -77,47 +81,6 @@ public sealed class GrpoTrainer : IDisposable
     }
 
     VerifiableTask TaskAt(int level) => _curriculum is null ? _task : _curriculum.TaskAt(level);
-
-    /// <summary>Responses kept by dynamic sampling or drawn by the overlapped sampler: π_old from the current weights.</summary>
-    IRollout Replay(SampledBatch batch, EpochMetrics metrics) => State.Policy is DecoderPolicy
-        ? SequenceRollout.Replay(State, batch.Prompts, batch.Responses, batch.BehaviourLogp, metrics)
-        : FactorisedRollout.Replay(State, batch.Prompts, _task.Vocab, batch.Responses, batch.BehaviourLogp, metrics);
-
-    /// <summary>
-    /// Overlapped rollouts: takes epoch k's batch (drawn during epoch k−1, or now after a start or resume), then starts
-    /// drawing epoch k+1's on another thread with the weights epoch k starts from. The schedule alone decides the weights
-    /// and the random state of every draw, so the result does not depend on timing.
-    /// </summary>
-    SampledBatch TakeOverlapped(EpochMetrics metrics)
-    {
-        var overlap = State.Overlap!;
-        int epoch = State.Epoch;
-        var wait = Stopwatch.StartNew();
-        var batch = _pending is { } pending ? pending.GetAwaiter().GetResult() : DrawWithOverlapState(epoch);
-        metrics.Add(MetricKeys.OverlapWaitSeconds, wait.Elapsed.TotalSeconds);
-
-        PolicyFactory.CopyWeights(State.Policy, overlap.Weights);
-        overlap.PromptSamplerState = State.PromptSampler.State;
-        overlap.GeneratorState = TrainingState.GeneratorState(State.ResponseGenerator);
-        overlap.Level = State.CurriculumLevel;
-        var sampler = _samplers[(epoch + 1) % 2];
-        var task = TaskAt(overlap.Level);
-        _pending = Task.Run(() =>
-        {
-            using var scope = NewDisposeScope();
-            return sampler.Draw(task, overlap.Weights, current: false);
-        });
-        return batch;
-    }
-
-    /// <summary>The draw a checkpoint left pending: the saved weights, random state and level.</summary>
-    SampledBatch DrawWithOverlapState(int epoch)
-    {
-        var overlap = State.Overlap!;
-        State.PromptSampler.State = overlap.PromptSamplerState;
-        using (var saved = tensor(overlap.GeneratorState)) State.ResponseGenerator.set_state(saved);
-        return _samplers[epoch % 2].Draw(TaskAt(overlap.Level), overlap.Weights, current: false);
-    }
 
     /// <summary>The entropy controller: the coefficient of the next epoch from this rollout's entropy.</summary>
     void AdaptEntropyCoef(double entropy, EpochMetrics metrics)
@@ -139,14 +102,13 @@ public sealed class GrpoTrainer : IDisposable
     }
 
     /// <summary>μ optimizer steps on the same rollout: policy loss plus β·KL(π‖π_ref), as the rollout computes them.</summary>
-    void Optimize(IRollout rollout, Tensor deltas, EpochMetrics metrics)
+    void Optimize(Rollout rollout, EpochMetrics metrics)
     {
         State.Policy.train();
         double learningRate = Grpo.LearningRateAt(State.Epoch, Config.Epochs);
         foreach (var group in State.Optimizer.ParamGroups) group.LearningRate = learningRate;
         double policyLoss = 0, kl = 0, gradNorm = double.NaN;
         StepResult last = default;
-        rollout.Prepare(deltas);
         for (int step = 0; step < Grpo.InnerSteps; step++)
         {
             using var scope = NewDisposeScope();
@@ -182,8 +144,7 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>Waits for a pending overlapped draw (it uses the state's modules), then frees the state.</summary>
     public void Dispose()
     {
-        try { _pending?.Wait(); }
-        catch (AggregateException) { }   // the draw's failure surfaced, or will, through RunEpoch
+        _overlapped?.Dispose();
         State.Dispose();
     }
 }

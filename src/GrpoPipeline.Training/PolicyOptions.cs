@@ -35,11 +35,11 @@ public sealed record PolicyOptions
     public double Dropout { get; init; }
     /// <summary>
     /// Decoder: where position indices start, <c>from_prompt_start</c> (default) or <c>from_sep</c> (SEP at the same
-    /// position for every prompt length, see <see cref="Decoding.DecoderPositions"/>). Written only when not the default,
+    /// position for every prompt length, see <see cref="Policies.DecoderPositions"/>). Written only when not the default,
     /// so configs, checkpoints and models of default decoders read as before.
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
-    public Decoding.DecoderPositions Positions { get; init; }
+    public Policies.DecoderPositions Positions { get; init; }
 
     /// <summary>
     /// Throws <see cref="ConfigException"/> naming the first bad <c>policy.*</c> key; the transformer and decoder
@@ -48,7 +48,7 @@ public sealed record PolicyOptions
     public void Validate()
     {
         ConfigException.Require(Enum.IsDefined(Kind), "policy.kind", Kind, "seed, transformer, decoder");
-        ConfigException.Require(Positions == Decoding.DecoderPositions.FromPromptStart || Kind == PolicyKind.Decoder, "policy.positions", Positions, "from_prompt_start unless policy.kind = decoder");
+        ConfigException.Require(Positions == Policies.DecoderPositions.FromPromptStart || Kind == PolicyKind.Decoder, "policy.positions", Positions, "from_prompt_start unless policy.kind = decoder");
         ConfigException.Require(EmbeddingDim is >= 1 and <= 4096, "policy.embeddingDim", EmbeddingDim, "1..4096");
         if (Kind == PolicyKind.Seed) return;
         ConfigException.Require(DModel is >= 4 and <= 4096, "policy.dModel", DModel, "4..4096");
@@ -58,3 +58,9 @@ public sealed record PolicyOptions
         ConfigException.Require(Dropout is >= 0 and < 1, "policy.dropout", Dropout, "0 ≤ dropout < 1");
     }
 }
+
+/// <summary>
+/// The shape that, with <see cref="PolicyOptions"/>, rebuilds a policy with no other input: the (longest) prompt
+/// length, the (longest) response length — L for a factorised policy, maxLength + 1 with EOS for a decoder — and V.
+/// </summary>
+public sealed record PolicyShape(PolicyOptions Options, int PromptLength, int ResponseLength, int Vocab);

@@ -1,4 +1,5 @@
 using GrpoPipeline.Core;
+using GrpoPipeline.Training.Policies;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -10,7 +11,7 @@ namespace GrpoPipeline.Training;
 /// </summary>
 public sealed class TrainingState : IDisposable
 {
-    TrainingState(TrainConfig config, VerifiableTask task, PolicyShape shape, nn.Module<Tensor, Tensor> policy)
+    TrainingState(TrainConfig config, VerifiableTask task, PolicyShape shape, GrpoPolicy policy)
     {
         Config = config;
         Task = task;
@@ -39,12 +40,12 @@ public sealed class TrainingState : IDisposable
     /// </summary>
     public PolicyShape Shape { get; }
     /// <summary>
-    /// The policy being trained: a <see cref="SeedPolicy"/>, <see cref="TransformerSorterPolicy"/> or
-    /// <see cref="Decoding.DecoderPolicy"/>.
+    /// The policy being trained: a <see cref="SeedPolicy"/>, <see cref="FactorisedTransformerPolicy"/> or
+    /// <see cref="DecoderPolicy"/>.
     /// </summary>
-    public nn.Module<Tensor, Tensor> Policy { get; }
+    public GrpoPolicy Policy { get; }
     /// <summary>The frozen reference π_ref; null when the KL penalty is off.</summary>
-    public nn.Module<Tensor, Tensor>? Reference { get; private set; }
+    public GrpoPolicy? Reference { get; private set; }
     /// <summary>
     /// Adam over the policy's parameters; the trainer sets its learning rate every epoch
     /// (<see cref="GrpoOptions.LearningRateAt"/>).
@@ -107,7 +108,7 @@ public sealed class TrainingState : IDisposable
         else if (period > 0 && epochIndex % period == 0) PolicyFactory.MixWeights(Policy, Reference, Config.Grpo.RefMixup);
     }
 
-    internal void SetReference(nn.Module<Tensor, Tensor> reference) => Reference = reference;
+    internal void SetReference(GrpoPolicy reference) => Reference = reference;
 
     /// <summary>Lets a resumed run train for more epochs than the checkpoint's config said.</summary>
     internal void ExtendEpochs(int epochs) => Config = Config with { Epochs = epochs };
@@ -142,7 +143,7 @@ public sealed class TrainingState : IDisposable
 /// <param name="PromptSamplerState">The prompt sampler's state when the next draw begins.</param>
 /// <param name="GeneratorState">The response generator's state when the next draw begins.</param>
 /// <param name="Level">The curriculum level of the next draw.</param>
-public sealed record OverlapState(nn.Module<Tensor, Tensor> Weights, ulong[] PromptSamplerState, byte[] GeneratorState, int Level)
+public sealed record OverlapState(GrpoPolicy Weights, ulong[] PromptSamplerState, byte[] GeneratorState, int Level)
 {
     /// <summary>
     /// The prompt sampler's state when the next draw begins; set as each draw starts, and on restore.

@@ -1,3 +1,4 @@
+using GrpoPipeline.Training.Policies;
 using NUnit.Framework;
 using static TorchSharp.torch;
 

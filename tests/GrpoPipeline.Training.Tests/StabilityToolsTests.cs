@@ -1,3 +1,4 @@
+using GrpoPipeline.Training.Policies;
 using GrpoPipeline.Core;
 using GrpoPipeline.Training.Rollouts;
 using NUnit.Framework;
@@ -172,7 +173,7 @@ public sealed class StabilityToolsTests
                 var responses = new TokenRows(size * Group, 3);
                 var rewards = new float[size * Group];
                 task.SampleTrainingBatch(prompts, state.PromptSampler);
-                FactorisedRollout.Sample(state, state.Policy, state.ResponseGenerator, prompts, 4, responses);
+                state.Policy.Sample(prompts, responses, new SamplingSettings(Group, plain.Grpo.Temperature, 3, state.ResponseGenerator));
                 reward.Score(prompts, responses, Group, rewards);
                 draws.Add(size);
                 var untied = GrpoMath.UntiedGroups(rewards, Group);
@@ -194,7 +195,7 @@ public sealed class StabilityToolsTests
 
         Assert.That(kept.Prompts.ToArrays(), Is.EqualTo(expectedPrompts));
         Assert.That(kept.Responses.ToArrays(), Is.EqualTo(expectedResponses));
-        Assert.That(kept.Rollout, Is.Null, "a filtered batch is replayed under the current weights");
+        Assert.That(kept.Draw, Is.Null, "a filtered batch is replayed under the current weights");
         Assert.That(GrpoMath.UntiedGroups(kept.Rewards, Group), Has.Count.EqualTo(expectedPrompts.Count), "every kept group is untied");
         Assert.That(kept.Metrics[MetricKeys.DynamicExtraBatches], Is.EqualTo(2), "the cap of two extra draws was reached");
         Assert.That(kept.Metrics[MetricKeys.DynamicPromptsSampled], Is.EqualTo(draws.Sum()));
@@ -216,7 +217,7 @@ public sealed class StabilityToolsTests
         using var _ = NewDisposeScope();
         var batch = new Sampler(state, new RewardFunction(new SortTask(config.Task), config.Rewards)).Draw(new SortTask(config.Task), state.Policy, current: true);
         Assert.That(batch.Metrics[MetricKeys.RewardFracZeroStd], Is.Zero, "premise: no group of the first draw ties");
-        Assert.That(batch.Rollout, Is.Not.Null, "π_old comes from the sampling pass");
+        Assert.That(batch.Draw, Is.Not.Null, "π_old comes from the sampling pass");
         Assert.That((batch.Metrics[MetricKeys.DynamicExtraBatches], batch.Metrics[MetricKeys.DynamicBatchFill], batch.Metrics[MetricKeys.DynamicKeptShare]),
             Is.EqualTo((0.0, 1.0, 1.0)));
     }

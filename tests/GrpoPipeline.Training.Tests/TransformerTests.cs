@@ -1,3 +1,4 @@
+using GrpoPipeline.Training.Policies;
 using GrpoPipeline.Core;
 using GrpoPipeline.Training;
 using NUnit.Framework;
@@ -21,7 +22,7 @@ public sealed class TransformerTests
     [Test]
     public void Forward_Maps_Prompts_B_L_To_Logits_B_L_V()
     {
-        using var policy = new TransformerSorterPolicy(vocab: 7, length: 5, dModel: 16, heads: 4, layers: 2, mlpDim: 32, dropout: 0);
+        using var policy = new FactorisedTransformerPolicy(vocab: 7, length: 5, dModel: 16, heads: 4, layers: 2, mlpDim: 32, dropout: 0);
         using var scope = NewDisposeScope();
         var logits = policy.forward(randint(0, 7, [3, 5], dtype: ScalarType.Int64));
         Assert.That(logits.shape, Is.EqualTo(new long[] { 3, 5, 7 }));
@@ -30,7 +31,7 @@ public sealed class TransformerTests
     [Test]
     public void Every_Output_Position_Depends_On_Every_Prompt_Token()
     {
-        using var policy = new TransformerSorterPolicy(vocab: 7, length: 5, dModel: 16, heads: 4, layers: 1, mlpDim: 32, dropout: 0);
+        using var policy = new FactorisedTransformerPolicy(vocab: 7, length: 5, dModel: 16, heads: 4, layers: 1, mlpDim: 32, dropout: 0);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var a = policy.forward(tensor(new long[] { 1, 2, 3, 4, 5 }, [1, 5]));
@@ -42,7 +43,7 @@ public sealed class TransformerTests
     [Test]
     public void Dropout_Is_Off_In_Eval_Mode()
     {
-        using var policy = new TransformerSorterPolicy(vocab: 7, length: 5, dModel: 16, heads: 4, layers: 2, mlpDim: 32, dropout: 0.5);
+        using var policy = new FactorisedTransformerPolicy(vocab: 7, length: 5, dModel: 16, heads: 4, layers: 2, mlpDim: 32, dropout: 0.5);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         policy.eval();
@@ -85,7 +86,7 @@ public sealed class TransformerTests
             using (var run = TrainingRun.StartNew(config, new RunDirectory(dir), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance))
                 run.Train();
             using var state = Checkpoint.Load(Checkpoint.Resolve(dir));
-            Assert.That(state.Policy, Is.InstanceOf<TransformerSorterPolicy>());
+            Assert.That(state.Policy, Is.InstanceOf<FactorisedTransformerPolicy>());
             Assert.That(state.Epoch, Is.EqualTo(3));
         }
         finally

@@ -1,17 +1,17 @@
 using GrpoPipeline.Core;
-using GrpoPipeline.Training.Decoding;
+using GrpoPipeline.Training.Policies;
 using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training.Rollouts;
 
 /// <summary>
 /// One epoch's training batch before the update: prompts, G responses to each, their rewards, and the metrics of how
-/// they were drawn. <see cref="Rollout"/> is set when the responses were drawn with the current weights and kept whole
-/// (π_old is the sampling pass); otherwise the learner replays them, and <see cref="BehaviourLogp"/> (when set) holds the
-/// log-probs they were drawn with, for the importance weights. <see cref="Entropy"/> is the policy's mean entropy on
+/// they were drawn. <see cref="Draw"/> is set when the responses were drawn with the current weights and kept whole
+/// (π_old is the sampling pass); otherwise <see cref="Rollout.Build"/> replays them, and <see cref="BehaviourLogp"/> (when
+/// set) holds the log-probs they were drawn with, rows of the task's longest response, for the importance weights. <see cref="Entropy"/> is the policy's mean entropy on
 /// the first draw — prompts drawn uniformly, before any filter — which is what the entropy controller steers.
 /// </summary>
-sealed record SampledBatch(TokenRows Prompts, TokenRows Responses, float[] Rewards, float[]? BehaviourLogp, IRollout? Rollout, EpochMetrics Metrics, double Entropy);
+sealed record SampledBatch(TokenRows Prompts, TokenRows Responses, float[] Rewards, float[]? BehaviourLogp, ResponseBatch? Draw, EpochMetrics Metrics, double Entropy);
 
 /// <summary>
 /// The Rollout and Score phases of an epoch: draws training prompts (at the curriculum's level), samples G responses
@@ -51,7 +51,7 @@ sealed class Sampler
         _keptLogp = new float[_batch * _group * _stride];
     }
 
-    /// <summary>Decode a decoder's rollouts with the KV cache (see <see cref="GrpoTrainer.DecodeWithKvCache"/>).</summary>
+    /// <summary>Decode an autoregressive policy's responses with the KV cache (see <see cref="SamplingSettings.KvCache"/>).</summary>
     public bool KvCache { get; set; } = true;
 
     GrpoOptions Grpo => _state.Config.Grpo;
@@ -64,15 +64,15 @@ sealed class Sampler
     /// says they are the policy's own (π_old may come from the sampling pass); otherwise the batch carries the
     /// sampling log-probs for the learner's importance weights. Its buffers are reused by the next draw.
     /// </summary>
-    public SampledBatch Draw(VerifiableTask task, nn.Module<Tensor, Tensor> policy, bool current)
+    public SampledBatch Draw(VerifiableTask task, GrpoPolicy policy, bool current)
     {
         var metrics = new EpochMetrics(0);
         var draft = _first;
-        var (rollout, entropy, components) = Round(task, policy, current, draft);
+        var (own, entropy, components) = Round(task, policy, current, draft);
         RewardStatistics.Add(metrics, draft.Rewards, _group, _reward.Task.Components, components);
         metrics.Add(MetricKeys.PolicyEntropy, entropy);
         var behaviour = current ? null : draft.Logp;
-        if (!Grpo.DynamicSampling) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics, entropy);
+        if (!Grpo.DynamicSampling) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, own, metrics, entropy);
 
         int kept = 0, sampled = 0, untied = 0, extra = 0;
         while (true)
@@ -85,16 +85,16 @@ sealed class Sampler
             if (kept == _batch || extra == Grpo.DynamicSamplingMaxBatches) break;
             extra++;
             draft = Refill(RefillSize(_batch, kept, untied, sampled));
-            rollout = Round(task, policy, current, draft).Rollout;
+            own = Round(task, policy, current, draft).Draw;
         }
         bool whole = extra == 0 && kept == 0 && untied == _batch;
         metrics.Add(MetricKeys.DynamicKeptShare, (double)untied / sampled);
         metrics.Add(MetricKeys.DynamicExtraBatches, extra);
         metrics.Add(MetricKeys.DynamicBatchFill, whole ? 1 : (double)kept / _batch);
         metrics.Add(MetricKeys.DynamicPromptsSampled, sampled);
-        if (whole) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, rollout, metrics, entropy);
+        if (whole) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, own, metrics, entropy);
         // No group kept at all: the last draw trains as drawn (its deltas are zero; the KL and entropy terms still act).
-        if (kept == 0) return new(draft.Prompts, draft.Responses, draft.Rewards, current ? null : draft.Logp, rollout, metrics, entropy);
+        if (kept == 0) return new(draft.Prompts, draft.Responses, draft.Rewards, current ? null : draft.Logp, own, metrics, entropy);
         // A full batch uses the kept buffers as they are; only a batch short of the cap is copied out.
         if (kept == _batch) return new(_keptPrompts, _keptResponses, _keptRewards, current ? null : _keptLogp, null, metrics, entropy);
         return new(Take(_keptPrompts, kept), Take(_keptResponses, kept * _group), _keptRewards[..(kept * _group)],
@@ -121,17 +121,17 @@ sealed class Sampler
     }
 
     /// <summary>
-    /// One draw of <paramref name="draft"/>'s prompts, their responses and rewards: the rollout when drawn with the
-    /// current weights (null for a behaviour draw), the draw's entropy and its reward components.
+    /// One draw of <paramref name="draft"/>'s prompts, their responses and rewards: the policy's batch when drawn with the
+    /// current weights (null for a behaviour draw, whose log-probs go to <c>draft.Logp</c>), the draw's entropy and its
+    /// reward components.
     /// </summary>
-    (IRollout? Rollout, double Entropy, double[] Components) Round(VerifiableTask task, nn.Module<Tensor, Tensor> policy, bool current, Draft draft)
+    (ResponseBatch? Draw, double Entropy, double[] Components) Round(VerifiableTask task, GrpoPolicy policy, bool current, Draft draft)
     {
         task.SampleTrainingBatch(draft.Prompts, _state.PromptSampler);
-        var logp = current ? null : draft.Logp;
-        (IRollout? Rollout, double Entropy) sampled = policy is DecoderPolicy decoder
-            ? SequenceRollout.Sample(_state, decoder, _state.ResponseGenerator, draft.Prompts, draft.Responses, logp, KvCache)
-            : FactorisedRollout.Sample(_state, policy, _state.ResponseGenerator, draft.Prompts, _state.Task.Vocab, draft.Responses, logp);
-        return (sampled.Rollout, sampled.Entropy, _reward.Score(draft.Prompts, draft.Responses, _group, draft.Rewards));
+        var batch = policy.Sample(draft.Prompts, draft.Responses,
+            new SamplingSettings(_group, Grpo.Temperature, _stride, _state.ResponseGenerator, KvCache));
+        if (!current) batch.CopyLogp(draft.Logp, _stride);
+        return (current ? batch : null, batch.Entropy, _reward.Score(draft.Prompts, draft.Responses, _group, draft.Rewards));
     }
 
     /// <summary>Copies group <paramref name="g"/> of <paramref name="draft"/> into slot <paramref name="slot"/> of the kept batch.</summary>

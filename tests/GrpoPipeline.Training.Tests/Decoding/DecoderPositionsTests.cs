@@ -1,5 +1,5 @@
 using GrpoPipeline.Core;
-using GrpoPipeline.Training.Decoding;
+using GrpoPipeline.Training.Policies;
 using NUnit.Framework;
 using static GrpoPipeline.Training.Tests.TestScalars;
 using static TorchSharp.torch;

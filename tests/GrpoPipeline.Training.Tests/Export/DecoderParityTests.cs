@@ -1,6 +1,6 @@
 using GrpoPipeline.Core;
 using GrpoPipeline.Inference;
-using GrpoPipeline.Training.Decoding;
+using GrpoPipeline.Training.Policies;
 using Microsoft.ML.OnnxRuntime;
 using NUnit.Framework;
 using static GrpoPipeline.Training.Tests.TestScalars;

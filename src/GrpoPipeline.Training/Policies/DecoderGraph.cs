@@ -1,8 +1,8 @@
 using GrpoPipeline.Core;
-using GrpoPipeline.Training.Decoding;
+using GrpoPipeline.Training.Onnx;
 using static GrpoPipeline.Training.Onnx.OnnxGraphBuilder;
 
-namespace GrpoPipeline.Training.Onnx;
+namespace GrpoPipeline.Training.Policies;
 
 /// <summary>
 /// The <c>decoder/1</c> graph of a <see cref="DecoderPolicy"/>: one graph for the prefill and every decode step.

@@ -1,15 +1,17 @@
+using GrpoPipeline.Core;
+using GrpoPipeline.Training.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace GrpoPipeline.Training;
+namespace GrpoPipeline.Training.Policies;
 
 /// <summary>
 /// The lecture's non-autoregressive sorter: an embedding, per-position encode weights [L,D,D] and decode weights
 /// [R,D,D] (both randn/√D), and logits from the tied embedding. Maps prompts [B,L] to logits [B,R,V].
 /// </summary>
 /// <remarks>Field names are checkpoint keys: renaming one breaks old checkpoints.</remarks>
-public sealed class SeedPolicy : nn.Module<Tensor, Tensor>
+public sealed class SeedPolicy : FactorisedPolicy
 {
     readonly Embedding embedding;
     readonly Parameter encode_weights;
@@ -48,6 +50,27 @@ public sealed class SeedPolicy : nn.Module<Tensor, Tensor>
     public Tensor EncodeWeights => encode_weights;
     /// <summary>Decode weights [R, D, D].</summary>
     public Tensor DecodeWeights => decode_weights;
+
+    /// <summary>
+    /// The lecture's model with its einsums as MatMuls on pre-reshaped weights:
+    /// Gather(emb) → [B, L·D] · enc[L·D, D] → · dec[D, R·D] → [B, R, D] · embᵀ[D, V].
+    /// </summary>
+    internal override string WriteLogits(OnnxGraphBuilder g)
+    {
+        var p = this;
+        int l = p.PromptLength, r = p.ResponseLength, d = p.Dim, v = p.Vocab;
+        var embedding = g.Initializer("embedding.weight", OnnxLayers.Floats(p.EmbeddingWeight), v, d);
+        var encode = g.Initializer("encode_weights", OnnxLayers.Floats(p.EncodeWeights.reshape(l * d, d)), l * d, d);
+        var decode = g.Initializer("decode_weights", OnnxLayers.Floats(p.DecodeWeights.permute(1, 0, 2).reshape(d, r * d)), d, r * d);
+        var unembed = g.Initializer("embedding.weight.T", OnnxLayers.Floats(p.EmbeddingWeight.t()), d, v);
+
+        var tokens = g.Node("Gather", [embedding, OnnxContract.PromptsInput], "token_embeddings", OnnxGraphBuilder.Int("axis", 0));
+        var flat = g.Node("Reshape", [tokens, g.Int64Initializer("shape_b_ld", -1, l * d)], "flat_embeddings");
+        var encoded = g.Node("MatMul", [flat, encode], "encoded");
+        var decodedFlat = g.Node("MatMul", [encoded, decode], "decoded_flat");
+        var decoded = g.Node("Reshape", [decodedFlat, g.Int64Initializer("shape_b_r_d", -1, r, d)], "decoded");
+        return g.Node("MatMul", [decoded, unembed], OnnxContract.LogitsOutput);
+    }
 
     /// <summary>
     /// Logits [B, R, V] of prompts [B, L]: the prompt is encoded into one vector [B, D], decoded into one per response

@@ -3,7 +3,7 @@ using GrpoPipeline.Core;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 
-namespace GrpoPipeline.Training.Decoding;
+namespace GrpoPipeline.Training.Policies;
 
 /// <summary>
 /// What one decode of B prompts × G responses produced: tensors for the loss (N = B·G rows, R = decode steps taken)

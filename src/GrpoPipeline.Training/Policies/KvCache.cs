@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace GrpoPipeline.Training.Decoding;
+namespace GrpoPipeline.Training.Policies;
 
 /// <summary>One layer's keys and values, [N, H, capacity, d/H], allocated once per decode.</summary>
 public sealed record LayerCache(Tensor Keys, Tensor Values);

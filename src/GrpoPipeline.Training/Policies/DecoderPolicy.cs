@@ -1,9 +1,11 @@
+using System.Text.Json;
 using GrpoPipeline.Core;
+using GrpoPipeline.Training.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace GrpoPipeline.Training.Decoding;
+namespace GrpoPipeline.Training.Policies;
 
 /// <summary>Where a decoder's position indices start (<c>policy.positions</c>).</summary>
 public enum DecoderPositions
@@ -39,7 +41,7 @@ public enum DecoderPositions
 /// to a PAD, so padding changes no log-prob. A PAD query attends to itself only, which keeps its softmax defined; its
 /// output is never used. Field names are checkpoint keys: renaming one breaks old checkpoints.
 /// </remarks>
-public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
+public sealed partial class DecoderPolicy : GrpoPolicy
 {
     readonly Embedding token_embedding;
     readonly Parameter position_embedding;
@@ -89,6 +91,58 @@ public sealed class DecoderPolicy : nn.Module<Tensor, Tensor>
     {
         if (disposing) _scalars.Dispose();
         base.Dispose(disposing);
+    }
+
+    /// <inheritdoc/>
+    public override ResponseBatch Sample(TokenRows prompts, TokenRows responses, SamplingSettings settings)
+    {
+        var decoded = ResponseDecoder.Decode(this, prompts, settings.Group, settings.MaxResponseLength, settings.Temperature, settings.Generator, responses, settings.KvCache);
+        return new SequenceBatch(decoded, ResponseDecoder.PromptBlock(prompts, Special), settings.Group);
+    }
+
+    /// <inheritdoc/>
+    public override ResponseBatch Replay(TokenRows prompts, TokenRows responses, int group, double temperature, int maxResponseLength)
+    {
+        var decoded = ResponseDecoder.TeacherForce(this, prompts, group, responses, maxResponseLength, temperature);
+        return new SequenceBatch(decoded, ResponseDecoder.PromptBlock(prompts, Special), group);
+    }
+
+    /// <inheritdoc/>
+    public override void Greedy(TokenRows prompts, TokenRows responses, int maxResponseLength)
+    {
+        using var scope = NewDisposeScope();
+        ResponseDecoder.Decode(this, prompts, 1, maxResponseLength, 1.0, generator: null, responses);
+    }
+
+    /// <inheritdoc/>
+    public override string OnnxContractVersion => OnnxContract.DecoderVersion;
+
+    internal override string OnnxDoc => "GRPO-trained decoder (decoder/1): input_ids, attention_mask, position_ids and each layer's " +
+        "past_key_values → next-token logits [batch, sequence, V+2] by token id and each layer's present key/value. " +
+        "Prompt: values 0..V-1 then SEP (V); response: values then EOS (V+1); PAD (V+2) pads rows on the left.";
+
+    internal override void WriteOnnx(OnnxGraphBuilder graph, PolicyShape shape)
+    {
+        var contract = OnnxContract.Decoder(Layers);
+        var sizes = OnnxContract.DecoderSizes(Vocab, Heads, DModel / Heads);
+        foreach (var input in contract.Inputs) graph.Graph.Input.Add(OnnxGraphBuilder.Value(input, sizes));
+        DecoderGraph.Build(graph, this);
+        foreach (var output in contract.Outputs) graph.Graph.Output.Add(OnnxGraphBuilder.Value(output, sizes));
+    }
+
+    internal override IEnumerable<(string Key, string Value)> OnnxMetadata(VerifiableTask task)
+    {
+        yield return (OnnxContract.Metadata.MinLength, task.Rules.MinLength.ToString());
+        yield return (OnnxContract.Metadata.MaxLength, MaxLength.ToString());
+        yield return (OnnxContract.Metadata.SepToken, Special.Sep.ToString());
+        yield return (OnnxContract.Metadata.EosToken, Special.Eos.ToString());
+        yield return (OnnxContract.Metadata.PadToken, Special.Pad.ToString());
+        yield return (OnnxContract.Metadata.Layers, Layers.ToString());
+        yield return (OnnxContract.Metadata.Heads, Heads.ToString());
+        yield return (OnnxContract.Metadata.HeadDim, (DModel / Heads).ToString());
+        // Written only when not the default, so default decoders export to the same bytes as before the key existed.
+        if (PositionOrigin != DecoderPositions.FromPromptStart)
+            yield return (OnnxContract.Metadata.Positions, JsonNamingPolicy.SnakeCaseLower.ConvertName(PositionOrigin.ToString()));
     }
 
     /// <summary>V: the values are 0..V−1.</summary>

@@ -1,13 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GrpoPipeline.Training;
-
-/// <summary>
-/// The shape that, with <see cref="PolicyOptions"/>, rebuilds a policy with no other input: the (longest) prompt
-/// length, the (longest) response length — L for a factorised policy, maxLength + 1 with EOS for a decoder — and V.
-/// </summary>
-public sealed record PolicyShape(PolicyOptions Options, int PromptLength, int ResponseLength, int Vocab);
+namespace GrpoPipeline.Training.Policies;
 
 /// <summary>
 /// Builds policies from their options and shape. A factorised policy maps prompts [B, L] to logits [B, L, V]; a decoder
@@ -16,18 +10,18 @@ public sealed record PolicyShape(PolicyOptions Options, int PromptLength, int Re
 public static class PolicyFactory
 {
     /// <summary>Builds a freshly initialised policy (weights drawn from torch's global generator).</summary>
-    public static nn.Module<Tensor, Tensor> Create(PolicyShape shape) => shape.Options.Kind switch
+    public static GrpoPolicy Create(PolicyShape shape) => shape.Options.Kind switch
     {
         PolicyKind.Seed => new SeedPolicy(shape.Vocab, shape.Options.EmbeddingDim, shape.PromptLength, shape.ResponseLength),
-        PolicyKind.Transformer => new TransformerSorterPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
+        PolicyKind.Transformer => new FactorisedTransformerPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
             shape.Options.Heads, shape.Options.Layers, shape.Options.MlpDim, shape.Options.Dropout),
-        PolicyKind.Decoder => new Decoding.DecoderPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
+        PolicyKind.Decoder => new DecoderPolicy(shape.Vocab, shape.PromptLength, shape.Options.DModel,
             shape.Options.Heads, shape.Options.Layers, shape.Options.MlpDim, shape.Options.Dropout, shape.Options.Positions),
         _ => throw new ArgumentOutOfRangeException(nameof(shape), shape.Options.Kind, "unknown policy kind"),
     };
 
     /// <summary>A frozen copy of <paramref name="policy"/>: same weights, no gradients, eval mode.</summary>
-    public static nn.Module<Tensor, Tensor> FrozenCopy(nn.Module<Tensor, Tensor> policy, PolicyShape shape)
+    public static GrpoPolicy FrozenCopy(GrpoPolicy policy, PolicyShape shape)
     {
         var copy = Create(shape);
         CopyWeights(policy, copy);
@@ -37,13 +31,13 @@ public static class PolicyFactory
     }
 
     /// <summary>Copies every parameter and buffer of <paramref name="source"/> into <paramref name="target"/>.</summary>
-    public static void CopyWeights(nn.Module<Tensor, Tensor> source, nn.Module<Tensor, Tensor> target) => MixWeights(source, target, 1);
+    public static void CopyWeights(GrpoPolicy source, GrpoPolicy target) => MixWeights(source, target, 1);
 
     /// <summary>
     /// target ← α·source + (1−α)·target for every floating-point parameter and buffer (TR-DPO's soft update of the
     /// reference, Gorbatovski et al. 2024); α = 1 is a copy, and integer buffers are always copied.
     /// </summary>
-    public static void MixWeights(nn.Module<Tensor, Tensor> source, nn.Module<Tensor, Tensor> target, double alpha)
+    public static void MixWeights(GrpoPolicy source, GrpoPolicy target, double alpha)
     {
         using var _ = no_grad();
         using var s = new ScalarScope();

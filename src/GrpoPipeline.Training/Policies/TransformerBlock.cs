@@ -1,81 +1,9 @@
-using GrpoPipeline.Training.Decoding;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 
-namespace GrpoPipeline.Training;
-
-/// <summary>
-/// A non-autoregressive transformer sorter: token + learned position embeddings, N pre-norm encoder blocks
-/// (multi-head self-attention over the whole prompt, then a GELU MLP), a final LayerNorm and a per-position head.
-/// Maps prompts [B,L] to logits [B,L,V], the same contract as <see cref="SeedPolicy"/>. Unlike the lecture's model,
-/// every output position can attend to every prompt token, which is what sorting needs.
-/// </summary>
-/// <remarks>Field names are checkpoint keys: renaming one breaks old checkpoints.</remarks>
-public sealed class TransformerSorterPolicy : nn.Module<Tensor, Tensor>
-{
-    readonly Embedding token_embedding;
-    readonly Parameter position_embedding;
-    readonly ModuleList<TransformerBlock> blocks;
-    readonly LayerNorm final_norm;
-    readonly Linear head;
-
-    /// <summary>
-    /// A freshly initialised sorter, its weights drawn from torch's global generator; the token and position embeddings
-    /// start small (×0.02) so the first logits are nearly flat.
-    /// </summary>
-    /// <param name="vocab">V: the values are 0..V−1.</param>
-    /// <param name="length">L: the prompt length, which is also the response length.</param>
-    /// <param name="dModel">Model width d.</param>
-    /// <param name="heads">Attention heads per block; must divide <paramref name="dModel"/>.</param>
-    /// <param name="layers">Transformer blocks.</param>
-    /// <param name="mlpDim">Hidden width of each block's MLP.</param>
-    /// <param name="dropout">Dropout rate on each block's attention and MLP outputs (in training mode only).</param>
-    public TransformerSorterPolicy(int vocab, int length, int dModel, int heads, int layers, int mlpDim, double dropout)
-        : base(nameof(TransformerSorterPolicy))
-    {
-        (Vocab, Length, DModel, Heads) = (vocab, length, dModel, heads);
-        token_embedding = nn.Embedding(vocab, dModel);
-        using var s = new ScalarScope();
-        position_embedding = new Parameter(randn(length, dModel).mul_(s[0.02]));
-        blocks = nn.ModuleList(Enumerable.Range(0, layers).Select(_ => new TransformerBlock(dModel, heads, mlpDim, dropout)).ToArray());
-        final_norm = nn.LayerNorm(dModel);
-        head = nn.Linear(dModel, vocab);
-        using (no_grad()) token_embedding.weight!.mul_(s[0.02]);   // GPT-2-style small init keeps early logits flat
-        RegisterComponents();
-    }
-
-    /// <summary>V: the values are 0..V−1.</summary>
-    public int Vocab { get; }
-    /// <summary>L: the prompt length, which is also the response length.</summary>
-    public int Length { get; }
-    /// <summary>Model width d.</summary>
-    public int DModel { get; }
-    /// <summary>Attention heads per block, each of width d/H.</summary>
-    public int Heads { get; }
-    /// <summary>The transformer blocks, in order (the ONNX exporter walks them).</summary>
-    public IEnumerable<TransformerBlock> Blocks => blocks;
-    /// <summary>Token embeddings [V, d].</summary>
-    public Tensor TokenEmbedding => token_embedding.weight!;
-    /// <summary>Learned position embeddings [L, d].</summary>
-    public Tensor PositionEmbedding => position_embedding;
-    /// <summary>The LayerNorm before the head.</summary>
-    public LayerNorm FinalNorm => final_norm;
-    /// <summary>The per-position head, d → V.</summary>
-    public Linear Head => head;
-
-    /// <summary>
-    /// Logits [B, L, V] of prompts [B, L]: the logits at position i score the value of response position i.
-    /// </summary>
-    public override Tensor forward(Tensor prompts)
-    {
-        using var scope = NewDisposeScope();
-        var x = token_embedding.forward(prompts).add(position_embedding, Scalars.One);    // [B, L, d]
-        foreach (var block in blocks) x = block.forward(x);
-        return head.forward(final_norm.forward(x)).MoveToOuterDisposeScope();
-    }
-}
+namespace GrpoPipeline.Training.Policies;
 
 /// <summary>
 /// One pre-norm transformer block: x + Attention(LN(x)), then x + MLP(LN(x)). The sorter runs it without a mask (every

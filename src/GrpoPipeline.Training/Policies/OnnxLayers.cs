@@ -1,7 +1,8 @@
+using GrpoPipeline.Training.Onnx;
 using GrpoPipeline.Training.Onnx.Proto;
 using static TorchSharp.torch;
 
-namespace GrpoPipeline.Training.Onnx;
+namespace GrpoPipeline.Training.Policies;
 
 /// <summary>
 /// The graph pieces the transformer sorter and the decoder share, written once: LayerNormalization, a Linear as one
