@@ -7,12 +7,15 @@ using NUnit.Framework;
 namespace GrpoPipeline.Training.Tests;
 
 /// <summary>
-/// The README's configuration table states every default; this test reads it and holds each stated default to the
-/// config records' own (a default <see cref="TrainConfig"/> as the trainer writes it), so the two cannot drift apart.
+/// The configuration table of docs/configuration.md states every default; this test reads it and holds each stated default
+/// to the config records' own (a default <see cref="TrainConfig"/> as the trainer writes it), so the two cannot drift apart.
 /// </summary>
 [TestFixture]
-public sealed class ReadmeDefaultsTests
+public sealed class ConfigurationDocTests
 {
+    /// <summary>The page that holds the table, relative to the repository root.</summary>
+    const string Doc = "docs/configuration.md";
+
     /// <summary>Rows whose default is not a single value of the default config, with the reason.</summary>
     static readonly Dictionary<string, string> NotAValue = new(StringComparer.Ordinal)
     {
@@ -23,7 +26,7 @@ public sealed class ReadmeDefaultsTests
     public void Every_Default_In_The_Configuration_Table_Is_The_Config_Records_Default()
     {
         var rows = ConfigTable();
-        Assert.That(rows, Has.Count.GreaterThan(30), "premise: the README's configuration table was found");
+        Assert.That(rows, Has.Count.GreaterThan(30), $"premise: {Doc}'s configuration table was found");
         var defaults = JsonNode.Parse(new TrainConfig().ToJson())!;
         // Sub-records that the default config leaves null, and a key written only when not the default.
         var extra = new Dictionary<string, JsonNode?>(StringComparer.Ordinal)
@@ -46,20 +49,20 @@ public sealed class ReadmeDefaultsTests
             {
                 var actual = Find(defaults, extra, keys[i], out bool found);
                 if (!found) problems.Add($"{keys[i]}: no such key in the default config");
-                else if (!SameValue(values[i], actual)) problems.Add($"{keys[i]}: the README says {values[i]}, the config's default is {actual?.ToJsonString() ?? "null"}");
+                else if (!SameValue(values[i], actual)) problems.Add($"{keys[i]}: {Doc} says {values[i]}, the config's default is {actual?.ToJsonString() ?? "null"}");
                 else compared++;
             }
         }
         TestContext.Out.WriteLine($"{compared} defaults compared");
-        Assert.That(problems, Is.Empty, "README.md's configuration table and the config records disagree");
+        Assert.That(problems, Is.Empty, $"{Doc}'s configuration table and the config records disagree");
     }
 
     /// <summary>The rows of the table under "| Key | Default | Meaning |": key paths (".x" continues the first key's parent) and default texts.</summary>
     static List<(List<string> Keys, List<string> Values)> ConfigTable()
     {
-        var lines = File.ReadAllLines(Path.Combine(TestConfigs.RepoRoot(), "README.md"));
+        var lines = File.ReadAllLines(Path.Combine(TestConfigs.RepoRoot(), Doc));
         int start = Array.FindIndex(lines, l => l.StartsWith("| Key | Default | Meaning |", StringComparison.Ordinal));
-        Assert.That(start, Is.GreaterThanOrEqualTo(0), "premise: README.md has the configuration table");
+        Assert.That(start, Is.GreaterThanOrEqualTo(0), $"premise: {Doc} has the configuration table");
         var rows = new List<(List<string>, List<string>)>();
         for (int i = start + 2; i < lines.Length && lines[i].StartsWith('|'); i++)
         {
@@ -112,7 +115,7 @@ public sealed class ReadmeDefaultsTests
         return node;
     }
 
-    /// <summary>A README default against a JSON value: null, booleans, numbers (any spelling), strings (enum names), arrays.</summary>
+    /// <summary>A stated default against a JSON value: null, booleans, numbers (any spelling), strings (enum names), arrays.</summary>
     static bool SameValue(string stated, JsonNode? actual)
     {
         if (stated == "null") return actual is null;
