@@ -1,0 +1,74 @@
+using GrpoPipeline.Core;
+using GrpoPipeline.Training.Experiments;
+using NUnit.Framework;
+
+namespace GrpoPipeline.Training.Tests.Experiments;
+
+/// <summary>The experiments' variants: what each changes in a config, and the experiments' default configs.</summary>
+[TestFixture]
+public sealed class ExperimentCatalogueTests
+{
+    [Test]
+    public void Every_Experiment_Defaults_To_A_Config_Of_The_Repository_And_Its_Variants_Are_Valid()
+    {
+        Assert.That(ExperimentCatalogue.Experiments.Select(e => e.Name), Is.EqualTo(new[] { "deltas", "aggregation", "ablation", "collapse" }));
+        foreach (var experiment in ExperimentCatalogue.Experiments)
+        {
+            var config = TrainConfig.Load(Path.Combine(TestConfigs.RepoRoot(), experiment.DefaultConfig));
+            var variants = experiment.VariantsOf(config);
+            Assert.That(variants.Select(v => v.Label), Is.Unique, experiment.Name);
+            foreach (var v in variants) Assert.DoesNotThrow(() => v.Apply(config).Validate(), $"{experiment.Name}: {v.Label}");
+        }
+    }
+
+    [Test]
+    public void Deltas_Modes_Set_The_Mode_They_Are_Named_For()
+    {
+        var variants = ExperimentCatalogue.DeltasModes;
+        Assert.That(variants.Select(v => v.Label), Is.EqualTo(new[] { "rewards", "centered", "normalized", "max" }));
+        Assert.That(variants.Select(v => v.Apply(new TrainConfig()).Grpo.Deltas),
+            Is.EqualTo(new[] { DeltasMode.Rewards, DeltasMode.Centered, DeltasMode.Normalized, DeltasMode.Max }));
+    }
+
+    [Test]
+    public void Loss_Aggregations_Use_A_Token_Ratio_Except_Gspo()
+    {
+        var variants = ExperimentCatalogue.LossAggregations;
+        var grpo = variants.Select(v => v.Apply(new TrainConfig()).Grpo).ToList();
+        Assert.That(variants.Select(v => v.Label), Is.EqualTo(new[] { "sequence_mean", "token_mean", "constant", "sequence_ratio (GSPO)" }), "the config's JSON names");
+        Assert.That(grpo.Select(g => (g.LossAggregation, g.RatioLevel)), Is.EqualTo(new[]
+        {
+            (LossAggregation.SequenceMean, RatioLevel.Token), (LossAggregation.TokenMean, RatioLevel.Token),
+            (LossAggregation.Constant, RatioLevel.Token), (LossAggregation.SequenceMean, RatioLevel.Sequence),
+        }));
+    }
+
+    [Test]
+    public void Ablation_Removes_Each_Tool_The_Config_Uses_Adds_Each_It_Lacks_And_Ends_With_None()
+    {
+        var config = TestConfigs.TinyRandom() with { Grpo = new GrpoOptions { DynamicSampling = true, EntropyCoef = 0.01, KlCoef = 0 } };
+        var variants = ExperimentCatalogue.Ablation(config);
+
+        Assert.That(variants.Select(v => v.Label), Is.EqualTo(new[] { "config", "− dynamic sampling", "− entropy bonus", "+ reference mixup",
+            "+ dual clip", "+ curriculum", "+ overlapped rollouts", "none" }));
+        var withoutDynamic = variants[1].Apply(config);
+        Assert.That((withoutDynamic.Grpo.DynamicSampling, withoutDynamic.Grpo.EntropyCoef), Is.EqualTo((false, 0.01)), "only the named tool is removed");
+        var mixup = variants[3].Apply(config);
+        Assert.That((mixup.Grpo.RefMixup, mixup.Grpo.KlCoef > 0, mixup.Grpo.RefPeriod > 0), Is.EqualTo((0.5, true, true)), "mixup comes with the KL term it acts through");
+        Assert.That(variants[5].Apply(config).Task.Curriculum, Is.EqualTo(new CurriculumOptions { Start = 2, Step = 2, Threshold = 0.9, Every = 25 }),
+            "V=6: start at ⌈6/4⌉ = 2 values, then 4, then 6");
+        foreach (var v in variants) v.Apply(config).Validate();
+        var none = variants[^1].Apply(config);
+        Assert.That(ExperimentCatalogue.StabilityTools.Where(t => t.IsOn(none)).Select(t => t.Name), Is.Empty);
+        Assert.That(ExperimentCatalogue.StabilityTools.Where(t => !t.IsOn(t.Add(none))).Select(t => t.Name), Is.Empty, "each tool, added, is on");
+    }
+
+    [Test]
+    public void Collapse_Adds_Dynamic_Sampling_The_Entropy_Controller_And_Both()
+    {
+        var config = new TrainConfig();
+        var grpo = ExperimentCatalogue.Collapse.Select(v => v.Apply(config).Grpo).ToList();
+        Assert.That(grpo.Select(g => (g.DynamicSampling, g.EntropyTarget)),
+            Is.EqualTo(new (bool, double?)[] { (config.Grpo.DynamicSampling, config.Grpo.EntropyTarget), (true, config.Grpo.EntropyTarget), (config.Grpo.DynamicSampling, 0.5), (true, 0.5) }));
+    }
+}
