@@ -16,6 +16,6 @@ public readonly record struct SpecialTokens(long Sep, long Eos, long Pad)
     /// <summary>Every id a decoder's input may hold: values, SEP, EOS and PAD (V+3).</summary>
     public static int InputVocab(int vocab) => vocab + 3;
 
-    /// <summary>What a decoder may generate: the values and EOS (V+1 outputs; output V is EOS).</summary>
+    /// <summary>The outputs of a decoder's head parameters: the values and EOS (V+1). Its logits, like the exported graph's, are laid out by token id (V+2: SEP's is never generated).</summary>
     public static int OutputVocab(int vocab) => vocab + 1;
 }

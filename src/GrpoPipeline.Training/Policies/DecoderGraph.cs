@@ -70,7 +70,7 @@ static class DecoderGraph
             OnnxContract.LogitsOutput);
     }
 
-    /// <summary>The head as Wᵀ [d, V+2] and b [V+2] indexed by token id: output V (EOS) moves to id V+1, id V is SEP.</summary>
+    /// <summary>The head as Wᵀ [d, V+2] and b [V+2] indexed by token id, as <c>DecoderPolicy</c> lays its logits out: output V (EOS) moves to id V+1, id V is SEP.</summary>
     static (float[] WeightT, float[] Bias) HeadById(DecoderPolicy p)
     {
         int d = p.DModel, v = p.Vocab;

@@ -32,7 +32,7 @@ public enum DecoderPositions
 /// A decoder-only transformer that answers token by token: the state is the prompt plus the tokens generated so far,
 /// the action the next token. Token embeddings over the V values and SEP, EOS, PAD; learned position embeddings up to
 /// <c>2·maxLength + 2</c> positions; N pre-norm blocks with causal multi-head self-attention and a GELU MLP; a final
-/// LayerNorm and a head over the V values and EOS (output V means EOS, whose token id is V+1).
+/// LayerNorm and a head whose logits are indexed by token id, [.., V+2]: the V values, SEP (never generated) and EOS.
 /// </summary>
 /// <remarks>
 /// Sequences are left-padded: <c>[PAD … prompt SEP response…]</c>, so every row's SEP sits in the same column and all
@@ -50,6 +50,7 @@ public sealed partial class DecoderPolicy : GrpoPolicy
     readonly Linear head;
     readonly ScalarScope _scalars = new();   // lives as long as the policy (see Scalars)
     readonly Scalar _pad;                     // PAD, for the padding masks
+    readonly Scalar _never;                   // SEP's logit: never generated
     readonly Scalar _sep, _maxLength, _firstResponse, _lastPrompt;   // SEP, maxLength, maxLength + 1 and maxLength − 1, for positions from SEP
 
     /// <summary>
@@ -79,6 +80,7 @@ public sealed partial class DecoderPolicy : GrpoPolicy
         using (no_grad()) token_embedding.weight!.mul_(s[0.02]);   // GPT-2-style small init keeps early logits flat
         RegisterComponents();
         _pad = _scalars[Special.Pad];
+        _never = _scalars[-1e9];
         (_sep, _maxLength, _firstResponse, _lastPrompt) = (_scalars[Special.Sep], _scalars[(long)maxLength], _scalars[maxLength + 1L], _scalars[maxLength - 1L]);
     }
 
@@ -161,8 +163,6 @@ public sealed partial class DecoderPolicy : GrpoPolicy
     public SpecialTokens Special { get; }
     /// <summary>Position embeddings: a prompt of maxLength, SEP, and a response of maxLength + 1 tokens.</summary>
     public int Positions => 2 * MaxLength + 2;
-    /// <summary>The output that means EOS.</summary>
-    public int EosOutput => Vocab;
     /// <summary>
     /// The transformer blocks, in order (the ONNX exporter walks them; a KV cache has one layer per block).
     /// </summary>
@@ -173,18 +173,35 @@ public sealed partial class DecoderPolicy : GrpoPolicy
     public Tensor PositionEmbedding => position_embedding;
     /// <summary>The LayerNorm before the head.</summary>
     public LayerNorm FinalNorm => final_norm;
-    /// <summary>The head, d → V+1: the values and EOS (output V).</summary>
+    /// <summary>
+    /// The head's parameters, d → V+1: the values, then EOS. <see cref="Logits"/> lays its outputs out by token id; the
+    /// parameters keep this shape so that checkpoints keep their keys and shapes.
+    /// </summary>
     public Linear Head => head;
+    /// <summary>Token ids a response may hold: the V values and EOS (not SEP, not PAD). Sampling draws among these.</summary>
+    public long[] Generable => [.. Enumerable.Range(0, Vocab).Select(v => (long)v), Special.Eos];
 
     /// <summary>
-    /// Teacher-forced logits [N, T, V+1] of token sequences [N, T] (left-padded, PAD wherever there is no token):
+    /// The next-token logits by token id, [.., V+2], of final activations [.., d]: the values at their ids, EOS at id
+    /// V+1, and SEP (id V), which is never generated, at −1e9 — exactly the exported graph's <c>logits</c>.
+    /// </summary>
+    Tensor Logits(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var outputs = head.forward(final_norm.forward(x));                                   // [.., V+1]
+        var eos = outputs.narrow(-1, Vocab, 1);
+        return cat([outputs.narrow(-1, 0, Vocab), full_like(eos, _never), eos], -1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Teacher-forced logits [N, T, V+2] of token sequences [N, T] (left-padded, PAD wherever there is no token):
     /// the logits at column t predict the token at column t+1.
     /// </summary>
     public override Tensor forward(Tensor tokens) => Run(tokens, cache: null);
 
     /// <summary>
     /// Runs the prompt block [N, P] (left-padded, ending with SEP) into the empty <paramref name="cache"/> and returns
-    /// the logits [N, V+1] of its last column: the distribution of the first response token.
+    /// the logits [N, V+2] of its last column: the distribution of the first response token.
     /// </summary>
     public Tensor Prefill(Tensor promptBlock, KvCache cache)
     {
@@ -196,7 +213,7 @@ public sealed partial class DecoderPolicy : GrpoPolicy
 
     /// <summary>
     /// One decode step: <paramref name="tokens"/> [N] enter column <c>cache.Length</c> at <paramref name="positions"/>
-    /// [N]; returns the logits [N, V+1] of the next token. A row fed PAD (finished) keeps its cache column invalid.
+    /// [N]; returns the logits [N, V+2] of the next token. A row fed PAD (finished) keeps its cache column invalid.
     /// </summary>
     public Tensor Step(Tensor tokens, Tensor positions, KvCache cache)
     {
@@ -208,11 +225,11 @@ public sealed partial class DecoderPolicy : GrpoPolicy
         var mask = cache.KeyValid.narrow(1, 0, column + 1).view(cache.Rows, 1, 1, column + 1);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, mask, cache.Layers[i], column);
         cache.Length = column + 1;
-        return head.forward(final_norm.forward(x)).select(1, 0).MoveToOuterDisposeScope();
+        return Logits(x).select(1, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// Teacher-forced logits [B·G, R, V+1] of G responses per prompt, the prompt computed once: the prompt block
+    /// Teacher-forced logits [B·G, R, V+2] of G responses per prompt, the prompt computed once: the prompt block
     /// [B, P] (left-padded, ending with SEP) and each row's response tokens but the last, <paramref name="responseInputs"/>
     /// [B·G, R−1]. Column 0 predicts a response's first token, column j its (j+1)-th. Equal to
     /// <see cref="forward"/> on the whole sequences, narrowed to their last R columns — at about half the cost when
@@ -237,8 +254,8 @@ public sealed partial class DecoderPolicy : GrpoPolicy
         var rowMask = cat([prefixKeys, ownMask], 2).unsqueeze(1);                               // [N, 1, T, P+T]
 
         foreach (var block in blocks) (prefix, own) = block.ForwardShared(prefix, own, prefixMask, rowMask, group);
-        var first = head.forward(final_norm.forward(prefix.narrow(1, width - 1, 1))).repeat_interleave(group, 0);   // [N, 1, V+1]
-        var rest = head.forward(final_norm.forward(own));                                                           // [N, T, V+1]
+        var first = Logits(prefix.narrow(1, width - 1, 1)).repeat_interleave(group, 0);   // [N, 1, V+2]
+        var rest = Logits(own);                                                           // [N, T, V+2]
         return cat([first, rest], 1).MoveToOuterDisposeScope();
     }
 
@@ -277,7 +294,7 @@ public sealed partial class DecoderPolicy : GrpoPolicy
         if (cache is not null) cache.KeyValid.narrow(1, 0, length).copy_(valid);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, mask, cache?.Layers[i], 0);
         if (cache is not null) cache.Length = length;
-        return head.forward(final_norm.forward(x)).MoveToOuterDisposeScope();
+        return Logits(x).MoveToOuterDisposeScope();
     }
 
     /// <summary>Token plus position embeddings, [N, T, d].</summary>

@@ -5,7 +5,7 @@ namespace GrpoPipeline.Training.Policies;
 
 /// <summary>
 /// Builds policies from their options and shape. A factorised policy maps prompts [B, L] to logits [B, L, V]; a decoder
-/// maps token sequences [N, T] to next-token logits [N, T, V+1].
+/// maps token sequences [N, T] to next-token logits by token id [N, T, V+2].
 /// </summary>
 public static class PolicyFactory
 {

@@ -11,7 +11,7 @@ namespace GrpoPipeline.Training.Policies;
 /// </summary>
 /// <param name="PromptBlock">[N, P]: each row's prompt, left-padded, then SEP.</param>
 /// <param name="Tokens">[N, R]: the response token ids (EOS included), PAD after a row's end.</param>
-/// <param name="Targets">[N, R]: the head output of each token (EOS is output V), 0 where masked.</param>
+/// <param name="Targets">[N, R]: each token's id, 0 where masked (an index into the logits).</param>
 /// <param name="Mask">[N, R] float: 1 on a response's tokens, EOS included.</param>
 /// <param name="LogProbs">[N, R]: log π of each chosen token under softmax(logits / T), 0 where masked.</param>
 /// <param name="Truncated">[N] bool: the response reached the cap without EOS.</param>
@@ -87,7 +87,7 @@ public static class ResponseDecoder
                 int i = r * steps + t;
                 bool eos = !truncated[r] && t == row.Length;
                 tokens[i] = t < row.Length ? row[t] : eos ? special.Eos : special.Pad;
-                targets[i] = t < row.Length ? row[t] : eos ? policy.EosOutput : 0;
+                targets[i] = t < row.Length ? row[t] : eos ? special.Eos : 0;
                 mask[i] = t < length ? 1 : 0;
             }
         }
@@ -136,8 +136,9 @@ public static class ResponseDecoder
         var special = policy.Special;
         // The decode loop's Scalars, made once per call: none is allocated per token.
         using var s = new ScalarScope();
-        Scalar pad = s[special.Pad], eos = s[special.Eos], eosOutput = s[policy.EosOutput], temperatureScalar = s[temperature];
-        using Tensor padToken = special.Pad, eosToken = special.Eos;   // where() takes tensors
+        Scalar pad = s[special.Pad], eos = s[special.Eos], temperatureScalar = s[temperature];
+        using Tensor padToken = special.Pad;   // where() takes tensors
+        using var generable = tensor(policy.Generable);
         long rows = (long)prompts.Count * group;
         var block = PromptBlock(prompts, special);
         long width = block.shape[1];
@@ -166,12 +167,13 @@ public static class ResponseDecoder
             for (int step = 0; step < maxSteps; step++)
             {
                 using var stepScope = NewDisposeScope();
-                var logp = log_softmax(temperature == 1 ? logits : logits.div(temperatureScalar), -1);   // [N, V+1]
+                var logp = log_softmax(temperature == 1 ? logits : logits.div(temperatureScalar), -1);   // [N, V+2] by token id
+                // Drawn among the tokens a response may hold (SEP's probability is 0 anyway): one random number per row and token.
                 var choice = generator is null
                     ? logp.argmax(-1)
-                    : multinomial(logp.exp(), 1, replacement: false, generator: generator).squeeze(1);
+                    : generable.index_select(0, multinomial(logp.exp().index_select(1, generable), 1, replacement: false, generator: generator).squeeze(1));
                 var live = active.to(ScalarType.Float32);
-                var token = where(active, where(choice.eq(eosOutput), eosToken, choice), padToken);
+                var token = where(active, choice, padToken);
                 tokens.select(1, step).copy_(token);
                 targets.select(1, step).copy_(choice * active);
                 mask.select(1, step).copy_(live);

@@ -188,7 +188,7 @@ public sealed class DecoderTests
         var block = ResponseDecoder.PromptBlock(prompts, Special).narrow(0, 0, 1);
         var inputs = cat([block, tensor(response[..^1], [1, response.Length - 1])], 1);
         var logits = _policy.forward(inputs).narrow(1, block.shape[1] - 1, response.Length);
-        var targets = tensor(response.Select(t => t == V + 1 ? (long)V : t).ToArray(), [1, response.Length]);
+        var targets = tensor(response, [1, response.Length]);   // logits are indexed by token id
         return log_softmax(logits, -1).gather(2, targets.unsqueeze(2)).squeeze(2);
     }
 }

@@ -43,7 +43,7 @@ public sealed class DecoderParityTests
     {
         Assert.That(_model.LastReward, Is.GreaterThan(_model.FirstReward), "the compared weights are trained, not the initial ones");
         var (sequences, width) = SampledSequences(200, seed: 31);
-        var torchLogits = TorchLogits(sequences, width);                        // [N, T, V+1]
+        var torchLogits = TorchLogits(sequences, width);                        // [N, T, V+2]
         using var session = new InferenceSession(_model.OnnxPath);
         using var outputs = RunOrt(session, sequences, width, past: null, pastLength: 0);
         var ortLogits = outputs[0].GetTensorDataAsSpan<float>().ToArray();      // [N, T, V+2]
@@ -218,19 +218,19 @@ public sealed class DecoderParityTests
     }
 
     /// <summary>
-    /// max |ORT − torch| over <paramref name="positions"/> positions: torch's outputs are the values and EOS (V+1),
-    /// ORT's are indexed by token id (V+2: the values, SEP, EOS), and SEP's must be the large negative constant.
+    /// max |ORT − torch| over <paramref name="positions"/> positions: both are indexed by token id (V+2: the values, SEP,
+    /// EOS), and SEP's must be the large negative constant in both.
     /// </summary>
     static double MaxDifference(float[] torch, float[] ort, int positions, bool[]? compare = null)
     {
         int v = Policy.Vocab;
+        Assert.That(torch, Has.Length.AtLeast(positions * (v + 2)), "premise: TorchSharp's logits are laid out by token id");
         double max = 0;
         for (int p = 0; p < positions; p++)
         {
             if (compare is not null && !compare[p]) continue;
-            for (int id = 0; id < v; id++) max = Math.Max(max, Math.Abs((double)torch[p * (v + 1) + id] - ort[p * (v + 2) + id]));
-            max = Math.Max(max, Math.Abs((double)torch[p * (v + 1) + v] - ort[p * (v + 2) + v + 1]));
-            Assert.That(ort[p * (v + 2) + v], Is.LessThan(-1e8f), "SEP is never generated");
+            for (int id = 0; id < v + 2; id++) max = Math.Max(max, Math.Abs((double)torch[p * (v + 2) + id] - ort[p * (v + 2) + id]));
+            Assert.That((torch[p * (v + 2) + v], ort[p * (v + 2) + v]), Is.EqualTo((-1e9f, -1e9f)), "SEP is never generated");
         }
         return max;
     }
