@@ -34,7 +34,7 @@ public sealed record CurriculumOptions
     public int HeldOutSize { get; init; } = 256;
 }
 
-/// <summary>The sorting task: which prompts exist, and which are held out from training.</summary>
+/// <summary>A task and its prompt space: which task (<see cref="Name"/>), which prompts exist, and which are held out from training.</summary>
 public sealed record TaskOptions
 {
     /// <summary>The lecture's fixed prompts.</summary>

@@ -34,8 +34,9 @@ public sealed record PolicyOptions
     /// <summary>Transformer and decoder: dropout while optimizing (always off during rollouts and evaluation). Default 0.</summary>
     public double Dropout { get; init; }
     /// <summary>
-    /// Decoder: where position indices start, <c>from_prompt_start</c> (default) or <c>from_sep</c> (SEP at the same
-    /// position for every prompt length, see <see cref="Policies.DecoderPositions"/>). Written only when not the default,
+    /// Decoder: where position indices start, <c>from_prompt_start</c> (default), <c>from_sep</c> (SEP at the same
+    /// position for every prompt length) or <c>mirrored</c> (counted from SEP and folded around it), see
+    /// <see cref="Policies.DecoderPositions"/>. Written only when not the default,
     /// so configs, checkpoints and models of default decoders read as before.
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
