@@ -49,6 +49,7 @@ public sealed class AddTaskTests
         var task = Add();
         var batch = task.NewBatch();
         task.SampleTrainingBatch(batch, new Rng(5));
+        Assert.That(batch.Count, Is.EqualTo(task.BatchSize).And.GreaterThan(0));
         for (int b = 0; b < batch.Count; b++)
         {
             var p = batch[b];

@@ -63,7 +63,9 @@ public sealed class DecoderScorerTests
         using var scorer = new DecoderScorer(Fixtures.Decoder);
         var scored = new DecoderTransformer(counting, 16).Transform(scorer.ToDataView(MixedPrompts(20, seed: 4)));
         using var cursor = scored.GetRowCursor([scored.Schema[DecoderColumns.Prompt]]);
-        while (cursor.MoveNext()) { }
+        int rows = 0;
+        while (cursor.MoveNext()) rows++;
+        Assert.That(rows, Is.EqualTo(20), "premise: every row was read");
         Assert.That(counting.Batches, Is.Empty);
     }
 

@@ -37,6 +37,7 @@ public sealed partial class DocumentationTests
     [TestCaseSource(nameof(Pages))]
     public void Every_Relative_Link_Reaches_A_File_And_Every_Anchor_A_Heading(string page)
     {
+        AnchorsFollowGitHubHeadingIds();
         var root = TestConfigs.RepoRoot();
         var problems = new List<string>();
         int checkedLinks = 0;
@@ -72,13 +73,14 @@ public sealed partial class DocumentationTests
             $".ci/run runs the README's test command '{commands[1]}'");
     }
 
-    [Test]
-    public void Anchors_Follow_GitHub_Heading_Ids()
+
+    /// <summary>The premise of the link check: headings become GitHub's ids (lower case, punctuation dropped, repeats numbered).</summary>
+    static void AnchorsFollowGitHubHeadingIds()
     {
         var anchors = Anchors(["# Title", "## The `grpo experiment` command", "### Stretch: L=8, V=32", "## The lecture's experiments, reproduced",
             "```bash", "# not a heading", "```", "## Faults, and what a run does about them", "## Tests", "## Tests"]);
         Assert.That(anchors, Is.EquivalentTo(new[] { "title", "the-grpo-experiment-command", "stretch-l8-v32", "the-lectures-experiments-reproduced",
-            "faults-and-what-a-run-does-about-them", "tests", "tests-1" }));
+            "faults-and-what-a-run-does-about-them", "tests", "tests-1" }), "premise: anchors are computed as GitHub does");
     }
 
     /// <summary>Inline links <c>[text](target)</c> outside code, with their line numbers.</summary>

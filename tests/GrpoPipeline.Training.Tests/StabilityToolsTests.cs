@@ -286,7 +286,9 @@ public sealed class StabilityToolsTests
         small.SampleTrainingBatch(prompts, new Rng(5));
         Assert.That(prompts.Tokens, Is.All.InRange(0L, 7L));
         var full = new SortTask(random);
-        foreach (var p in small.HeldOutPrompts(50, 1)) Assert.That(full.IsHeldOut(p), Is.True, "a level's held-out prompts are held out from the whole task");
+        var levelHeldOut = small.HeldOutPrompts(50, 1);
+        Assert.That(levelHeldOut, Has.Count.EqualTo(50).And.All.All.InRange(0L, 7L), "the level's held-out prompts are of its values");
+        foreach (var p in levelHeldOut) Assert.That(full.IsHeldOut(p), Is.True, "a level's held-out prompts are held out from the whole task");
     }
 
     [Test]
