@@ -112,12 +112,12 @@ public static class Experiment
     /// </summary>
     public static IReadOnlyList<(string Tool, Func<TrainConfig, bool> IsOn, Func<TrainConfig, TrainConfig> Remove, Func<TrainConfig, TrainConfig> Add)> Tools { get; } =
     [
-        ("dynamic sampling", c => c.Grpo.DynamicSampling,
-            c => c with { Grpo = c.Grpo with { DynamicSampling = false } },
-            c => c with { Grpo = c.Grpo with { DynamicSampling = true } }),
-        ("entropy bonus", c => c.Grpo.EntropyCoef > 0 || c.Grpo.EntropyTarget is not null,
-            c => c with { Grpo = c.Grpo with { EntropyCoef = 0, EntropyTarget = null } },
-            c => c with { Grpo = c.Grpo with { EntropyCoef = 0.001, EntropyTarget = 0.15 } }),
+        ("dynamic sampling", c => c.Grpo.DynamicSampling is not null,
+            c => c with { Grpo = c.Grpo with { DynamicSampling = null } },
+            c => c with { Grpo = c.Grpo with { DynamicSampling = new DynamicSamplingOptions() } }),
+        ("entropy bonus", c => c.Grpo.Entropy is not null,
+            c => c with { Grpo = c.Grpo with { Entropy = null } },
+            c => c with { Grpo = c.Grpo with { Entropy = new EntropyOptions { Coef = 0.001, Controller = new EntropyControllerOptions { Target = 0.15 } } } }),
         ("reference mixup", c => c.Grpo.RefMixup < 1,
             c => c with { Grpo = c.Grpo with { RefMixup = 1 } },
             // Mixup acts through the KL term: a config without one gets β = 0.01 and a refresh every 50 epochs.
@@ -128,9 +128,9 @@ public static class Experiment
         ("curriculum", c => c.Task.Curriculum is not null,
             c => c with { Task = c.Task with { Curriculum = null } },
             c => c with { Task = c.Task with { Curriculum = StandardCurriculum(c.Task) } }),
-        ("overlapped rollouts", c => c.Grpo.OverlapRollouts,
-            c => c with { Grpo = c.Grpo with { OverlapRollouts = false } },
-            c => c with { Grpo = c.Grpo with { OverlapRollouts = true } }),
+        ("overlapped rollouts", c => c.Grpo.Overlap is not null,
+            c => c with { Grpo = c.Grpo with { Overlap = null } },
+            c => c with { Grpo = c.Grpo with { Overlap = new OverlapOptions() } }),
     ];
 
     /// <summary>
@@ -161,13 +161,13 @@ public static class Experiment
     public static IReadOnlyList<ExperimentVariant> Collapse { get; } =
     [
         new("config", c => c),
-        new("+ dynamic sampling", c => c with { Grpo = c.Grpo with { DynamicSampling = true } }),
+        new("+ dynamic sampling", c => c with { Grpo = c.Grpo with { DynamicSampling = new DynamicSamplingOptions() } }),
         new("+ entropy bonus (target 0.5)", HoldEntropy),
-        new("+ both", c => HoldEntropy(c) with { Grpo = HoldEntropy(c).Grpo with { DynamicSampling = true } }),
+        new("+ both", c => HoldEntropy(c) with { Grpo = HoldEntropy(c).Grpo with { DynamicSampling = new DynamicSamplingOptions() } }),
     ];
 
     static TrainConfig HoldEntropy(TrainConfig c) =>
-        c with { Grpo = c.Grpo with { EntropyCoef = 0.01, EntropyTarget = 0.5, EntropyCoefStep = 0.005, EntropyCoefMax = 1 } };
+        c with { Grpo = c.Grpo with { Entropy = new EntropyOptions { Coef = 0.01, Controller = new EntropyControllerOptions { Target = 0.5, Step = 0.005, Max = 1 } } } };
 
     /// <summary>
     /// Trains every variant with <paramref name="seeds"/> seeds (config.seed, config.seed + 1, …), one after the other,

@@ -35,7 +35,7 @@ public sealed class GrpoTrainer : IDisposable
         _parameters = state.Policy.parameters().ToArray();
         _curriculum = config.Task.Curriculum is null ? null : new Curriculum(config.Task, _reward);
         // Overlapped rollouts alternate between two samplers' buffers: one is drawn into while the other is trained on.
-        _samplers = [.. Enumerable.Range(0, config.Grpo.OverlapRollouts ? 2 : 1).Select(_ => new Sampler(state, _reward))];
+        _samplers = [.. Enumerable.Range(0, config.Grpo.Overlap is not null ? 2 : 1).Select(_ => new Sampler(state, _reward))];
     }
 
     /// <summary>
@@ -59,7 +59,7 @@ public sealed class GrpoTrainer : IDisposable
         using var scope = NewDisposeScope();
         var metrics = new EpochMetrics(State.Epoch + 1);
 
-        var batch = Grpo.OverlapRollouts ? TakeOverlapped(metrics) : _samplers[0].Draw(TaskAt(State.CurriculumLevel), State.Policy, current: true);
+        var batch = Grpo.Overlap is not null ? TakeOverlapped(metrics) : _samplers[0].Draw(TaskAt(State.CurriculumLevel), State.Policy, current: true);
         foreach (var (key, value) in batch.Metrics.Values) metrics.Add(key, value);
         var rollout = batch.Rollout ?? Replay(batch, metrics);
         var rewards = tensor(batch.Rewards, [batch.Prompts.Count, Grpo.GroupSize]);
@@ -122,10 +122,10 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>The entropy controller: the coefficient of the next epoch from this rollout's entropy.</summary>
     void AdaptEntropyCoef(double entropy, EpochMetrics metrics)
     {
-        if (Grpo.EntropyCoef == 0 && Grpo.EntropyTarget is null) return;
+        if (Grpo.Entropy is not { } bonus) return;
         metrics.Add(MetricKeys.PolicyEntropyCoef, State.EntropyCoef);
-        if (Grpo.EntropyTarget is { } target)
-            State.EntropyCoef = GrpoMath.NextEntropyCoef(State.EntropyCoef, entropy, target, Grpo.EntropyCoefStep, Grpo.EntropyCoefMax);
+        if (bonus.Controller is { } c)
+            State.EntropyCoef = GrpoMath.NextEntropyCoef(State.EntropyCoef, entropy, c.Target, c.Step, c.Max);
     }
 
     /// <summary>The curriculum's check after the epoch: held-out exact at the current level, and the next level.</summary>

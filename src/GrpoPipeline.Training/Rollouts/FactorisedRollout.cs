@@ -76,7 +76,7 @@ sealed class FactorisedRollout : IRollout
         if (behaviourLogp is not null)
         {
             var behaviour = tensor(behaviourLogp, [batch, group, length]).permute(0, 2, 1);
-            weights = ImportanceWeights.Truncated(logProbsOld.gather(2, sampled), behaviour, ones_like(behaviour), state.Config.Grpo.IsTruncation, metrics);
+            weights = ImportanceWeights.Truncated(logProbsOld.gather(2, sampled), behaviour, ones_like(behaviour), state.Config.Grpo.Overlap!.IsTruncation, metrics);
         }
         return new FactorisedRollout(state, promptTensor, sampled, logProbsOld, vocab, weights);
     }

@@ -81,7 +81,7 @@ sealed class SequenceRollout : IRollout
             using var _ = no_grad();
             int rows = responses.Count, steps = (int)decoded.Steps;
             var behaviour = tensor(behaviourLogp, [rows, maxResponseLength]).narrow(1, 0, steps);
-            weights = ImportanceWeights.Truncated(decoded.LogProbs, behaviour, decoded.Mask, grpo.IsTruncation, metrics);
+            weights = ImportanceWeights.Truncated(decoded.LogProbs, behaviour, decoded.Mask, grpo.Overlap!.IsTruncation, metrics);
         }
         return new SequenceRollout(state, prompts, decoded, weights);
     }
