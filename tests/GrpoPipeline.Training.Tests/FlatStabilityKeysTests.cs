@@ -107,6 +107,22 @@ public sealed class FlatStabilityKeysTests
     static bool HasFlatKeys(JsonNode? grpo) => grpo is JsonObject o &&
         (FlatKeys.Any(o.ContainsKey) || o["dynamicSampling"] is JsonValue v && v.GetValueKind() is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False);
 
+    /// <summary>The configs the repo ships under models/ (a file with a grpo object at its root).</summary>
+    static IEnumerable<string> CommittedConfigs() =>
+        Directory.GetFiles(Path.Combine(TestConfigs.RepoRoot(), "models"), "*.json", SearchOption.AllDirectories)
+            .Where(f => JsonNode.Parse(File.ReadAllText(f)) is JsonObject o && o.ContainsKey("grpo"))
+            .Select(f => Path.GetRelativePath(TestConfigs.RepoRoot(), f)).Order();
+
+    [TestCaseSource(nameof(CommittedConfigs))]
+    public void Every_Committed_Config_Uses_The_Nested_Keys(string file)
+    {
+        var json = File.ReadAllText(Path.Combine(TestConfigs.RepoRoot(), file));
+
+        Assert.That(HasFlatKeys(JsonNode.Parse(json)!["grpo"]), Is.False, "the flat keys are for old files only");
+        Assert.That(FlatStabilityKeys.Nest(json), Is.SameAs(json), "a config without flat keys is read as it is");
+        TrainConfig.Parse(json, file);
+    }
+
     /// <summary>
     /// The experiment results committed under models/experiments hold the config they ran, as 0.2 wrote it: every key,
     /// the stability tools flat. They stay as they were written, and still load.
