@@ -71,9 +71,12 @@ public sealed record EntropyControllerOptions
 /// Overlapped rollouts: the rollout of epoch k+1 is sampled on a second thread with the weights epoch k started from
 /// while the learner takes the μ steps of epoch k (the lecture's split between inference and training workers). The
 /// schedule, not timing, fixes which weights a rollout uses, so a run and its resumed copy match. The learner corrects
-/// the one-epoch staleness with a truncated importance weight. Needs <c>run.threads</c> ≥ 1. <c>grpo.overlap</c>; null
-/// is off.
+/// the one-epoch staleness with a truncated importance weight. <c>grpo.overlap</c>; null is off.
 /// </summary>
+/// <remarks>
+/// Any <c>run.threads</c> works: the weights and random state of a draw do not depend on it. With 1, the sampler and
+/// the learner take a core each on a two-core machine.
+/// </remarks>
 public sealed record OverlapOptions
 {
     /// <summary>
