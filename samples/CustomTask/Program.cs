@@ -23,7 +23,7 @@ var config = new TrainConfig
     Policy = new PolicyOptions { Kind = PolicyKind.Decoder, DModel = 32, Heads = 4, Layers = 2, MlpDim = 64 },
     Grpo = new GrpoOptions { GroupSize = 8, InnerSteps = 2, Deltas = DeltasMode.Normalized, KlCoef = 0, ClipLow = 0.2, ClipHigh = 0.2,
         LearningRate = 3e-3, LearningRateFinal = 3e-4, MaxGradNorm = 1, LossAggregation = LossAggregation.TokenMean,
-        EntropyCoef = 0.001, EntropyTarget = 0.15 },
+        Entropy = new EntropyOptions { Coef = 0.001, Controller = new EntropyControllerOptions { Target = 0.15 } } },
     Run = new RunOptions { LogEvery = 100, HeldOutEvery = 100, CheckpointEvery = 100, Threads = 1, Tensorboard = false },
 };
 

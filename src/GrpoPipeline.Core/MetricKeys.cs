@@ -54,7 +54,7 @@ public static class MetricKeys
     public static string HeldOutExactAtLength(int length) => $"heldout/exact_len_{length}";
     /// <summary>Share of tokens whose ratio the dual clip bounds (above c with a negative advantage); with grpo.dualClip.</summary>
     public const string ClipRatioDual = "clip/ratio_dual";
-    /// <summary>The entropy bonus's coefficient in force this epoch (the controller moves it); with grpo.entropyCoef or grpo.entropyTarget.</summary>
+    /// <summary>The entropy bonus's coefficient in force this epoch (the controller moves it); with grpo.entropy.</summary>
     public const string PolicyEntropyCoef = "policy/entropy_coef";
     /// <summary>Dynamic sampling: share of the sampled groups kept (not all rewards tied), over all of the epoch's rollouts.</summary>
     public const string DynamicKeptShare = "dynamic/kept_share";
@@ -70,7 +70,7 @@ public static class MetricKeys
     public const string CurriculumExact = "curriculum/exact";
     /// <summary>Overlapped rollouts: mean importance weight π_old/π_behaviour over the tokens, before truncation.</summary>
     public const string OverlapIsWeight = "overlap/is_weight";
-    /// <summary>Overlapped rollouts: the mean weight after truncation at grpo.isTruncation.</summary>
+    /// <summary>Overlapped rollouts: the mean weight after truncation at grpo.overlap.isTruncation.</summary>
     public const string OverlapIsWeightTruncated = "overlap/is_weight_truncated";
     /// <summary>Overlapped rollouts: share of tokens whose weight was truncated.</summary>
     public const string OverlapIsTruncatedShare = "overlap/is_truncated_share";

@@ -22,7 +22,7 @@ public enum TaskKind
 /// </summary>
 public sealed record CurriculumOptions
 {
-    /// <summary>The first level: a longest prompt (variable task) or a number of values (random task).</summary>
+    /// <summary>The first level: a longest prompt (variable task) or a number of values (random task). Default 2.</summary>
     public int Start { get; init; } = 2;
     /// <summary>How much the level rises at a time. Default 1.</summary>
     public int Step { get; init; } = 1;

@@ -81,7 +81,7 @@ public static class Checkpoint
     /// <summary>The optimizer's state (<see cref="RootedAdam"/>, in Adam's format).</summary>
     public const string OptimizerFile = "optimizer.bin";
     /// <summary>
-    /// Overlapped rollouts (grpo.overlapRollouts): the frozen weights the pending draw samples with
+    /// Overlapped rollouts (grpo.overlap): the frozen weights the pending draw samples with
     /// (<see cref="OverlapState.Weights"/>).
     /// </summary>
     public const string BehaviourFile = "behaviour.bin";
@@ -166,7 +166,8 @@ public static class Checkpoint
         if (!File.Exists(path))
             throw new CheckpointException($"checkpoint '{checkpointDir}' is incomplete: {ManifestFile} is missing", corrupt: true);
         CheckpointManifest? manifest;
-        try { manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(path), TrainConfig.Json); }
+        // A checkpoint written before 0.3 holds its config with the flat stability keys.
+        try { manifest = JsonSerializer.Deserialize<CheckpointManifest>(FlatStabilityKeys.Nest(File.ReadAllText(path), "config"), TrainConfig.Json); }
         catch (Exception e) when (e is JsonException or ConfigException)
         {
             throw new CheckpointException($"checkpoint '{checkpointDir}' is corrupt: {ManifestFile} cannot be read ({e.Message})", e, corrupt: true);
@@ -217,7 +218,7 @@ public static class Checkpoint
             using var generatorState = tensor(Convert.FromBase64String(manifest.ResponseGeneratorState));
             state.ResponseGenerator.set_state(generatorState);
             state.Epoch = manifest.Epoch;
-            state.EntropyCoef = manifest.EntropyCoef ?? manifest.Config.Grpo.EntropyCoef;
+            state.EntropyCoef = manifest.EntropyCoef ?? manifest.Config.Grpo.InitialEntropyCoef;
             state.CurriculumLevel = manifest.CurriculumLevel ?? state.CurriculumLevel;
             if (state.Overlap is { } overlap)
             {

@@ -35,7 +35,7 @@ public sealed class GrpoTrainer : IDisposable
         _parameters = state.Policy.parameters().ToArray();
         _curriculum = config.Task.Curriculum is null ? null : new Curriculum(config.Task, _reward);
         _sampler = new Sampler(state, _reward);
-        if (config.Grpo.OverlapRollouts) _overlapped = new OverlappedSampler(state, _reward, TaskAt);
+        if (config.Grpo.Overlap is not null) _overlapped = new OverlappedSampler(state, _reward, TaskAt);
     }
 
     /// <summary>
@@ -85,10 +85,10 @@ public sealed class GrpoTrainer : IDisposable
     /// <summary>The entropy controller: the coefficient of the next epoch from this rollout's entropy.</summary>
     void AdaptEntropyCoef(double entropy, EpochMetrics metrics)
     {
-        if (Grpo.EntropyCoef == 0 && Grpo.EntropyTarget is null) return;
+        if (Grpo.Entropy is not { } bonus) return;
         metrics.Add(MetricKeys.PolicyEntropyCoef, State.EntropyCoef);
-        if (Grpo.EntropyTarget is { } target)
-            State.EntropyCoef = GrpoMath.NextEntropyCoef(State.EntropyCoef, entropy, target, Grpo.EntropyCoefStep, Grpo.EntropyCoefMax);
+        if (bonus.Controller is { } c)
+            State.EntropyCoef = GrpoMath.NextEntropyCoef(State.EntropyCoef, entropy, c.Target, c.Step, c.Max);
     }
 
     /// <summary>The curriculum's check after the epoch: held-out exact at the current level, and the next level.</summary>

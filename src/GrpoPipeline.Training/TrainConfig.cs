@@ -118,49 +118,25 @@ public sealed record GrpoOptions
     /// </summary>
     public double? DualClip { get; init; }
     /// <summary>
-    /// Dynamic sampling: groups whose G rewards all tie carry no advantage and are dropped; more prompts are sampled
-    /// to refill the batch (DAPO, Yu et al. 2025, §3.2). Default false.
+    /// Dynamic sampling (DAPO): groups whose G rewards all tie are dropped and more prompts drawn to refill the batch;
+    /// null is off. Default null.
     /// </summary>
-    public bool DynamicSampling { get; init; }
-    /// <summary>
-    /// The cap on dynamic sampling's extra rollouts: at most this many more batches of prompts per epoch. When the
-    /// batch is still short after them the epoch trains on the groups it kept. Default 2.
-    /// </summary>
-    public int DynamicSamplingMaxBatches { get; init; } = 2;
-    /// <summary>
-    /// Entropy bonus: the loss subtracts coef × the mean entropy of the policy's next-token distributions over the
-    /// responses' tokens (Williams &amp; Peng 1991; Mnih et al. 2016). With <see cref="EntropyTarget"/> set this is the
-    /// starting coefficient of the controller. Default 0 (off).
-    /// </summary>
-    public double EntropyCoef { get; init; }
-    /// <summary>
-    /// Adaptive entropy control: after each rollout the coefficient moves by <see cref="EntropyCoefStep"/> towards
-    /// keeping <c>policy/entropy</c> at this target — up when the entropy is below it, down (not below 0) when above
-    /// (Skywork-OR1, He et al. 2025, §3.2.5). Default null (a fixed coefficient).
-    /// </summary>
-    public double? EntropyTarget { get; init; }
-    /// <summary>The controller's step Δ per epoch. Default 0.0005.</summary>
-    public double EntropyCoefStep { get; init; } = 0.0005;
-    /// <summary>The controller's upper bound on the coefficient. Default 0.05.</summary>
-    public double EntropyCoefMax { get; init; } = 0.05;
+    public DynamicSamplingOptions? DynamicSampling { get; init; }
+    /// <summary>Entropy bonus, with an optional controller of its coefficient; null is off. Default null.</summary>
+    public EntropyOptions? Entropy { get; init; }
     /// <summary>
     /// Reference mixup α: every <see cref="RefPeriod"/> epochs π_ref ← α·π + (1−α)·π_ref, weight by weight, instead of a
     /// hard copy (TR-DPO's soft update, Gorbatovski et al. 2024). 1 is the hard copy. Default 1.
     /// </summary>
     public double RefMixup { get; init; } = 1;
     /// <summary>
-    /// Overlapped rollouts: the rollout of epoch k+1 is sampled on a second thread with the weights epoch k started from
-    /// while the learner takes the μ steps of epoch k (the lecture's split between inference and training workers).
-    /// The schedule, not timing, fixes which weights a rollout uses, so a run and its resumed copy match. The learner
-    /// corrects the one-epoch staleness with a truncated importance weight (see <see cref="IsTruncation"/>). Needs
-    /// <c>run.threads</c> ≥ 1. Default false.
+    /// Overlapped rollouts: epoch k+1's rollout is drawn on a second thread while epoch k trains, with a truncated
+    /// importance weight for the staleness; null is off. Default null.
     /// </summary>
-    public bool OverlapRollouts { get; init; }
-    /// <summary>
-    /// The cap C of the overlapped rollouts' importance weight min(π_old / π_behaviour, C) per token (truncated IS:
-    /// Espeholt et al. 2018; Yao et al. 2025). Default 2.
-    /// </summary>
-    public double IsTruncation { get; init; } = 2;
+    public OverlapOptions? Overlap { get; init; }
+
+    /// <summary>The entropy bonus's coefficient at the start of a run: <c>grpo.entropy.coef</c>, or 0 when the bonus is off.</summary>
+    [JsonIgnore] public double InitialEntropyCoef => Entropy?.Coef ?? 0;
 
     /// <summary>
     /// The settings of the per-token loss for responses of at most <paramref name="maxResponseLength"/> tokens, with the
@@ -195,15 +171,12 @@ public sealed record GrpoOptions
         ConfigException.Require(DualClip is null or (> 1 and <= 1000), "grpo.dualClip", DualClip, "null (off) or c > 1");
         if (DualClip is not null)
             ConfigException.Require(Loss == LossMode.Clipped, "grpo.dualClip", DualClip, "null unless grpo.loss is clipped (the dual clip bounds the clipped surrogate)");
-        ConfigException.Require(DynamicSamplingMaxBatches is >= 0 and <= 100, "grpo.dynamicSamplingMaxBatches", DynamicSamplingMaxBatches, "0..100");
-        ConfigException.Require(EntropyCoef is >= 0 and <= 10, "grpo.entropyCoef", EntropyCoef, "0..10");
-        ConfigException.Require(EntropyTarget is null or (>= 0 and <= 100), "grpo.entropyTarget", EntropyTarget, "null (fixed coefficient) or a target entropy ≥ 0 in nats");
-        ConfigException.Require(EntropyCoefStep is > 0 and <= 1, "grpo.entropyCoefStep", EntropyCoefStep, "0 < Δ ≤ 1");
-        ConfigException.Require(EntropyCoefMax >= EntropyCoef && EntropyCoefMax <= 10, "grpo.entropyCoefMax", EntropyCoefMax, $"entropyCoef ({EntropyCoef})..10");
+        DynamicSampling?.Validate();
+        Entropy?.Validate();
         ConfigException.Require(RefMixup is > 0 and <= 1, "grpo.refMixup", RefMixup, "0 < α ≤ 1 (1 is a hard copy)");
         if (RefMixup < 1)
             ConfigException.Require(KlCoef > 0 && RefPeriod > 0, "grpo.refMixup", RefMixup, "1 unless grpo.klCoef > 0 and grpo.refPeriod > 0 (it mixes the reference the KL term uses at each refresh)");
-        ConfigException.Require(IsTruncation is >= 1 and <= 1000, "grpo.isTruncation", IsTruncation, "1..1000");
+        Overlap?.Validate();
     }
 }
 
@@ -294,11 +267,14 @@ public sealed record TrainConfig
     /// <summary>Strict JSON (see <see cref="ConfigJson"/>).</summary>
     public static JsonSerializerOptions Json => ConfigJson.Options;
 
-    /// <summary>Parses and validates a config. Throws <see cref="ConfigException"/> naming the offending key.</summary>
+    /// <summary>
+    /// Parses and validates a config; the flat stability keys of 0.2 are read as their nested tools
+    /// (<see cref="FlatStabilityKeys"/>). Throws <see cref="ConfigException"/> naming the offending key.
+    /// </summary>
     public static TrainConfig Parse(string json, string source = "config")
     {
         TrainConfig? config;
-        try { config = JsonSerializer.Deserialize<TrainConfig>(json, Json); }
+        try { config = JsonSerializer.Deserialize<TrainConfig>(FlatStabilityKeys.Nest(json), Json); }
         catch (JsonException e)
         {
             var key = ConfigJson.KeyOf(e);

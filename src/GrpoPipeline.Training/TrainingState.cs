@@ -20,9 +20,9 @@ public sealed class TrainingState : IDisposable
         Optimizer = new RootedAdam(policy.parameters(), config.Grpo.LearningRate);
         PromptSampler = new Rng((ulong)config.Seed ^ 0x5A17_0000_0000_0001UL);
         ResponseGenerator = new Generator((ulong)config.Seed + 1);
-        EntropyCoef = config.Grpo.EntropyCoef;
+        EntropyCoef = config.Grpo.InitialEntropyCoef;
         CurriculumLevel = config.Task.Curriculum?.Start ?? config.Task.FinalLevel;
-        if (config.Grpo.OverlapRollouts)
+        if (config.Grpo.Overlap is not null)
             Overlap = new OverlapState(PolicyFactory.FrozenCopy(policy, shape), PromptSampler.State, GeneratorState(ResponseGenerator), CurriculumLevel);
     }
 
@@ -57,7 +57,7 @@ public sealed class TrainingState : IDisposable
     public Generator ResponseGenerator { get; }
     /// <summary>Completed epochs.</summary>
     public int Epoch { get; set; }
-    /// <summary>The entropy bonus's coefficient for the next epoch (grpo.entropyCoef, moved by the controller).</summary>
+    /// <summary>The entropy bonus's coefficient for the next epoch (grpo.entropy.coef, moved by its controller).</summary>
     public double EntropyCoef { get; set; }
     /// <summary>The curriculum level the next epoch samples at (the task's own level without a curriculum).</summary>
     public int CurriculumLevel { get; set; }

@@ -102,8 +102,8 @@ public sealed class StopTests
           "rewards": { "inclusionOrdering": 0, "sortDistance": 1, "exact": 1 },
           "policy": { "kind": "decoder", "dModel": 16, "heads": 2, "layers": 1, "mlpDim": 32 },
           "grpo": { "groupSize": 4, "innerSteps": 2, "klCoef": 0.05, "klEstimator": "k3", "refPeriod": 15, "refMixup": 0.5, "learningRate": 0.003,
-                    "learningRateFinal": 0.0003, "maxGradNorm": 1, "dynamicSampling": true, "entropyCoef": 0.002, "entropyTarget": 0.5,
-                    "entropyCoefStep": 0.001, "dualClip": 3, "overlapRollouts": true },
+                    "learningRateFinal": 0.0003, "maxGradNorm": 1, "dynamicSampling": {}, "entropy": { "coef": 0.002, "controller": { "target": 0.5,
+                    "step": 0.001 } }, "dualClip": 3, "overlap": {} },
           "run": { "logEvery": 5, "heldOutEvery": 5, "checkpointEvery": 10, "threads": 1 }
         }
         """;
@@ -120,8 +120,8 @@ public sealed class StopTests
           "rewards": { "inclusionOrdering": 0, "sortDistance": 1, "exact": 1 },
           "policy": { "kind": "transformer", "dModel": 16, "heads": 2, "layers": 1, "mlpDim": 32 },
           "grpo": { "groupSize": 8, "innerSteps": 2, "deltas": "normalized", "klCoef": 0.05, "refPeriod": 15, "refMixup": 0.5, "learningRate": 0.01,
-                    "maxGradNorm": 1, "dynamicSampling": true, "entropyCoef": 0.002, "entropyTarget": 0.5, "entropyCoefStep": 0.001, "dualClip": 3,
-                    "overlapRollouts": true },
+                    "maxGradNorm": 1, "dynamicSampling": {}, "entropy": { "coef": 0.002, "controller": { "target": 0.5, "step": 0.001 } }, "dualClip": 3,
+                    "overlap": {} },
           "run": { "logEvery": 5, "heldOutEvery": 5, "checkpointEvery": 10, "threads": 1 }
         }
         """;

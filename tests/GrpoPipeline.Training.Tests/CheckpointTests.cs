@@ -96,6 +96,53 @@ public sealed class CheckpointTests
     }
 
     [Test]
+    public void A_Checkpoint_Written_With_The_Flat_Keys_Of_0_2_Resumes_Exactly()
+    {
+        // Every tool whose keys moved, none at its defaults; a target above ln 6 keeps the controller's coefficient rising,
+        // so the resume must take it from the checkpoint.
+        var config = TinyRandom(20) with
+        {
+            Grpo = new GrpoOptions
+            {
+                GroupSize = 4, InnerSteps = 2, LearningRate = 0.01, KlCoef = 0,
+                DynamicSampling = new DynamicSamplingOptions { MaxBatches = 3 },
+                Entropy = new EntropyOptions { Coef = 0.002, Controller = new EntropyControllerOptions { Target = 3, Step = 0.001, Max = 0.2 } },
+                Overlap = new OverlapOptions { IsTruncation = 1.5 },
+            },
+        };
+        var uninterrupted = new RunDirectory(Path.Combine(_dir, "a"));
+        TrainNew(config, uninterrupted);
+        TrainNew(config with { Epochs = 10 }, _run);
+
+        // The checkpoint as 0.2 wrote it: the same config, with the flat keys.
+        var manifestPath = Path.Combine(_run.LatestCheckpoint()!, Checkpoint.ManifestFile);
+        var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        var grpo = manifest["config"]!["grpo"]!.AsObject();
+        foreach (var nested in new[] { "dynamicSampling", "entropy", "overlap" }) Assert.That(grpo.Remove(nested), Is.True, $"premise: grpo.{nested} is written");
+        grpo["dynamicSampling"] = true;
+        grpo["dynamicSamplingMaxBatches"] = 3;
+        grpo["entropyCoef"] = 0.002;
+        grpo["entropyTarget"] = 3;
+        grpo["entropyCoefStep"] = 0.001;
+        grpo["entropyCoefMax"] = 0.2;
+        grpo["overlapRollouts"] = true;
+        grpo["isTruncation"] = 1.5;
+        File.WriteAllText(manifestPath, manifest.ToJsonString());
+
+        using (var resumed = TrainingRun.Resume(_run, 20, NullLogger.Instance))
+        {
+            Assert.That(resumed.State.Config.Grpo, Is.EqualTo(config.Grpo));
+            Assert.That(resumed.State.EntropyCoef, Is.EqualTo(0.012).Within(1e-12), "premise: ten controller steps up from 0.002");
+            resumed.Train();
+        }
+
+        var expected = MetricsWithoutWallClock(uninterrupted.MetricsPath);
+        Assert.That(expected[^1], Does.Contain("\"overlap/is_weight\"").And.Contain("\"dynamic/kept_share\"").And.Contain("\"policy/entropy_coef\""),
+            "premise: every tool ran");
+        Assert.That(MetricsWithoutWallClock(_run.MetricsPath), Is.EqualTo(expected));
+    }
+
+    [Test]
     public void A_Flipped_Byte_In_A_Weight_File_Is_Reported_As_Corrupt()
     {
         var checkpoint = SaveSmallCheckpoint();

@@ -156,7 +156,7 @@ public sealed class StabilityToolsTests
             Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 0 }, { "exact", 1 } },
             Grpo = new GrpoOptions { GroupSize = Group },
         };
-        var dynamic = plain with { Grpo = plain.Grpo with { DynamicSampling = true, DynamicSamplingMaxBatches = 2 } };
+        var dynamic = plain with { Grpo = plain.Grpo with { DynamicSampling = new DynamicSamplingOptions { MaxBatches = 2 } } };
         var task = new SortTask(plain.Task);
         var reward = new RewardFunction(TaskRegistry.Create(plain.Task), plain.Rewards);
 
@@ -211,7 +211,7 @@ public sealed class StabilityToolsTests
         {
             Rewards = new RewardWeights { { "inclusionOrdering", 0 }, { "sortDistance", 1 }, { "exact", 0 } },
             Policy = new PolicyOptions { Kind = PolicyKind.Transformer, DModel = 16, Heads = 2, Layers = 1, MlpDim = 32 },
-            Grpo = new GrpoOptions { GroupSize = 16, DynamicSampling = true },
+            Grpo = new GrpoOptions { GroupSize = 16, DynamicSampling = new DynamicSamplingOptions() },
         };
         using var state = TrainingState.Create(config);
         using var _ = NewDisposeScope();
@@ -225,7 +225,7 @@ public sealed class StabilityToolsTests
     [Test]
     public void Dynamic_Sampling_Trains_And_Keeps_Every_Metric_Finite()
     {
-        var config = TinyRandom(epochs: 6) with { Grpo = new GrpoOptions { GroupSize = 4, InnerSteps = 2, DynamicSampling = true } };
+        var config = TinyRandom(epochs: 6) with { Grpo = new GrpoOptions { GroupSize = 4, InnerSteps = 2, DynamicSampling = new DynamicSamplingOptions() } };
         using var trainer = new GrpoTrainer(TrainingState.Create(config));
         for (int e = 0; e < 6; e++)
         {
@@ -362,8 +362,8 @@ public sealed class StabilityToolsTests
     [Test]
     public void The_First_Overlapped_Rollout_Is_Drawn_With_The_Current_Weights_And_Later_Ones_With_Older_Weights()
     {
-        var config = TinyRandom(epochs: 4) with { Grpo = new GrpoOptions { GroupSize = 4, InnerSteps = 2, LearningRate = 0.01, KlCoef = 0, OverlapRollouts = true } };
-        var plain = config with { Grpo = config.Grpo with { OverlapRollouts = false } };
+        var config = TinyRandom(epochs: 4) with { Grpo = new GrpoOptions { GroupSize = 4, InnerSteps = 2, LearningRate = 0.01, KlCoef = 0, Overlap = new OverlapOptions() } };
+        var plain = config with { Grpo = config.Grpo with { Overlap = null } };
         using var overlapped = new GrpoTrainer(TrainingState.Create(config));
         using var reference = new GrpoTrainer(TrainingState.Create(plain));
         var first = overlapped.RunEpoch();
@@ -380,7 +380,7 @@ public sealed class StabilityToolsTests
     [Test]
     public void Two_Overlapped_Runs_Of_One_Config_Are_Identical()
     {
-        var config = TinyRandom(epochs: 5) with { Grpo = new GrpoOptions { GroupSize = 4, InnerSteps = 2, OverlapRollouts = true, DynamicSampling = true } };
+        var config = TinyRandom(epochs: 5) with { Grpo = new GrpoOptions { GroupSize = 4, InnerSteps = 2, Overlap = new OverlapOptions(), DynamicSampling = new DynamicSamplingOptions() } };
         List<List<KeyValuePair<string, double>>> Run()
         {
             using var trainer = new GrpoTrainer(TrainingState.Create(config));

@@ -48,12 +48,12 @@ public static class ExperimentCatalogue
     /// <summary>The tools against slow learning and collapse, in the order the ablation varies them.</summary>
     public static IReadOnlyList<StabilityTool> StabilityTools { get; } =
     [
-        new("dynamic sampling", c => c.Grpo.DynamicSampling,
-            c => c with { Grpo = c.Grpo with { DynamicSampling = false } },
-            c => c with { Grpo = c.Grpo with { DynamicSampling = true } }),
-        new("entropy bonus", c => c.Grpo.EntropyCoef > 0 || c.Grpo.EntropyTarget is not null,
-            c => c with { Grpo = c.Grpo with { EntropyCoef = 0, EntropyTarget = null } },
-            c => c with { Grpo = c.Grpo with { EntropyCoef = 0.001, EntropyTarget = 0.15 } }),
+        new("dynamic sampling", c => c.Grpo.DynamicSampling is not null,
+            c => c with { Grpo = c.Grpo with { DynamicSampling = null } },
+            c => c with { Grpo = c.Grpo with { DynamicSampling = new DynamicSamplingOptions() } }),
+        new("entropy bonus", c => c.Grpo.Entropy is not null,
+            c => c with { Grpo = c.Grpo with { Entropy = null } },
+            c => c with { Grpo = c.Grpo with { Entropy = new EntropyOptions { Coef = 0.001, Controller = new EntropyControllerOptions { Target = 0.15 } } } }),
         new("reference mixup", c => c.Grpo.RefMixup < 1,
             c => c with { Grpo = c.Grpo with { RefMixup = 1 } },
             // Mixup acts through the KL term: a config without one gets β = 0.01 and a refresh every 50 epochs.
@@ -64,9 +64,9 @@ public static class ExperimentCatalogue
         new("curriculum", c => c.Task.Curriculum is not null,
             c => c with { Task = c.Task with { Curriculum = null } },
             c => c with { Task = c.Task with { Curriculum = StandardCurriculum(c.Task) } }),
-        new("overlapped rollouts", c => c.Grpo.OverlapRollouts,
-            c => c with { Grpo = c.Grpo with { OverlapRollouts = false } },
-            c => c with { Grpo = c.Grpo with { OverlapRollouts = true } }),
+        new("overlapped rollouts", c => c.Grpo.Overlap is not null,
+            c => c with { Grpo = c.Grpo with { Overlap = null } },
+            c => c with { Grpo = c.Grpo with { Overlap = new OverlapOptions() } }),
     ];
 
     /// <summary>
@@ -97,13 +97,13 @@ public static class ExperimentCatalogue
     public static IReadOnlyList<ExperimentVariant> Collapse { get; } =
     [
         new("config", c => c),
-        new("+ dynamic sampling", c => c with { Grpo = c.Grpo with { DynamicSampling = true } }),
+        new("+ dynamic sampling", c => c with { Grpo = c.Grpo with { DynamicSampling = new DynamicSamplingOptions() } }),
         new("+ entropy bonus (target 0.5)", HoldEntropy),
-        new("+ both", c => HoldEntropy(c) with { Grpo = HoldEntropy(c).Grpo with { DynamicSampling = true } }),
+        new("+ both", c => HoldEntropy(c) with { Grpo = HoldEntropy(c).Grpo with { DynamicSampling = new DynamicSamplingOptions() } }),
     ];
 
     static TrainConfig HoldEntropy(TrainConfig c) =>
-        c with { Grpo = c.Grpo with { EntropyCoef = 0.01, EntropyTarget = 0.5, EntropyCoefStep = 0.005, EntropyCoefMax = 1 } };
+        c with { Grpo = c.Grpo with { Entropy = new EntropyOptions { Coef = 0.01, Controller = new EntropyControllerOptions { Target = 0.5, Step = 0.005, Max = 1 } } } };
 
     /// <summary>The experiments of <c>grpo experiment</c>, in the order its help lists them.</summary>
     public static IReadOnlyList<ExperimentDefinition> Experiments { get; } =

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace GrpoPipeline.Training.Rollouts;
 
 /// <summary>
-/// Overlapped rollouts (grpo.overlapRollouts): epoch k's batch was drawn on another thread during epoch k−1, with the
+/// Overlapped rollouts (grpo.overlap): epoch k's batch was drawn on another thread during epoch k−1, with the
 /// weights epoch k−1 started from, while the learner took its μ steps. <see cref="Take"/> returns it and starts drawing
 /// epoch k+1's with the weights epoch k starts from. Two <see cref="Sampler"/>s alternate, one drawn into while the
 /// other's batch is trained on. The schedule alone decides the weights and the random state of every draw

@@ -58,7 +58,7 @@ sealed class Rollout
             using var _ = no_grad();
             long rows = responses.Logp.shape[0], steps = responses.Logp.shape[1];
             var behaviour = tensor(behaviourRows, [rows, behaviourRows.Length / rows]).narrow(1, 0, steps);
-            weights = ImportanceWeights.Truncated(responses.Logp, behaviour, responses.Mask, grpo.IsTruncation, metrics);
+            weights = ImportanceWeights.Truncated(responses.Logp, behaviour, responses.Mask, grpo.Overlap!.IsTruncation, metrics);
         }
         return new Rollout(state, responses, deltas, weights);
     }

@@ -16,7 +16,7 @@ sealed record SampledBatch(TokenRows Prompts, TokenRows Responses, float[] Rewar
 /// <summary>
 /// The Rollout and Score phases of an epoch: draws training prompts (at the curriculum's level), samples G responses
 /// to each with the given weights and scores them; with dynamic sampling (DAPO) drops the groups whose rewards all tie
-/// and draws more prompts, in at most grpo.dynamicSamplingMaxBatches more draws, until the batch is full again. A
+/// and draws more prompts, in at most grpo.dynamicSampling.maxBatches more draws, until the batch is full again. A
 /// refill draws about as many prompts as the missing groups need at the kept share seen so far (+25%), not a whole
 /// batch. The reward metrics describe the first draw: what the policy does on prompts drawn uniformly (so
 /// <c>reward/frac_zero_std</c> is the share dynamic sampling drops).
@@ -72,7 +72,7 @@ sealed class Sampler
         RewardStatistics.Add(metrics, draft.Rewards, _group, _reward.Task.Components, components);
         metrics.Add(MetricKeys.PolicyEntropy, entropy);
         var behaviour = current ? null : draft.Logp;
-        if (!Grpo.DynamicSampling) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, own, metrics, entropy);
+        if (Grpo.DynamicSampling is not { } dynamic) return new(draft.Prompts, draft.Responses, draft.Rewards, behaviour, own, metrics, entropy);
 
         int kept = 0, sampled = 0, untied = 0, extra = 0;
         while (true)
@@ -82,7 +82,7 @@ sealed class Sampler
             untied += groups.Count;
             if (extra == 0 && groups.Count == _batch) break;   // nothing to drop: the batch trains as drawn
             foreach (int g in groups.Take(_batch - kept)) Keep(draft, g, kept++);
-            if (kept == _batch || extra == Grpo.DynamicSamplingMaxBatches) break;
+            if (kept == _batch || extra == dynamic.MaxBatches) break;
             extra++;
             draft = Refill(RefillSize(_batch, kept, untied, sampled));
             own = Round(task, policy, current, draft).Draw;

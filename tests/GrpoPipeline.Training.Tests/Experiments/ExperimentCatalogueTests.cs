@@ -46,13 +46,13 @@ public sealed class ExperimentCatalogueTests
     [Test]
     public void Ablation_Removes_Each_Tool_The_Config_Uses_Adds_Each_It_Lacks_And_Ends_With_None()
     {
-        var config = TestConfigs.TinyRandom() with { Grpo = new GrpoOptions { DynamicSampling = true, EntropyCoef = 0.01, KlCoef = 0 } };
+        var config = TestConfigs.TinyRandom() with { Grpo = new GrpoOptions { DynamicSampling = new DynamicSamplingOptions(), Entropy = new EntropyOptions { Coef = 0.01 }, KlCoef = 0 } };
         var variants = ExperimentCatalogue.Ablation(config);
 
         Assert.That(variants.Select(v => v.Label), Is.EqualTo(new[] { "config", "− dynamic sampling", "− entropy bonus", "+ reference mixup",
             "+ dual clip", "+ curriculum", "+ overlapped rollouts", "none" }));
         var withoutDynamic = variants[1].Apply(config);
-        Assert.That((withoutDynamic.Grpo.DynamicSampling, withoutDynamic.Grpo.EntropyCoef), Is.EqualTo((false, 0.01)), "only the named tool is removed");
+        Assert.That((withoutDynamic.Grpo.DynamicSampling, withoutDynamic.Grpo.Entropy), Is.EqualTo(((DynamicSamplingOptions?)null, config.Grpo.Entropy)), "only the named tool is removed");
         var mixup = variants[3].Apply(config);
         Assert.That((mixup.Grpo.RefMixup, mixup.Grpo.KlCoef > 0, mixup.Grpo.RefPeriod > 0), Is.EqualTo((0.5, true, true)), "mixup comes with the KL term it acts through");
         Assert.That(variants[5].Apply(config).Task.Curriculum, Is.EqualTo(new CurriculumOptions { Start = 2, Step = 2, Threshold = 0.9, Every = 25 }),
@@ -68,7 +68,8 @@ public sealed class ExperimentCatalogueTests
     {
         var config = new TrainConfig();
         var grpo = ExperimentCatalogue.Collapse.Select(v => v.Apply(config).Grpo).ToList();
-        Assert.That(grpo.Select(g => (g.DynamicSampling, g.EntropyTarget)),
-            Is.EqualTo(new (bool, double?)[] { (config.Grpo.DynamicSampling, config.Grpo.EntropyTarget), (true, config.Grpo.EntropyTarget), (config.Grpo.DynamicSampling, 0.5), (true, 0.5) }));
+        Assert.That(grpo.Select(g => (g.DynamicSampling is not null, g.Entropy?.Controller?.Target)),
+            Is.EqualTo(new (bool, double?)[] { (config.Grpo.DynamicSampling is not null, config.Grpo.Entropy?.Controller?.Target), (true, config.Grpo.Entropy?.Controller?.Target),
+                (config.Grpo.DynamicSampling is not null, 0.5), (true, 0.5) }));
     }
 }
