@@ -107,11 +107,16 @@ public sealed class FlatStabilityKeysTests
     static bool HasFlatKeys(JsonNode? grpo) => grpo is JsonObject o &&
         (FlatKeys.Any(o.ContainsKey) || o["dynamicSampling"] is JsonValue v && v.GetValueKind() is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False);
 
-    /// <summary>The configs the repo ships under models/ (a file with a grpo object at its root).</summary>
+    /// <summary>
+    /// The configs the repo ships under models/ (a file with a grpo object at its root); models/runs holds the runs
+    /// trained on this machine, which git ignores.
+    /// </summary>
     static IEnumerable<string> CommittedConfigs() =>
         Directory.GetFiles(Path.Combine(TestConfigs.RepoRoot(), "models"), "*.json", SearchOption.AllDirectories)
-            .Where(f => JsonNode.Parse(File.ReadAllText(f)) is JsonObject o && o.ContainsKey("grpo"))
-            .Select(f => Path.GetRelativePath(TestConfigs.RepoRoot(), f)).Order();
+            .Select(f => Path.GetRelativePath(TestConfigs.RepoRoot(), f).Replace('\\', '/'))
+            .Where(f => !f.StartsWith("models/runs/", StringComparison.Ordinal))
+            .Where(f => JsonNode.Parse(File.ReadAllText(Path.Combine(TestConfigs.RepoRoot(), f))) is JsonObject o && o.ContainsKey("grpo"))
+            .Order();
 
     [TestCaseSource(nameof(CommittedConfigs))]
     public void Every_Committed_Config_Uses_The_Nested_Keys(string file)
