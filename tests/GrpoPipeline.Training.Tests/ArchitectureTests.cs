@@ -42,7 +42,8 @@ public sealed partial class ArchitectureTests
         {
             var code = Code(file);
             foreach (var (name, declaredIn) in owner)
-                if (declaredIn != folder && !ambiguous.Contains(name) && Regex.IsMatch(code, $@"\b{name}\b"))
+                // Not after a dot: config.Task.Curriculum is a property, not the Curriculum type.
+                if (declaredIn != folder && !ambiguous.Contains(name) && Regex.IsMatch(code, $@"(?<![.\w]){name}\b"))
                     graph[folder].Add(declaredIn);
         }
         return graph;

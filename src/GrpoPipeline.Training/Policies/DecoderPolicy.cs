@@ -7,27 +7,6 @@ using static TorchSharp.torch;
 
 namespace GrpoPipeline.Training.Policies;
 
-/// <summary>Where a decoder's position indices start (<c>policy.positions</c>).</summary>
-public enum DecoderPositions
-{
-    /// <summary>0 at each row's first prompt token: SEP sits at position n for a prompt of n tokens (the default).</summary>
-    FromPromptStart,
-    /// <summary>
-    /// Counted back from SEP: SEP sits at position maxLength for every prompt, prompt token i of n at maxLength − n + i,
-    /// response token j at maxLength + 1 + j — the column of a block left-padded to maxLength. Reversal then pairs
-    /// response input j with prompt column maxLength − 1 − j whatever n is, a map learned position embeddings can hold.
-    /// </summary>
-    FromSep,
-    /// <summary>
-    /// Counted from SEP as <see cref="FromSep"/>, then folded around it: the prompt token j places before SEP and the
-    /// response input j places after it (SEP is input 0) read the same embedding row j, and every token from SEP on adds
-    /// the last row (2·maxLength + 1), a "response side" vector. Reversal pairs response input j with prompt token j
-    /// before SEP: one "same row, other side" attention pattern for every j, where <see cref="FromSep"/> learns one
-    /// pair of rows per j.
-    /// </summary>
-    Mirrored,
-}
-
 /// <summary>
 /// A decoder-only transformer that answers token by token: the state is the prompt plus the tokens generated so far,
 /// the action the next token. Token embeddings over the V values and SEP, EOS, PAD; learned position embeddings up to

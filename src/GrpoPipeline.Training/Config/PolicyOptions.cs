@@ -36,11 +36,11 @@ public sealed record PolicyOptions
     /// <summary>
     /// Decoder: where position indices start, <c>from_prompt_start</c> (default), <c>from_sep</c> (SEP at the same
     /// position for every prompt length) or <c>mirrored</c> (counted from SEP and folded around it), see
-    /// <see cref="Policies.DecoderPositions"/>. Written only when not the default,
+    /// <see cref="DecoderPositions"/>. Written only when not the default,
     /// so configs, checkpoints and models of default decoders read as before.
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
-    public Policies.DecoderPositions Positions { get; init; }
+    public DecoderPositions Positions { get; init; }
 
     /// <summary>
     /// Throws <see cref="ConfigException"/> naming the first bad <c>policy.*</c> key; the transformer and decoder
@@ -49,7 +49,7 @@ public sealed record PolicyOptions
     public void Validate()
     {
         ConfigException.Require(Enum.IsDefined(Kind), "policy.kind", Kind, "seed, transformer, decoder");
-        ConfigException.Require(Positions == Policies.DecoderPositions.FromPromptStart || Kind == PolicyKind.Decoder, "policy.positions", Positions, "from_prompt_start unless policy.kind = decoder");
+        ConfigException.Require(Positions == DecoderPositions.FromPromptStart || Kind == PolicyKind.Decoder, "policy.positions", Positions, "from_prompt_start unless policy.kind = decoder");
         ConfigException.Require(EmbeddingDim is >= 1 and <= 4096, "policy.embeddingDim", EmbeddingDim, "1..4096");
         if (Kind == PolicyKind.Seed) return;
         ConfigException.Require(DModel is >= 4 and <= 4096, "policy.dModel", DModel, "4..4096");
@@ -65,3 +65,24 @@ public sealed record PolicyOptions
 /// length, the (longest) response length — L for a factorised policy, maxLength + 1 with EOS for a decoder — and V.
 /// </summary>
 public sealed record PolicyShape(PolicyOptions Options, int PromptLength, int ResponseLength, int Vocab);
+
+/// <summary>Where a decoder's position indices start (<c>policy.positions</c>).</summary>
+public enum DecoderPositions
+{
+    /// <summary>0 at each row's first prompt token: SEP sits at position n for a prompt of n tokens (the default).</summary>
+    FromPromptStart,
+    /// <summary>
+    /// Counted back from SEP: SEP sits at position maxLength for every prompt, prompt token i of n at maxLength − n + i,
+    /// response token j at maxLength + 1 + j — the column of a block left-padded to maxLength. Reversal then pairs
+    /// response input j with prompt column maxLength − 1 − j whatever n is, a map learned position embeddings can hold.
+    /// </summary>
+    FromSep,
+    /// <summary>
+    /// Counted from SEP as <see cref="FromSep"/>, then folded around it: the prompt token j places before SEP and the
+    /// response input j places after it (SEP is input 0) read the same embedding row j, and every token from SEP on adds
+    /// the last row (2·maxLength + 1), a "response side" vector. Reversal pairs response input j with prompt token j
+    /// before SEP: one "same row, other side" attention pattern for every j, where <see cref="FromSep"/> learns one
+    /// pair of rows per j.
+    /// </summary>
+    Mirrored,
+}
