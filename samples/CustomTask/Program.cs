@@ -6,7 +6,6 @@ using System.Diagnostics;
 using GrpoPipeline.Core;
 using GrpoPipeline.Inference;
 using GrpoPipeline.Training;
-using GrpoPipeline.Training.Onnx;
 using Microsoft.Extensions.Logging;
 
 var output = Path.GetFullPath(args.Length > 0 ? args[0] : "custom-task");
