@@ -66,52 +66,8 @@ public sealed record SequenceObjective(Tensor Loss, Tensor PolicyLoss, Tensor Kl
 /// definitions; the <see cref="TokenStatistics"/> overloads compute the same values on [B, L, V] and are what the
 /// trainer runs.
 /// </summary>
-public static class GrpoMath
+public static partial class GrpoMath
 {
-    const double StdEpsilon = 1e-5;   // the lecture's
-
-    /// <summary>
-    /// The adaptive entropy controller's next coefficient: up by <paramref name="step"/> when <paramref name="entropy"/>
-    /// is below <paramref name="target"/>, down by it when above, kept within [0, <paramref name="max"/>] (Skywork-OR1's
-    /// adaptive entropy control, He et al. 2025).
-    /// </summary>
-    public static double NextEntropyCoef(double coef, double entropy, double target, double step, double max) =>
-        Math.Clamp(entropy < target ? coef + step : entropy > target ? coef - step : coef, 0, max);
-
-    /// <summary>
-    /// Dynamic sampling's filter (DAPO): the groups of <paramref name="rewards"/> (rows of <paramref name="groupSize"/>)
-    /// whose rewards do not all tie, in order. A tied group's centered deltas are all zero: it carries no signal.
-    /// </summary>
-    public static List<int> UntiedGroups(ReadOnlySpan<float> rewards, int groupSize)
-    {
-        var kept = new List<int>();
-        for (int g = 0; g < rewards.Length / groupSize; g++)
-        {
-            var group = rewards.Slice(g * groupSize, groupSize);
-            foreach (var r in group)
-                if (r != group[0]) { kept.Add(g); break; }
-        }
-        return kept;
-    }
-
-    /// <summary>Deltas [B, G] from rewards [B, G].</summary>
-    public static Tensor Deltas(Tensor rewards, DeltasMode mode)
-    {
-        using var scope = NewDisposeScope();
-        using var s = new ScalarScope();
-        var result = mode switch
-        {
-            DeltasMode.Rewards => rewards.clone(),
-            DeltasMode.Centered => rewards - rewards.mean([-1], keepdim: true),
-            // torch.std is unbiased by default, like the lecture's rewards.std(dim=-1).
-            DeltasMode.Normalized => (rewards - rewards.mean([-1], keepdim: true)) / rewards.std(-1, unbiased: true, keepdim: true).add(s[StdEpsilon], Scalars.One),
-            DeltasMode.Max => where(rewards == rewards.amax([-1], keepdim: true), rewards, zeros_like(rewards)),
-            DeltasMode.BatchNormalized => (rewards - rewards.mean([-1], keepdim: true)) / rewards.std(unbiased: true).add(s[StdEpsilon], Scalars.One),
-            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
-        };
-        return result.MoveToOuterDisposeScope();
-    }
-
     /// <summary>
     /// Log-probs of sampled tokens: <paramref name="logProbs"/> [B, L, V] and <paramref name="responses"/> [B, L, G]
     /// give [B, L, G]. One gather, no [B, G, L, V] expansion.
@@ -201,24 +157,6 @@ public static class GrpoMath
         using var scope = NewDisposeScope();
         return (logProbs.exp() * (logProbs - refLogProbs)).sum([1, 2]).mean().MoveToOuterDisposeScope();
     }
-
-    /// <summary>Mean per-position entropy of distributions given as log-probs [B, L, V].</summary>
-    public static Tensor Entropy(Tensor logProbs)
-    {
-        using var scope = NewDisposeScope();
-        return TokenEntropy(logProbs).mean().MoveToOuterDisposeScope();
-    }
-
-    /// <summary>log softmax(logits / T) over the last dimension: the distribution that is sampled is the one that is trained.</summary>
-    public static Tensor LogProbs(Tensor logits, double temperature)
-    {
-        if (temperature == 1) return log_softmax(logits, -1);
-        using var s = new ScalarScope();
-        return log_softmax(logits.div(s[temperature]), -1);
-    }
-
-    /// <summary>Per-position entropy −Σ_v π(v) log π(v) of distributions given as log-probs [..., V]: [...].</summary>
-    public static Tensor TokenEntropy(Tensor logProbs) => -(logProbs.exp() * logProbs).sum(-1);
 
     /// <summary>
     /// Sums a rollout's deltas and sample counts per (b, l, v). <paramref name="responses"/> is [B, L, G];
