@@ -6,7 +6,7 @@ namespace GrpoPipeline.Training;
 /// <summary>
 /// The pure math of GRPO that is not the loss itself: tensors in, fresh tensors out, no model. This part holds the
 /// policy's next-token distributions — log-probs at a temperature, their entropy, and the entropy controller; the
-/// group baselines are in <c>Deltas.cs</c>, the loss in <c>GrpoMath.cs</c>.
+/// group baselines are in <c>Deltas.cs</c>, the loss in <see cref="GrpoLoss"/>.
 /// </summary>
 public static partial class GrpoMath
 {

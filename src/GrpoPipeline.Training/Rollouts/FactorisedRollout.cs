@@ -7,9 +7,10 @@ namespace GrpoPipeline.Training.Rollouts;
 /// <summary>
 /// The rollout of a factorised policy (seed, transformer: every position answered at once from the prompt). Its
 /// precondition is what makes the fast path exact: each position's distribution does not depend on what was sampled at
-/// the others, so the whole rollout is the [B, L, V] log-probs of one forward pass, and with a token-level ratio the
-/// loss is computed on [B, L, V] from <see cref="TokenStatistics"/> with the gradient in closed form. A sequence-level
-/// ratio couples the positions of a response, so it takes the general per-sample path instead.
+/// the others, so the whole rollout is the [B, L, V] log-probs of one forward pass, and the loss is computed on
+/// [B, L, V] from <see cref="TokenStatistics"/> with the gradient in closed form (<see cref="FactorisedFastPath"/>).
+/// What the fast path does not compute (a sequence-level ratio, which couples the positions of a response; cispo) takes
+/// the definition, <see cref="GrpoLoss.Compute"/>, on the gathered responses instead.
 /// </summary>
 sealed class FactorisedRollout : IRollout
 {
@@ -86,47 +87,44 @@ sealed class FactorisedRollout : IRollout
     public void Prepare(Tensor deltas)
     {
         _deltas = deltas;
-        if (Grpo.RatioLevel == RatioLevel.Token) _stats = GrpoMath.Aggregate(_responses, deltas, _vocab, _isWeights);
+        if (FactorisedFastPath.Supports(Loss, _responses.shape[1])) _stats = TokenStatistics.Aggregate(_responses, deltas, _vocab, _isWeights);
     }
+
+    /// <summary>The loss's settings; every response has the prompt's length.</summary>
+    TokenLoss Loss => Grpo.TokenLoss((int)_responses.shape[1], _state.EntropyCoef);
 
     public StepResult Step(bool lastStep)
     {
         var logProbs = LogProbs(_state.Policy, _prompts, Grpo.Temperature);
-        if (_stats is null) return GeneralStep(logProbs, _deltas ?? throw new InvalidOperationException("Prepare first"), lastStep);
-
-        var objective = GrpoMath.LossAndGradient(logProbs.detach(), _logProbsOld, _refLogProbs, _stats,
-            Grpo.Loss, Grpo.ClipLow, Grpo.ClipHigh, Grpo.KlEstimator, Grpo.KlCoef, Grpo.DualClip, _state.EntropyCoef);
-        double low = double.NaN, high = double.NaN, approxKl = double.NaN, dual = double.NaN;
-        if (lastStep)
-        {
-            var (l, h) = GrpoMath.ClipFractions(logProbs.detach(), _logProbsOld, _stats, Grpo.ClipLow, Grpo.ClipHigh);
-            (low, high) = (l.item<float>(), h.item<float>());
-            approxKl = GrpoMath.ApproxKlOld(logProbs.detach(), _logProbsOld, _stats).item<float>();
-            if (Grpo.DualClip is { } c) dual = GrpoMath.DualClipFraction(logProbs.detach(), _logProbsOld, _stats, c).item<float>();
-        }
-        // Its gradient w.r.t. the log-probs is objective.Gradient: two autograd nodes instead of about twenty.
-        return new StepResult((logProbs * objective.Gradient).sum(), objective.PolicyLoss.item<float>(), objective.Kl.item<float>(), low, high, approxKl, dual);
+        var loss = Loss;
+        var o = _stats is not null
+            ? FactorisedFastPath.Objective(logProbs, _logProbsOld, _refLogProbs, _stats, loss)
+            : Definition(logProbs, _deltas ?? throw new InvalidOperationException("Prepare first"), loss);
+        return Result(o, lastStep, loss.DualClip is not null);
     }
 
-    /// <summary>The per-sample path on the gathered log-probs of each response, [B·G, L].</summary>
-    StepResult GeneralStep(Tensor logProbs, Tensor deltas, bool lastStep)
+    /// <summary>The definition on the gathered log-probs of each response, [B·G, L]: for what the fast path does not compute.</summary>
+    LossOutput Definition(Tensor logProbs, Tensor deltas, TokenLoss loss)
     {
         long batch = _responses.shape[0], length = _responses.shape[1], group = _responses.shape[2];
         Tensor PerResponse(Tensor t) => t.gather(2, _responses).permute(0, 2, 1).reshape(batch * group, length);
         Tensor Full(Tensor t) => t.unsqueeze(1).expand(batch, group, length, _vocab).reshape(batch * group, length, _vocab);
-        bool exact = Grpo.KlEstimator == KlEstimator.Exact && _refLogProbs is not null;
+        bool exact = loss.Estimator == KlEstimator.Exact && _refLogProbs is not null;
         // Every response of a prompt sees the same per-position distributions: their entropy, [B, L], repeated G times.
-        var entropy = _state.EntropyCoef > 0
+        var entropy = loss.EntropyCoef > 0
             ? GrpoMath.TokenEntropy(logProbs).unsqueeze(1).expand(batch, group, length).reshape(batch * group, length)
             : null;
-        var o = GrpoMath.SequenceLoss(PerResponse(logProbs), PerResponse(_logProbsOld), deltas.reshape(batch * group), ones(batch * group, length),
-            Grpo.TokenLoss((int)length, _state.EntropyCoef), _refLogProbs is null ? null : PerResponse(_refLogProbs),
-            exact ? Full(logProbs) : null, exact ? Full(_refLogProbs!) : null, entropy,
-            _isWeights?.permute(0, 2, 1).reshape(batch * group, length));
-        return Result(o, lastStep, Grpo.DualClip is not null);
+        return GrpoLoss.Compute(new LossInputs(PerResponse(logProbs), PerResponse(_logProbsOld), deltas.reshape(batch * group), ones(batch * group, length))
+        {
+            RefLogp = _refLogProbs is null ? null : PerResponse(_refLogProbs),
+            LogProbs = exact ? Full(logProbs) : null,
+            RefLogProbs = exact ? Full(_refLogProbs!) : null,
+            Entropy = entropy,
+            Weights = _isWeights?.permute(0, 2, 1).reshape(batch * group, length),
+        }, loss);
     }
 
-    internal static StepResult Result(SequenceObjective o, bool lastStep, bool dualClip) => new(o.Loss, o.PolicyLoss.item<float>(), o.Kl.item<float>(),
+    internal static StepResult Result(LossOutput o, bool lastStep, bool dualClip) => new(o.Loss, o.PolicyLoss.item<float>(), o.Kl.item<float>(),
         lastStep ? o.ClipLow.item<float>() : double.NaN, lastStep ? o.ClipHigh.item<float>() : double.NaN,
         lastStep ? o.ApproxKlOld.item<float>() : double.NaN, lastStep && dualClip ? o.ClipDual.item<float>() : double.NaN);
 

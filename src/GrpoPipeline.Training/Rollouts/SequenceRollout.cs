@@ -10,7 +10,7 @@ namespace GrpoPipeline.Training.Rollouts;
 /// log-prob is only known token by token. G responses per prompt are decoded with the KV cache (all B·G rows in one
 /// batch); log π_old of each sampled token is kept from the decode, log π_ref comes from one teacher-forced pass of the
 /// frozen reference, and every inner step recomputes log π by one teacher-forced pass and takes the per-token path
-/// (<see cref="GrpoMath.SequenceLoss"/>) with the response mask.
+/// (<see cref="GrpoLoss.Compute"/>) with the response mask.
 /// </summary>
 sealed class SequenceRollout : IRollout
 {
@@ -86,16 +86,22 @@ sealed class SequenceRollout : IRollout
         return new SequenceRollout(state, prompts, decoded, weights);
     }
 
-    Tensor? _advantages;
+    Tensor? _deltas;
 
-    public void Prepare(Tensor deltas) => _advantages = deltas.reshape(-1);
+    public void Prepare(Tensor deltas) => _deltas = deltas.reshape(-1);
 
     public StepResult Step(bool lastStep)
     {
         var logProbs = LogProbs(_state.Policy);                                                 // [N, R, V+1]
         var logp = logProbs.gather(2, _decoded.Targets.unsqueeze(2)).squeeze(2);               // [N, R]
-        var o = GrpoMath.SequenceLoss(logp, _decoded.LogProbs, _advantages ?? throw new InvalidOperationException("Prepare first"), _mask, _loss, _refLogp,
-            _refLogProbs is null ? null : logProbs, _refLogProbs, _loss.EntropyCoef > 0 ? GrpoMath.TokenEntropy(logProbs) : null, _isWeights);
+        var o = GrpoLoss.Compute(new LossInputs(logp, _decoded.LogProbs, _deltas ?? throw new InvalidOperationException("Prepare first"), _mask)
+        {
+            RefLogp = _refLogp,
+            LogProbs = _refLogProbs is null ? null : logProbs,
+            RefLogProbs = _refLogProbs,
+            Entropy = _loss.EntropyCoef > 0 ? GrpoMath.TokenEntropy(logProbs) : null,
+            Weights = _isWeights,
+        }, _loss);
         return FactorisedRollout.Result(o, lastStep, _loss.DualClip is not null);
     }
 
