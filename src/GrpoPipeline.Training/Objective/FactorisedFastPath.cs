@@ -142,8 +142,7 @@ public static class FactorisedFastPath
                 clipHigh = Share(ratio > clip.High, s.PositiveCounts);
                 if (clip.Dual is { } c) clipDual = Share(ratio > c, s.NegativeCounts);
             }
-            var logRatio = s.LogRatio(x, logProbsOld);
-            approxKlOld = ((logRatio.exp() - Scalars.One - logRatio) * s.Counts).sum() / tokens;   // cleanrl's approx_kl, against π_old
+            approxKlOld = (KlEstimate.ApproxKlOld(s.LogRatio(x, logProbsOld)) * s.Counts).sum() / tokens;
         }
         // Its gradient w.r.t. the log-probs is exactly `gradient`.
         var loss = (logProbs * gradient).sum();

@@ -140,10 +140,7 @@ public static class GrpoLoss
 
         Tensor approxKlOld;
         using (var _ = no_grad())
-        {
-            var r = logRatio.exp();
-            approxKlOld = ((r - Scalars.One - logRatio) * mask).sum() / allTokens;   // cleanrl's approx_kl, against π_old
-        }
+            approxKlOld = (KlEstimate.ApproxKlOld(logRatio) * mask).sum() / allTokens;
         return new LossOutput(loss.MoveToOuterDisposeScope(), policy.detach().MoveToOuterDisposeScope(), kl.detach().MoveToOuterDisposeScope(),
             clipLow.MoveToOuterDisposeScope(), clipHigh.MoveToOuterDisposeScope(), approxKlOld.MoveToOuterDisposeScope(), clipDual.MoveToOuterDisposeScope());
     }
@@ -195,7 +192,8 @@ static class KlEstimate
     {
         KlEstimator.K1 => -c,                                   // log π − log π_ref
         KlEstimator.K2 => c.pow(Scalars.Two) * Scalars.Half,     // ½ (log π − log π_ref)²
-        KlEstimator.K3 => c.exp() - c - Scalars.One,             // π_ref/π − log(π_ref/π) − 1
+        // π_ref/π − 1 − log(π_ref/π), with e^c − 1 first: it is exact near c = 0, where e^c − c would round away c²/2.
+        KlEstimator.K3 => c.exp() - Scalars.One - c,
         _ => throw new ArgumentOutOfRangeException(nameof(estimator), estimator, "the exact estimator reads whole distributions: Exact"),
     };
 
@@ -207,6 +205,12 @@ static class KlEstimate
         KlEstimator.K3 => -(c.exp() - Scalars.One),
         _ => throw new ArgumentOutOfRangeException(nameof(estimator), estimator, "the exact estimator reads whole distributions: ExactDerivative"),
     };
+
+    /// <summary>
+    /// cleanrl's approx_kl per token, (r − 1) − log r with r = π/π_old from <paramref name="logRatio"/> = log π − log π_old:
+    /// k3 of KL(π_old‖π) on tokens sampled from π_old, the <see cref="Sampled"/> k3 of c = log r.
+    /// </summary>
+    public static Tensor ApproxKlOld(Tensor logRatio) => Sampled(KlEstimator.K3, logRatio);
 
     /// <summary>
     /// The exact KL's terms π(v)(log π(v) − log π_ref(v)) of next-token log-distributions [..., V]; a position's KL is
