@@ -225,6 +225,13 @@ public sealed class ConfigTests
         Assert.That(e!.Message, Does.Contain(missing));
     }
 
+    [TestCase("deltas", "rloo", DeltasMode.Rloo)]
+    public void A_Mode_Parses_By_Its_Snake_Case_Name<T>(string key, string name, T mode) where T : struct, Enum
+    {
+        var grpo = TrainConfig.Parse(SeedWith("grpo", key, name)).Grpo;
+        Assert.That(typeof(GrpoOptions).GetProperties().Single(p => p.PropertyType == typeof(T)).GetValue(grpo), Is.EqualTo(mode));
+    }
+
     [Test]
     public void Enum_Names_Are_Snake_Case_In_Json()
     {

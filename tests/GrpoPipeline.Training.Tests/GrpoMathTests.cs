@@ -120,6 +120,24 @@ public sealed class GrpoMathDeltasTests
     }
 
     [Test]
+    public void Rloo_Deltas_Subtract_The_Mean_Of_The_Other_Responses()
+    {
+        using var scope = NewDisposeScope();
+        // G = 4. Group [1, 0, 0, 1]: the others' means are 1/3, 2/3, 2/3, 1/3, so δ = 2/3, −2/3, −2/3, 2/3.
+        // Group [2, 2, 2, 6]: the others' means are 10/3, 10/3, 10/3, 2, so δ = −4/3, −4/3, −4/3, 4.
+        var deltas = GrpoMath.Deltas(T.Of([1, 0, 0, 1, 2, 2, 2, 6], 2, 4), DeltasMode.Rloo);
+        // G = 3. Group [3, 0, 0]: the others' means are 0, 1.5, 1.5, so δ = 3, −1.5, −1.5.
+        var three = GrpoMath.Deltas(T.Of([3, 0, 0], 1, 3), DeltasMode.Rloo);
+
+        Assert.That(T.Values(deltas), Is.EqualTo(new[] { 2 / 3f, -2 / 3f, -2 / 3f, 2 / 3f, -4 / 3f, -4 / 3f, -4 / 3f, 4f }).Within(1e-6));
+        Assert.That(T.Values(three), Is.EqualTo(new[] { 3f, -1.5f, -1.5f }).Within(1e-6));
+    }
+
+    [Test]
+    public void Rloo_Deltas_Need_Two_Responses_Per_Group() =>
+        Assert.That(() => GrpoMath.Deltas(T.Of([1, 2], 2, 1), DeltasMode.Rloo), Throws.ArgumentException);
+
+    [Test]
     public void Rewards_Deltas_Are_A_Fresh_Copy_Of_The_Rewards()
     {
         using var scope = NewDisposeScope();

@@ -19,10 +19,15 @@ public static partial class GrpoMath
             DeltasMode.Normalized => (rewards - rewards.mean([-1], keepdim: true)) / rewards.std(-1, unbiased: true, keepdim: true).add(s[StdEpsilon], Scalars.One),
             DeltasMode.Max => where(rewards == rewards.amax([-1], keepdim: true), rewards, zeros_like(rewards)),
             DeltasMode.BatchNormalized => (rewards - rewards.mean([-1], keepdim: true)) / rewards.std(unbiased: true).add(s[StdEpsilon], Scalars.One),
+            // R_i − (Σ_j R_j − R_i)/(G − 1) = G/(G − 1)·(R_i − mean): the baseline of each response leaves it out (RLOO).
+            DeltasMode.Rloo => (rewards - rewards.mean([-1], keepdim: true)) * s[LeaveOneOutScale(rewards.shape[^1])],
             _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
         };
         return result.MoveToOuterDisposeScope();
     }
+
+    static double LeaveOneOutScale(long group) =>
+        group >= 2 ? group / (group - 1.0) : throw new ArgumentException($"a leave-one-out baseline needs two responses per group, not {group}");
 
     /// <summary>
     /// Dynamic sampling's filter (DAPO): the groups of <paramref name="rewards"/> (rows of <paramref name="groupSize"/>)
