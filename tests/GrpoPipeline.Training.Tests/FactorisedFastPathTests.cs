@@ -102,6 +102,7 @@ public sealed class FactorisedFastPathTests
     }
 
     [TestCase(RatioLevel.Sequence, LossMode.Clipped, 4, false)]     // a sequence ratio couples a response's positions
+    [TestCase(RatioLevel.Token, LossMode.Cispo, 4, false)]          // not written in the fast path: the definition
     [TestCase(RatioLevel.Token, LossMode.Clipped, 5, true)]         // token_mean does not read the maximum length
     [TestCase(RatioLevel.Token, LossMode.Naive, 4, true)]
     public void Supports_What_Is_Exact_On_A_Factorised_Rollout(RatioLevel ratio, LossMode mode, int maxResponseLength, bool supported)

@@ -107,6 +107,39 @@ public sealed class GrpoLossTests
     }
 
     [Test]
+    public void Cispo_Weights_Each_Tokens_Log_Prob_By_Its_Clipped_Ratio_Without_Dropping_Any()
+    {
+        using var scope = NewDisposeScope();
+        // Four one-token responses, log π_old = −1, ε_low = ε_high = 0.2, token mean over 4:
+        //   r = e^0.5 ≈ 1.65, δ = +1: weight 1.2, gradient −1.2/4        (PPO: clipped, 0)
+        //   r = e^0.1 ≈ 1.11, δ = +1: weight r, gradient −e^0.1/4        (PPO: the same, −r·δ/4)
+        //   r = e^0.5,        δ = −1: weight 1.2, gradient +1.2/4        (PPO: unbounded, +e^0.5/4)
+        //   r = e^−0.5 ≈ 0.61, δ = +1: weight 0.8, gradient −0.8/4       (PPO: −e^−0.5/4)
+        // Value −Σ w·δ·log π / 4 with log π = −0.5, −0.9, −0.5, −1.5: (0.6 + 0.9·e^0.1 − 0.6 + 1.2)/4.
+        var logpOld = full(4, 1, K[-1f]);
+        var diff = tensor(new[] { 0.5f, 0.1f, 0.5f, -0.5f }, [4, 1]);
+        var deltas = tensor(new float[] { 1, 1, -1, 1 });
+        float[] Gradient(LossMode mode, double clipLow, out double value)
+        {
+            var logp = logpOld.add(diff, Scalars.One).requires_grad_(true);
+            var o = Loss(logp, logpOld, deltas, ones(4, 1), Settings(mode, clipLow: clipLow));
+            o.Loss.backward();
+            value = o.Loss.item<float>();
+            return logp.grad!.data<float>().ToArray();
+        }
+
+        var cispo = Gradient(LossMode.Cispo, 0.2, out double value);
+        var ppo = Gradient(LossMode.Clipped, 0.2, out _);
+        var noLowerBound = Gradient(LossMode.Cispo, 1, out _);   // M1's setting: the weight is only bounded above
+
+        float e1 = MathF.Exp(0.1f), e5 = MathF.Exp(0.5f), eMinus5 = MathF.Exp(-0.5f);
+        Assert.That(value, Is.EqualTo((0.9 * Math.Exp(0.1) + 1.2) / 4).Within(1e-6));
+        Assert.That(cispo, Is.EqualTo(new[] { -1.2f / 4, -e1 / 4, 1.2f / 4, -0.8f / 4 }).Within(1e-6));
+        Assert.That(ppo, Is.EqualTo(new[] { 0f, -e1 / 4, e5 / 4, -eMinus5 / 4 }).Within(1e-6));
+        Assert.That(noLowerBound, Is.EqualTo(new[] { -1.2f / 4, -e1 / 4, 1.2f / 4, -eMinus5 / 4 }).Within(1e-6));
+    }
+
+    [Test]
     public void Sequence_Ratio_Is_The_Geometric_Mean_Clipped_Per_Response()
     {
         // s₀ = √(1.5 · 0.5) = 0.866 inside the clip range: −0.866 on both tokens; s₁ = 1.3 with δ = −1: −min(−1.3, −1.2) = 1.3.

@@ -72,7 +72,7 @@ public static class GrpoLoss
     /// <remarks>
     /// Per token, with r = e^(x − x_old) and δ the response's delta: naive −δ·x; unclipped −r·δ; clipped
     /// −min(r·δ, clip(r, 1−ε_low, 1+ε_high)·δ) (PPO, Schulman 2017), and with the dual clip c a negative δ's term is
-    /// −max(min(r·δ, clip(r)·δ), c·δ) (Ye et al. 2020). With a sequence ratio, s = exp(mean over the response's
+    /// −max(min(r·δ, clip(r)·δ), c·δ) (Ye et al. 2020); cispo −sg(clip(r))·δ·x. With a sequence ratio, s = exp(mean over the response's
     /// tokens of x − x_old) replaces r, and every token of the response carries that response's term (GSPO). The
     /// importance weights multiply each token's term. Aggregation (T_i tokens in response i, N responses):
     /// sequence_mean (1/|{i: T_i &gt; 0}|) Σ_i (1/T_i) Σ_t ℓ_it; token_mean Σ ℓ / Σ_i T_i; constant
@@ -156,6 +156,8 @@ public static class GrpoLoss
         // PPO's −min(r·δ, clip(r)·δ) is −δ·min(r, 1+ε_high) for δ > 0 and −δ·max(r, 1−ε_low) for δ < 0 (the dual clip
         // caps the latter at c): the same numbers, and the form the fast path sums per token.
         LossMode.Clipped => -(where(deltas > Scalars.Zero, clip.ForPositive(ratio!), clip.ForNegative(ratio!)) * deltas),
+        // CISPO (MiniMax-M1, 2025): the clipped ratio is a constant weight on REINFORCE's −δ·log π.
+        LossMode.Cispo => -(ratio!.clamp(clip.Low, clip.High).detach() * deltas * logp),
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, null),
     };
 }
