@@ -225,6 +225,35 @@ public sealed class ConfigTests
         Assert.That(e!.Message, Does.Contain(missing));
     }
 
+    [TestCase("deltas", "rloo", DeltasMode.Rloo)]
+    [TestCase("loss", "cispo", LossMode.Cispo)]
+    public void A_Mode_Parses_By_Its_Snake_Case_Name<T>(string key, string name, T mode) where T : struct, Enum
+    {
+        var grpo = TrainConfig.Parse(SeedWith("grpo", key, name)).Grpo;
+        Assert.That(typeof(GrpoOptions).GetProperties().Single(p => p.PropertyType == typeof(T)).GetValue(grpo), Is.EqualTo(mode));
+    }
+
+    [TestCase("clipped", "clipLow", 1.0, "grpo.clipLow", "0 < ε_low < 1 (or 1 with grpo.loss cispo")]
+    [TestCase("cispo", "clipLow", 1.5, "grpo.clipLow", "0 < ε_low < 1 (or 1 with grpo.loss cispo")]
+    [TestCase("cispo", "dualClip", 3.0, "grpo.dualClip", "null unless grpo.loss is clipped")]
+    [TestCase("unclipped", "dualClip", 3.0, "grpo.dualClip", "null unless grpo.loss is clipped")]
+    public void A_Setting_The_Loss_Does_Not_Use_Names_The_Key(string loss, string key, double value, string path, string allowed)
+    {
+        var json = JsonNode.Parse(SeedWith("grpo", "loss", loss))!;
+        json["grpo"]![key] = value;
+        var e = Assert.Throws<ConfigException>(() => TrainConfig.Parse(json.ToJsonString()));
+        Assert.That(e!.Key, Is.EqualTo(path));
+        Assert.That(e.Message, Does.Contain(allowed));
+    }
+
+    [Test]
+    public void Cispo_Takes_No_Lower_Bound_As_MiniMax_M1_Does()
+    {
+        var json = JsonNode.Parse(SeedWith("grpo", "loss", "cispo"))!;
+        json["grpo"]!["clipLow"] = 1.0;
+        Assert.That(TrainConfig.Parse(json.ToJsonString()).Grpo.ClipLow, Is.EqualTo(1.0));
+    }
+
     [Test]
     public void Enum_Names_Are_Snake_Case_In_Json()
     {

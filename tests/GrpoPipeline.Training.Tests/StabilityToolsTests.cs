@@ -18,51 +18,54 @@ public sealed class StabilityToolsTests
 {
     // ---- dual clip -------------------------------------------------------------------------------------------------
 
+    static TokenLoss Clipped(double? dualClip = null) =>
+        new(LossMode.Clipped, 0.2, 0.2, LossAggregation.TokenMean, RatioLevel.Token, KlEstimator.K3, 0, 1, dualClip);
+
     [Test]
-    public void Dual_Clip_Bounds_The_Loss_Of_A_Negative_Advantage_Whose_Ratio_Exceeds_C()
+    public void Dual_Clip_Bounds_The_Loss_Of_A_Negative_Delta_Whose_Ratio_Exceeds_C()
     {
         using var scope = NewDisposeScope();
-        // One prompt, one position, two samples with δ = −1: ratios e^1.5 ≈ 4.48 (above c = 3) and e^0.5 ≈ 1.65.
+        // Two one-token responses with δ = −1: ratios e^1.5 ≈ 4.48 (above c = 3) and e^0.5 ≈ 1.65.
         // PPO alone: −min(r·δ, clip(r)·δ) = r for each, mean (4.48 + 1.65)/2. With c = 3 the first becomes
         // −max(−4.48, 3·δ) = 3, so the mean is (3 + 1.65)/2, and that sample's gradient is 0.
-        var logpOld = tensor(new float[] { -2f, -2f }, [1, 1, 2]);
-        var logp = logpOld.add(tensor(new float[] { 1.5f, 0.5f }, [1, 1, 2]), Scalars.One).requires_grad_(true);
-        var deltas = tensor(new float[] { -1, -1 }, [1, 2]);
+        var logpOld = tensor(new float[] { -2f, -2f }, [2, 1]);
+        var logp = logpOld.add(tensor(new float[] { 1.5f, 0.5f }, [2, 1]), Scalars.One).requires_grad_(true);
+        var deltas = tensor(new float[] { -1, -1 });
 
-        var ppo = GrpoMath.PolicyLoss(logp, logpOld, deltas, LossMode.Clipped, 0.2, 0.2).item<float>();
-        var dual = GrpoMath.PolicyLoss(logp, logpOld, deltas, LossMode.Clipped, 0.2, 0.2, dualClip: 3);
-        dual.backward();
+        var ppo = GrpoLoss.Compute(new LossInputs(logp, logpOld, deltas, ones(2, 1)), Clipped()).Loss.item<float>();
+        var dual = GrpoLoss.Compute(new LossInputs(logp, logpOld, deltas, ones(2, 1)), Clipped(dualClip: 3));
+        dual.Loss.backward();
 
         Assert.That(ppo, Is.EqualTo((Math.Exp(1.5) + Math.Exp(0.5)) / 2).Within(1e-5));
-        Assert.That(dual.item<float>(), Is.EqualTo((3 + Math.Exp(0.5)) / 2).Within(1e-5));
+        Assert.That(dual.Loss.item<float>(), Is.EqualTo((3 + Math.Exp(0.5)) / 2).Within(1e-5));
         Assert.That(logp.grad!.data<float>().ToArray(), Is.EqualTo(new[] { 0f, (float)(Math.Exp(0.5) / 2) }).Within(1e-5));
-        Assert.That(GrpoMath.DualClipFraction(logp.detach(), logpOld, deltas, 3).item<float>(), Is.EqualTo(0.5f));
+        Assert.That(dual.ClipDual.item<float>(), Is.EqualTo(0.5f));
     }
 
     [Test]
-    public void Dual_Clip_Leaves_Positive_Advantages_Alone()
+    public void Dual_Clip_Leaves_Positive_Deltas_Alone()
     {
         using var scope = NewDisposeScope();
         // δ = +1 with ratio e^1.5: PPO clips it at 1 + ε_high = 1.2 either way.
-        var logpOld = tensor(new float[] { -2f }, [1, 1, 1]);
+        var logpOld = tensor(new float[] { -2f }, [1, 1]);
         var logp = logpOld.add(K[1.5f], Scalars.One);
-        var deltas = tensor(new float[] { 1 }, [1, 1]);
-        Assert.That(GrpoMath.PolicyLoss(logp, logpOld, deltas, LossMode.Clipped, 0.2, 0.2, dualClip: 3).item<float>(), Is.EqualTo(-1.2f).Within(1e-6));
-        Assert.That(GrpoMath.DualClipFraction(logp, logpOld, deltas, 3).item<float>(), Is.Zero);
+        var o = GrpoLoss.Compute(new LossInputs(logp, logpOld, tensor(new float[] { 1 }), ones(1, 1)), Clipped(dualClip: 3));
+        Assert.That(o.Loss.item<float>(), Is.EqualTo(-1.2f).Within(1e-6));
+        Assert.That(o.ClipDual.item<float>(), Is.Zero);
     }
 
     [Test]
     public void Dual_Clip_In_The_Per_Token_Loss()
     {
         using var scope = NewDisposeScope();
-        // SequenceLossTests' example: token ratios 1.5, 0.5 (A = +1) and 1.3 (A = −1), ε = 0.2, token mean over 3 tokens.
+        // GrpoLossTests' example: token ratios 1.5, 0.5 (A = +1) and 1.3 (A = −1), ε = 0.2, token mean over 3 tokens.
         // c = 1.25 bounds the third: −max(min(−1.3, −1.2), −1.25) = 1.25 instead of 1.3.
         var mask = tensor(new float[] { 1, 1, 1, 0 }, [2, 2]);
         var logpOld = tensor(new float[] { -1f, -2f, -0.5f, 0f }, [2, 2]);
         var logp = logpOld.add(tensor(new[] { MathF.Log(1.5f), MathF.Log(0.5f), MathF.Log(1.3f), 9f }, [2, 2]), Scalars.One).requires_grad_(true);
         var options = new TokenLoss(LossMode.Clipped, 0.2, 0.2, LossAggregation.TokenMean, RatioLevel.Token, KlEstimator.K3, 0, 2, DualClip: 1.25);
 
-        var o = GrpoMath.SequenceLoss(logp, logpOld, tensor(new float[] { 1, -1 }), mask, options);
+        var o = GrpoLoss.Compute(new LossInputs(logp, logpOld, tensor(new float[] { 1, -1 }), mask), options);
         o.Loss.backward();
 
         Assert.That(o.Loss.item<float>(), Is.EqualTo((-1.2 - 0.5 + 1.25) / 3).Within(1e-6));
@@ -77,39 +80,18 @@ public sealed class StabilityToolsTests
     {
         using var scope = NewDisposeScope();
         // Two tokens with uniform next-token distributions over 4 and over 2 outputs: entropies ln 4 and ln 2. Naive loss
-        // with zero advantages is 0, so the loss is −0.1 · (ln 4 + ln 2)/2.
+        // with zero deltas is 0, so the loss is −0.1 · (ln 4 + ln 2)/2.
         var logProbs = tensor(new[] { MathF.Log(0.25f), MathF.Log(0.25f), MathF.Log(0.25f), MathF.Log(0.25f),
                                       MathF.Log(0.5f), MathF.Log(0.5f), -100f, -100f }, [1, 2, 4]);
         var entropy = GrpoMath.TokenEntropy(logProbs);
         var options = new TokenLoss(LossMode.Naive, 0.2, 0.2, LossAggregation.TokenMean, RatioLevel.Token, KlEstimator.K3, 0, 2, EntropyCoef: 0.1);
         var logp = tensor(new float[] { -1, -1 }, [1, 2]);
 
-        var o = GrpoMath.SequenceLoss(logp, logp, tensor(new float[] { 0 }), ones(1, 2), options, entropy: entropy);
+        var o = GrpoLoss.Compute(new LossInputs(logp, logp, tensor(new float[] { 0 }), ones(1, 2)) { Entropy = entropy }, options);
 
         Assert.That(entropy.data<float>().ToArray(), Is.EqualTo(new[] { MathF.Log(4), MathF.Log(2) }).Within(1e-5));
         Assert.That(o.Loss.item<float>(), Is.EqualTo(-0.1 * (Math.Log(4) + Math.Log(2)) / 2).Within(1e-6));
         Assert.That(o.PolicyLoss.item<float>(), Is.Zero, "the policy loss metric leaves the bonus out");
-    }
-
-    [Test]
-    public void Closed_Form_Entropy_Gradient_Equals_Autograd_Of_Minus_Coef_Times_Entropy()
-    {
-        using var scope = NewDisposeScope();
-        var generator = new Generator(7);
-        var logits = randn([3, 4, 5], generator: generator).requires_grad_(true);
-        var old = nn.functional.log_softmax(randn([3, 4, 5], generator: generator), -1);
-        var responses = randint(0, 5, [3, 4, 6], generator: generator, dtype: ScalarType.Int64);
-        var stats = GrpoMath.Aggregate(responses, randn([3, 6], generator: generator), 5);
-
-        var lp = nn.functional.log_softmax(logits, -1);
-        (GrpoMath.PolicyLoss(lp, old, stats, LossMode.Clipped, 0.2, 0.2) - GrpoMath.Entropy(lp) * K[0.05]).backward();
-        var autograd = logits.grad!.data<float>().ToArray();
-        logits.grad!.zero_();
-        var lp2 = nn.functional.log_softmax(logits, -1);
-        var objective = GrpoMath.LossAndGradient(lp2.detach(), old, null, stats, LossMode.Clipped, 0.2, 0.2, KlEstimator.K3, 0, entropyCoef: 0.05);
-        (lp2 * objective.Gradient).sum().backward();
-
-        Assert.That(logits.grad!.data<float>().ToArray(), Is.EqualTo(autograd).Within(1e-6));
     }
 
     [TestCase(0.01, 0.5, 0.015)]    // entropy below the target 1.0: up by Δ = 0.005
@@ -336,27 +318,29 @@ public sealed class StabilityToolsTests
     }
 
     [Test]
-    public void Importance_Weights_Scale_The_Deltas_Of_The_Fast_Path_As_They_Scale_The_Per_Token_Loss()
+    public void Importance_Weights_Multiply_Each_Tokens_Policy_Loss_But_Not_The_Kl()
     {
         using var scope = NewDisposeScope();
-        var generator = new Generator(11);
-        var logits = randn([2, 3, 4], generator: generator).requires_grad_(true);
-        var old = nn.functional.log_softmax(randn([2, 3, 4], generator: generator), -1);
-        var responses = randint(0, 4, [2, 3, 5], generator: generator, dtype: ScalarType.Int64);
-        var deltas = randn([2, 5], generator: generator);
-        // Weights per (b, l, v): a factorised policy's π_old/π_behaviour depends on the token, not on the sample.
-        var weightTable = rand([2, 3, 4], generator: generator) * K[2];
-        var weights = weightTable.gather(2, responses);
+        // GrpoLossTests' example, token mean over 3 tokens: per-token clipped losses −1.2, −0.5 (δ = +1) and 1.3 (δ = −1).
+        // Weights 2, 0.5 and 1.5 (junk in the masked slot): (−2.4 − 0.25 + 1.95)/3 = −0.7/3; the gradient of the one
+        // unclipped token of each response is scaled too: −0.5·0.5/3 and 1.3·1.5/3. k1 with log π_ref = log π − 1 is 1
+        // per token whatever the weights: (2 + 1)/2, and β·k1 adds β/N = 0.05 to each token's gradient, unweighted.
+        var mask = tensor(new float[] { 1, 1, 1, 0 }, [2, 2]);
+        var logpOld = tensor(new float[] { -1f, -2f, -0.5f, 0f }, [2, 2]);
+        var logp = logpOld.add(tensor(new[] { MathF.Log(1.5f), MathF.Log(0.5f), MathF.Log(1.3f), 9f }, [2, 2]), Scalars.One).requires_grad_(true);
+        var options = new TokenLoss(LossMode.Clipped, 0.2, 0.2, LossAggregation.TokenMean, RatioLevel.Token, KlEstimator.K1, 0.1, 2);
+        var inputs = new LossInputs(logp, logpOld, tensor(new float[] { 1, -1 }), mask)
+        {
+            RefLogp = logp.detach() - Scalars.One,
+            Weights = tensor(new float[] { 2, 0.5f, 1.5f, 99 }, [2, 2]),
+        };
 
-        var lp = nn.functional.log_softmax(logits, -1);
-        var fast = GrpoMath.PolicyLoss(lp, old, GrpoMath.Aggregate(responses, deltas, 4, weights), LossMode.Clipped, 0.2, 0.2);
-        // The per-token definition: each sampled token's clipped loss times its weight, over B·L·G tokens.
-        var logp = lp.gather(2, responses);
-        var ratio = (logp - old.gather(2, responses)).exp();
-        var d = deltas.unsqueeze(1);
-        var perToken = -(minimum(ratio * d, ratio.clamp(K[0.8], K[1.2]) * d) * weights).mean();
+        var o = GrpoLoss.Compute(inputs, options);
+        o.Loss.backward();
 
-        Assert.That(fast.item<float>(), Is.EqualTo(perToken.item<float>()).Within(1e-5));
+        Assert.That(o.PolicyLoss.item<float>(), Is.EqualTo(-0.7 / 3).Within(1e-6));
+        Assert.That(o.Kl.item<float>(), Is.EqualTo(1.5).Within(1e-6));
+        Assert.That(logp.grad!.data<float>().ToArray(), Is.EqualTo(new[] { 0.05f, -0.25f / 3 + 0.05f, 1.95f / 3 + 0.05f, 0f }).Within(1e-6));
     }
 
     [Test]

@@ -17,6 +17,11 @@ public enum DeltasMode
     Max,
     /// <summary>δ = (R − group mean) / (unbiased std of all rewards in the batch + 1e-5).</summary>
     BatchNormalized,
+    /// <summary>
+    /// Leave-one-out: δ_i = R_i − mean of the other G − 1 rewards of the group = G/(G−1)·(R_i − group mean) (RLOO,
+    /// Kool et al. 2019; Ahmadian et al. 2024). Needs G ≥ 2, which <c>grpo.groupSize</c> always is.
+    /// </summary>
+    Rloo,
 }
 
 /// <summary>The policy-gradient surrogate.</summary>
@@ -28,6 +33,12 @@ public enum LossMode
     Unclipped,
     /// <summary>PPO's −min(ratio·δ, clip(ratio, 1−ε_low, 1+ε_high)·δ).</summary>
     Clipped,
+    /// <summary>
+    /// CISPO (MiniMax-M1, 2025): −sg(clip(ratio, 1−ε_low, 1+ε_high))·δ·log π, the clipped ratio a constant weight, so
+    /// every token keeps a gradient (bounded by the clip) where PPO's clip drops it. ε_low and ε_high are
+    /// <c>clipLow</c> and <c>clipHigh</c>; M1 sets no lower bound, which is <c>clipLow: 1</c> (allowed with cispo only).
+    /// </summary>
+    Cispo,
 }
 
 /// <summary>How the per-token policy loss of a batch of responses becomes one number.</summary>
@@ -155,9 +166,10 @@ public sealed record GrpoOptions
     {
         ConfigException.Require(GroupSize is >= 2 and <= 4096, "grpo.groupSize", GroupSize, "2..4096 (a group needs two responses for a baseline)");
         ConfigException.Require(InnerSteps is >= 1 and <= 1000, "grpo.innerSteps", InnerSteps, "1..1000");
-        ConfigException.Require(Enum.IsDefined(Deltas), "grpo.deltas", Deltas, "rewards, centered, normalized, max, batch_normalized");
-        ConfigException.Require(Enum.IsDefined(Loss), "grpo.loss", Loss, "naive, unclipped, clipped");
-        ConfigException.Require(ClipLow is > 0 and < 1, "grpo.clipLow", ClipLow, "0 < ε_low < 1");
+        ConfigException.Require(Enum.IsDefined(Deltas), "grpo.deltas", Deltas, "rewards, centered, normalized, max, batch_normalized, rloo");
+        ConfigException.Require(Enum.IsDefined(Loss), "grpo.loss", Loss, "naive, unclipped, clipped, cispo");
+        ConfigException.Require(ClipLow is > 0 and < 1 || (Loss == LossMode.Cispo && ClipLow == 1), "grpo.clipLow", ClipLow,
+            "0 < ε_low < 1 (or 1 with grpo.loss cispo: no lower bound on the weight)");
         ConfigException.Require(ClipHigh is > 0 and <= 10, "grpo.clipHigh", ClipHigh, "0 < ε_high ≤ 10");
         ConfigException.Require(KlCoef is >= 0 and <= 100, "grpo.klCoef", KlCoef, "0..100");
         ConfigException.Require(Enum.IsDefined(KlEstimator), "grpo.klEstimator", KlEstimator, "k1, k2, k3, exact");

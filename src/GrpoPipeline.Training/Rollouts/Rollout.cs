@@ -10,9 +10,9 @@ namespace GrpoPipeline.Training.Rollouts;
 /// <see cref="Build"/> is the one place a rollout is made; <see cref="Step"/> gives one inner step's objective.
 /// </summary>
 /// <remarks>
-/// The objective is <see cref="GrpoMath.SequenceLoss"/> on the per-token log-probs with the response mask. A factorised
-/// batch with a token-level ratio takes the fast path instead (<see cref="GrpoMath.LossAndGradient"/> on [B, L, V]),
-/// which a test holds equal to it.
+/// The objective is the loss's definition, <see cref="GrpoLoss.Compute"/>, on the per-token log-probs with the response
+/// mask. A factorised batch takes the fast path instead (<see cref="FactorisedFastPath"/>, on [B, L, V]) for the settings
+/// it supports, which a test holds equal to the definition.
 /// </remarks>
 sealed class Rollout
 {
@@ -35,10 +35,10 @@ sealed class Rollout
             using var _ = no_grad();
             _reference = batch.LogProbs(reference, grpo.Temperature);
         }
-        if (batch.Factorised is { } f && grpo.RatioLevel == RatioLevel.Token)
+        if (batch.Factorised is { } f && FactorisedFastPath.Supports(_loss, f.Samples.shape[1]))
         {
             long prompts = f.Samples.shape[0], length = f.Samples.shape[1], group = f.Samples.shape[2];
-            _statistics = GrpoMath.Aggregate(f.Samples, deltas, f.Vocab, weights?.view(prompts, group, length).permute(0, 2, 1));
+            _statistics = TokenStatistics.Aggregate(f.Samples, deltas, f.Vocab, weights?.view(prompts, group, length).permute(0, 2, 1));
         }
     }
 
@@ -72,31 +72,20 @@ sealed class Rollout
     public StepResult Step(bool lastStep)
     {
         var current = _batch.LogProbs(_state.Policy, Grpo.Temperature);
-        if (_statistics is not null) return FastStep(current.Factorised!, lastStep);
         bool exact = _loss.Estimator == KlEstimator.Exact && _reference is not null;
-        var o = GrpoMath.SequenceLoss(current.Logp, _batch.Logp, _deltas, _mask, _loss, _reference?.Logp,
-            exact ? current.Distributions() : null, exact ? _reference!.Distributions() : null,
-            _loss.EntropyCoef > 0 ? current.TokenEntropy() : null, _weights);
+        var o = _statistics is not null
+            ? FactorisedFastPath.Objective(current.Factorised!, _batch.Factorised!.LogProbs, _reference?.Factorised, _statistics, _loss)
+            : GrpoLoss.Compute(new LossInputs(current.Logp, _batch.Logp, _deltas, _mask)
+            {
+                RefLogp = _reference?.Logp,
+                LogProbs = exact ? current.Distributions() : null,
+                RefLogProbs = exact ? _reference!.Distributions() : null,
+                Entropy = _loss.EntropyCoef > 0 ? current.TokenEntropy() : null,
+                Weights = _weights,
+            }, _loss);
         return new StepResult(o.Loss, o.PolicyLoss.item<float>(), o.Kl.item<float>(),
             lastStep ? o.ClipLow.item<float>() : double.NaN, lastStep ? o.ClipHigh.item<float>() : double.NaN,
             lastStep ? o.ApproxKlOld.item<float>() : double.NaN, lastStep && _loss.DualClip is not null ? o.ClipDual.item<float>() : double.NaN);
-    }
-
-    /// <summary>The fast path on [B, L, V]: the objective's gradient in closed form, two autograd nodes instead of about twenty.</summary>
-    StepResult FastStep(Tensor logProbs, bool lastStep)
-    {
-        var old = _batch.Factorised!.LogProbs;
-        var objective = GrpoMath.LossAndGradient(logProbs.detach(), old, _reference?.Factorised, _statistics!,
-            _loss.Mode, _loss.ClipLow, _loss.ClipHigh, _loss.Estimator, _loss.KlCoef, _loss.DualClip, _loss.EntropyCoef);
-        double low = double.NaN, high = double.NaN, approxKl = double.NaN, dual = double.NaN;
-        if (lastStep)
-        {
-            var (l, h) = GrpoMath.ClipFractions(logProbs.detach(), old, _statistics!, _loss.ClipLow, _loss.ClipHigh);
-            (low, high) = (l.item<float>(), h.item<float>());
-            approxKl = GrpoMath.ApproxKlOld(logProbs.detach(), old, _statistics!).item<float>();
-            if (_loss.DualClip is { } c) dual = GrpoMath.DualClipFraction(logProbs.detach(), old, _statistics!, c).item<float>();
-        }
-        return new StepResult((logProbs * objective.Gradient).sum(), objective.PolicyLoss.item<float>(), objective.Kl.item<float>(), low, high, approxKl, dual);
     }
 
     /// <summary>The batch's own metrics: for variable-length responses their lengths and truncation.</summary>
