@@ -26,9 +26,9 @@ public static class MetricKeys
     public const string LossPolicy = "loss/policy";
     /// <summary>The KL(π‖π_ref) estimate, mean over the μ inner steps (0 without a reference).</summary>
     public const string LossKl = "loss/kl";
-    /// <summary>Share of sampled tokens whose ratio fell below 1−ε_low with a negative advantage, at the last step.</summary>
+    /// <summary>Share of sampled tokens whose ratio fell below 1−ε_low with a negative delta, at the last step.</summary>
     public const string ClipRatioLow = "clip/ratio_low";
-    /// <summary>Share of sampled tokens whose ratio rose above 1+ε_high with a positive advantage, at the last step.</summary>
+    /// <summary>Share of sampled tokens whose ratio rose above 1+ε_high with a positive delta, at the last step.</summary>
     public const string ClipRatioHigh = "clip/ratio_high";
     /// <summary>Mean per-position (per generated token) entropy of the rollout distribution.</summary>
     public const string PolicyEntropy = "policy/entropy";
@@ -52,7 +52,7 @@ public static class MetricKeys
     public const string HeldOutReward = "heldout/reward";
     /// <summary>Greedy exact-match share on the held-out prompts of length <paramref name="length"/> (variable-length tasks).</summary>
     public static string HeldOutExactAtLength(int length) => $"heldout/exact_len_{length}";
-    /// <summary>Share of tokens whose ratio the dual clip bounds (above c with a negative advantage); with grpo.dualClip.</summary>
+    /// <summary>Share of tokens whose ratio the dual clip bounds (above c with a negative delta); with grpo.dualClip.</summary>
     public const string ClipRatioDual = "clip/ratio_dual";
     /// <summary>The entropy bonus's coefficient in force this epoch (the controller moves it); with grpo.entropy.</summary>
     public const string PolicyEntropyCoef = "policy/entropy_coef";

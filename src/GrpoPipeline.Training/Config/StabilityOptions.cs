@@ -3,7 +3,7 @@ using GrpoPipeline.Core;
 namespace GrpoPipeline.Training;
 
 /// <summary>
-/// Dynamic sampling (DAPO, Yu et al. 2025, §3.2): groups whose G rewards all tie carry no advantage and are dropped, and
+/// Dynamic sampling (DAPO, Yu et al. 2025, §3.2): groups whose G rewards all tie have all their deltas zero and are dropped, and
 /// more prompts are drawn to refill the batch. <c>grpo.dynamicSampling</c>; null is off.
 /// </summary>
 public sealed record DynamicSamplingOptions

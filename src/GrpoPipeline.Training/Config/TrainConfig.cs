@@ -45,12 +45,12 @@ public sealed record GrpoOptions
     public RatioLevel RatioLevel { get; init; } = RatioLevel.Token;
     /// <summary>
     /// Truncated responses (no EOS within maxLength + 1 tokens) add nothing to the loss (DAPO's overlong filtering);
-    /// false scores them as they are. They still count in their group's advantages. Default false.
+    /// false scores them as they are. They still count in their group's deltas. Default false.
     /// </summary>
     public bool MaskTruncated { get; init; }
 
     /// <summary>
-    /// Dual clip c: with a negative advantage the ratio is also bounded above by c, so a token the update has already
+    /// Dual clip c: with a negative delta the ratio is also bounded above by c, so a token the update has already
     /// made far likelier cannot pull the loss without bound (Ye et al. 2020, "Mastering Complex Control in MOBA Games
     /// with Deep Reinforcement Learning", §3.3). Needs <c>loss: clipped</c>; c &gt; 1. Default null (off).
     /// </summary>
