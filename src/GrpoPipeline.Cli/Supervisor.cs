@@ -103,13 +103,15 @@ static class Supervisor
         foreach (var arg in prefix.Concat(args)) start.ArgumentList.Add(arg);
         using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {host}");
         log.LogInformation("Supervising trainer pid {Pid}: grpo {Args}", child.Id, string.Join(' ', args));
-        using var forward = cancel.Register(() => { if (!child.HasExited) kill(child.Id, SigInt); });
+        // SIGTERM, not SIGINT: a process started in the background of a non-interactive shell inherits SIGINT ignored,
+        // and a trainer supervised from a script would then never hear the stop.
+        using var forward = cancel.Register(() => { if (!child.HasExited) kill(child.Id, SigTerm); });
         child.WaitForExit();
         return child.ExitCode;
     }
 
     const string SetSid = "/usr/bin/setsid";
-    const int SigInt = 2;
+    const int SigTerm = 15;
 
     /// <summary>How this process was started: the apphost alone, or <c>dotnet grpo.dll</c>.</summary>
     static (string Host, string[] Prefix) Self()
