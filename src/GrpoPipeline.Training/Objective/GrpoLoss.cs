@@ -72,9 +72,10 @@ public static class GrpoLoss
     /// <remarks>
     /// Per token, with r = e^(x − x_old) and δ the response's delta: naive −δ·x; unclipped −r·δ; clipped
     /// −min(r·δ, clip(r, 1−ε_low, 1+ε_high)·δ) (PPO, Schulman 2017), and with the dual clip c a negative δ's term is
-    /// −max(min(r·δ, clip(r)·δ), c·δ) (Ye et al. 2020); cispo −sg(clip(r))·δ·x. With a sequence ratio, s = exp(mean over the response's
-    /// tokens of x − x_old) replaces r, and every token of the response carries that response's term (GSPO). The
-    /// importance weights multiply each token's term. Aggregation (T_i tokens in response i, N responses):
+    /// −max(min(r·δ, clip(r)·δ), c·δ) (Ye et al. 2020); cispo −sg(clip(r, 1−ε_low, 1+ε_high))·δ·x with sg the
+    /// stop-gradient (MiniMax-M1, 2025). With a sequence ratio, s = exp(mean over the response's tokens of x − x_old)
+    /// replaces r, and every token of the response carries that response's term (GSPO). The importance weights
+    /// multiply each token's term. Aggregation (T_i tokens in response i, N responses):
     /// sequence_mean (1/|{i: T_i &gt; 0}|) Σ_i (1/T_i) Σ_t ℓ_it; token_mean Σ ℓ / Σ_i T_i; constant
     /// Σ ℓ / (N·maxResponseLength). KL(π‖π_ref) is the sequence KL — summed over a response's tokens — averaged over
     /// the N responses, whatever the aggregation; the entropy bonus subtracts coef × the token mean of the entropies.
