@@ -15,7 +15,7 @@ public sealed record GrpoOptions
     public DeltasMode Deltas { get; init; } = DeltasMode.Centered;
     /// <summary>Policy-gradient surrogate. Default <c>clipped</c>.</summary>
     public LossMode Loss { get; init; } = LossMode.Clipped;
-    /// <summary>Lower clip range ε_low: ratios below 1−ε_low are clipped. Default 0.1.</summary>
+    /// <summary>Lower clip range ε_low: ratios below 1−ε_low are clipped (with cispo, 1 means no lower bound on the weight). Default 0.1.</summary>
     public double ClipLow { get; init; } = 0.1;
     /// <summary>Upper clip range ε_high: ratios above 1+ε_high are clipped. Default 0.1.</summary>
     public double ClipHigh { get; init; } = 0.1;
