@@ -26,6 +26,8 @@ public sealed record SamplingSettings(int Group, double Temperature, int MaxResp
 /// <remarks>
 /// A subclass is a TorchSharp module: its fields are checkpoint keys, and its constructor ends with
 /// <c>RegisterComponents()</c>. <c>forward</c> maps token ids to logits; its input and output shapes are the kind's own.
+/// The kinds live in this library: writing the ONNX graph is internal, and <see cref="PolicyFactory"/> builds each
+/// kind from <see cref="PolicyOptions.Kind"/>.
 /// </remarks>
 public abstract class GrpoPolicy : nn.Module<Tensor, Tensor>
 {
