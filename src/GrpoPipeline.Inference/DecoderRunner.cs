@@ -10,7 +10,8 @@ namespace GrpoPipeline.Inference;
 /// preallocated buffers per layer, key and value: each run reads <c>past</c> from one and writes <c>present</c> into
 /// the other, which the next run reads back. A [B, H, T, dh] tensor is contiguous from a buffer's start for any T, so
 /// the buffers serve every step without a copy of the cache or an allocation per token. Rows stop at EOS or at the cap
-/// of maxLength + 1 tokens; the loop ends when every row has stopped.
+/// of maxLength + 1 tokens, and leave the batch once a quarter of it has stopped (their cache is overwritten by the
+/// live rows'), so a short response does not ride along to the longest one's end; the loop ends when every row has stopped.
 /// </summary>
 /// <remarks>Stateless between calls (every call rents its own buffers), so one runner serves many threads.</remarks>
 sealed class DecoderRunner
@@ -75,6 +76,7 @@ sealed class DecoderRunner
         var valid = new bool[rows * capacity];                               // [row, column]: a real token is there
         var next = new long[rows];                                           // each row's next position
         var tokens = new List<long>[rows];
+        var origin = new int[rows];                                          // each row's prompt, counted from first
         var done = new bool[rows];
         var probabilities = rng is null ? null : new double[outputs];
         var inputValues = new OrtValue[_inputNames.Length];
@@ -96,34 +98,48 @@ sealed class DecoderRunner
                 }
                 next[b] = prompt.Length + 1 + shift;
                 tokens[b] = new List<long>(cap);
+                origin[b] = b;
             }
 
-            int length = width, past = 0, read = 0, running = rows;
+            int length = width, past = 0, read = 0, live = rows, finished = 0;
             while (true)
             {
-                Run(ids, positions, mask, valid, rows, length - past, past, capacity, cache, read, logits, inputValues, outputValues);
+                Run(ids, positions, mask, valid, live, length - past, past, capacity, cache, read, logits, inputValues, outputValues);
                 read ^= 1;
                 int stride = (length - past) * outputs;                       // logits of each row's last column
-                running = 0;
-                for (int b = 0; b < rows; b++)
+                int running = 0;
+                for (int b = 0; b < live; b++)
                 {
-                    if (done[b]) { ids[b] = _special.Pad; positions[b] = 0; continue; }
+                    if (done[b]) continue;                                    // finished, still riding until a compaction
                     var row = logits.AsSpan(b * stride + stride - outputs, outputs);
                     long token = rng is null ? Greedy(row) : Draw(row, temperature, probabilities!, rng);
-                    if (token == _special.Eos) done[b] = true;
-                    else tokens[b].Add(token);
-                    if (tokens[b].Count == cap) done[b] = true;             // truncated: the cap without EOS
-                    if (done[b]) { ids[b] = _special.Pad; positions[b] = 0; continue; }
+                    bool eos = token == _special.Eos;
+                    if (!eos) tokens[b].Add(token);
+                    if (eos || tokens[b].Count == cap)                        // EOS, or the cap without EOS (truncated)
+                    {
+                        responses[first + origin[b]] = tokens[b].ToArray();
+                        done[b] = true;
+                        ids[b] = _special.Pad;
+                        finished++;
+                        continue;
+                    }
                     ids[b] = token;
                     positions[b] = next[b]++;
                     running++;
                 }
                 if (running == 0) break;
-                for (int b = 0; b < rows; b++) valid[b * capacity + length] = ids[b] != _special.Pad;
+                // Finished rows leave the batch once they are a quarter of it: the live rows' cache moves up over
+                // theirs, so later runs compute only live rows. Rows keep their order, so draws keep theirs.
+                if (4 * finished >= live)
+                {
+                    Compact(live, length, capacity, cache, read, ids, positions, valid, next, tokens, origin, done);
+                    live = running;
+                    finished = 0;
+                }
+                for (int b = 0; b < live; b++) valid[b * capacity + length] = ids[b] != _special.Pad;
                 past = length;
                 length++;
             }
-            for (int b = 0; b < rows; b++) responses[first + b] = tokens[b].ToArray();
         }
         finally
         {
@@ -132,6 +148,33 @@ sealed class DecoderRunner
             longs.Return(ids);
             longs.Return(positions);
             longs.Return(mask);
+        }
+    }
+
+    /// <summary>
+    /// Moves every live row (not <paramref name="done"/>) up over the finished ones, keeping their order: its
+    /// <paramref name="length"/> columns of cache in each layer's current buffer, its validity row and its state.
+    /// </summary>
+    void Compact(int rows, int length, int capacity, float[][] cache, int read, long[] ids, long[] positions, bool[] valid,
+        long[] next, List<long>[] tokens, int[] origin, bool[] done)
+    {
+        int block = _heads * length * _headDim, to = 0;
+        for (int b = 0; b < rows; b++)
+        {
+            if (done[b]) continue;
+            done[to] = false;
+            if (to != b)
+            {
+                for (int kv = 0; kv < 2 * _layers; kv++)
+                    Array.Copy(cache[2 * kv + read], b * block, cache[2 * kv + read], to * block, block);
+                Array.Copy(valid, b * capacity, valid, to * capacity, length);
+                ids[to] = ids[b];
+                positions[to] = positions[b];
+                next[to] = next[b];
+                tokens[to] = tokens[b];
+                origin[to] = origin[b];
+            }
+            to++;
         }
     }
 

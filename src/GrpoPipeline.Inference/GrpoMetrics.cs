@@ -34,6 +34,15 @@ public static class GrpoMetrics
     internal static readonly Counter<long> RequestsRejected = Meter.CreateCounter<long>(
         "grpo.requests.rejected", "{request}", "Requests refused before inference (bad input, no key, rate limit), by status code");
 
+    /// <summary>Time a request waited in a hosted policy's queue before its batch started, in seconds.</summary>
+    internal static readonly Histogram<double> QueueTime = Meter.CreateHistogram<double>(
+        "grpo.batching.queue_time", "s", "Time a request waited in the queue before its batch started",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1] });
+
+    /// <summary>Requests refused because the queue was full.</summary>
+    internal static readonly Counter<long> RequestsOverloaded = Meter.CreateCounter<long>(
+        "grpo.batching.overloaded", "{request}", "Requests refused because the hosted policy's queue was full");
+
     /// <summary>Replacement models swapped in.</summary>
     internal static readonly Counter<long> ModelReloads = Meter.CreateCounter<long>(
         "grpo.model.reloads", "{reload}", "Replacement model files swapped in");
@@ -44,9 +53,19 @@ public static class GrpoMetrics
 
     static readonly List<PolicyHost> Hosts = [];
 
-    static GrpoMetrics() =>
+    static GrpoMetrics()
+    {
         Meter.CreateObservableGauge("grpo.model.generation", ObserveGenerations, "{generation}",
             "Generation of the model each host serves: 1 at start, +1 per reload");
+        Meter.CreateObservableGauge("grpo.batching.queue_length", ObserveQueues, "{request}",
+            "Requests waiting in each host's queue for a batch");
+    }
+
+    static IEnumerable<Measurement<int>> ObserveQueues()
+    {
+        lock (Hosts)
+            return Hosts.Select(h => new Measurement<int>(h.QueueLength, new KeyValuePair<string, object?>("grpo.model.path", h.ModelPath))).ToList();
+    }
 
     static IEnumerable<Measurement<int>> ObserveGenerations()
     {

@@ -17,6 +17,19 @@ public interface IPolicy
     /// <exception cref="ArgumentException">The model does not take the prompt (<see cref="PolicyContract.Problem"/>); the message names the index and value.</exception>
     long[] Respond(ReadOnlySpan<long> prompt);
 
+    /// <summary>
+    /// The greedy response to one prompt, awaited: a hosted policy (<c>AddGrpoPolicy</c>) queues it and answers it in a
+    /// batch with concurrent calls, without holding a thread while it waits. The default answers on the caller's thread.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model does not take the prompt.</exception>
+    /// <exception cref="PolicyOverloadedException">A hosted policy's queue is full.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while the call was queued.</exception>
+    Task<long[]> RespondAsync(ReadOnlyMemory<long> prompt, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Respond(prompt.Span));
+    }
+
     /// <summary>Greedy responses to many prompts, in one batched inference.</summary>
     /// <exception cref="ArgumentException">The model does not take a prompt; the message names the row, index and value.</exception>
     long[][] RespondBatch(IReadOnlyList<long[]> prompts);

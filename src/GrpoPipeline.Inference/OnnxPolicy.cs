@@ -117,20 +117,25 @@ public sealed class OnnxPolicy : IPolicy, IDisposable
     /// <inheritdoc />
     public long[][] RespondBatch(IReadOnlyList<long[]> prompts)
     {
-        if (_decoder is not null)
-        {
-            CheckBatch(prompts);
-            long began = Stopwatch.GetTimestamp();
-            var decoded = Decode(prompts, 0, null);
-            GrpoMetrics.RecordInference(began, prompts.Count);
-            return decoded;
-        }
-        var flat = Flatten(prompts);
+        CheckBatch(prompts);
+        return RespondValidated(prompts);
+    }
+
+    /// <summary><see cref="RespondBatch(IReadOnlyList{long[]})"/> of prompts the caller already checked against <see cref="Contract"/>.</summary>
+    internal long[][] RespondValidated(IReadOnlyList<long[]> prompts)
+    {
         long start = Stopwatch.GetTimestamp();
-        using var outputs = Run(flat, prompts.Count, ResponseOnly);
-        var responses = outputs[0].GetTensorDataAsSpan<long>();
-        var result = new long[prompts.Count][];
-        for (int b = 0; b < result.Length; b++) result[b] = responses.Slice(b * PromptLength, PromptLength).ToArray();
+        long[][] result;
+        if (_decoder is not null) result = Decode(prompts, 0, null);
+        else
+        {
+            var flat = new long[prompts.Count * PromptLength];
+            for (int b = 0; b < prompts.Count; b++) prompts[b].CopyTo(flat, b * PromptLength);
+            using var outputs = Run(flat, prompts.Count, ResponseOnly);
+            var responses = outputs[0].GetTensorDataAsSpan<long>();
+            result = new long[prompts.Count][];
+            for (int b = 0; b < result.Length; b++) result[b] = responses.Slice(b * PromptLength, PromptLength).ToArray();
+        }
         GrpoMetrics.RecordInference(start, prompts.Count);
         return result;
     }

@@ -12,33 +12,11 @@ namespace GrpoPipeline.Inference.Tests;
 [TestFixture, NonParallelizable]   // the meter is process-wide; other tests' inferences would add to the sums
 public sealed class MetricsTests
 {
-    sealed class Recorder : IDisposable
-    {
-        readonly MeterListener _listener = new();
-        public ConcurrentQueue<(string Instrument, double Value, KeyValuePair<string, object?>[] Tags)> Measurements { get; } = new();
-
-        public Recorder()
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == GrpoMetrics.MeterName) listener.EnableMeasurementEvents(instrument);
-            };
-            _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray())));
-            _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray())));
-            _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray())));
-            _listener.Start();
-        }
-
-        public double[] Values(string instrument) => Measurements.Where(m => m.Instrument == instrument).Select(m => m.Value).ToArray();
-        public void Observe() => _listener.RecordObservableInstruments();
-        public void Dispose() => _listener.Dispose();
-    }
-
     [Test]
     public void Each_Inference_Call_Records_Its_Duration_Prompts_And_Batch_Size()
     {
         using var policy = OnnxPolicy.Load(Fixtures.Random);
-        using var recorder = new Recorder();
+        using var recorder = new MetricRecorder();
 
         policy.Respond(new long[6]);
         policy.RespondBatch(Fixtures.RandomPrompts(5, 6, 12, seed: 1));
@@ -55,7 +33,7 @@ public sealed class MetricsTests
         using var dir = new TempDir("metrics");
         var model = ModelFiles.ServedCopy(dir.Root, Fixtures.Lecture);
         using var host = new PolicyHost(Options.Create(new PolicyModelOptions { ModelPath = model }), NullLogger<PolicyHost>.Instance);
-        using var recorder = new Recorder();
+        using var recorder = new MetricRecorder();
         host.LoadInitial();
 
         ModelFiles.ReplaceAtomically(model, Fixtures.LectureUntrained);

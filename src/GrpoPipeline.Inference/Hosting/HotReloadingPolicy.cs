@@ -5,7 +5,7 @@ namespace GrpoPipeline.Inference.Hosting;
 /// <summary>
 /// The <see cref="IPolicy"/> that <see cref="Microsoft.Extensions.DependencyInjection.PolicyServiceCollectionExtensions.AddGrpoPolicy"/>
 /// registers: every call takes a lease on the host's current model, so a reload is invisible to callers and no call
-/// ever meets a disposed session. A call that starts before the first model loads throws
+/// ever meets a disposed session. Greedy single-prompt calls go through the host's batcher (<see cref="BatchingOptions"/>). A call that starts before the first model loads throws
 /// <see cref="InvalidOperationException"/>.
 /// </summary>
 sealed class HotReloadingPolicy(PolicyHost host) : IPolicy
@@ -15,10 +15,20 @@ sealed class HotReloadingPolicy(PolicyHost host) : IPolicy
         get { using var lease = Acquire(); return lease.Policy.Contract; }
     }
 
+    // Through the host's batcher: concurrent callers share batched inferences.
     public long[] Respond(ReadOnlySpan<long> prompt)
     {
-        using var lease = Acquire();
-        return lease.Policy.Respond(prompt);
+        // Checked here, against the current model, so a bad prompt costs no queueing and throws on the caller's thread.
+        using (var lease = Acquire())
+            if (lease.Policy.Contract.Problem(prompt) is { } problem) throw new ArgumentException(problem, "prompt");
+        return host.RespondAsync(prompt.ToArray()).GetAwaiter().GetResult().Response;
+    }
+
+    public async Task<long[]> RespondAsync(ReadOnlyMemory<long> prompt, CancellationToken cancellationToken = default)
+    {
+        using (var lease = Acquire())
+            if (lease.Policy.Contract.Problem(prompt.Span) is { } problem) throw new ArgumentException(problem, "prompt");
+        return (await host.RespondAsync(prompt, cancellationToken).ConfigureAwait(false)).Response;
     }
 
     public long[][] RespondBatch(IReadOnlyList<long[]> prompts)
@@ -39,7 +49,5 @@ sealed class HotReloadingPolicy(PolicyHost host) : IPolicy
         return lease.Policy.Score(prompt, response);
     }
 
-    PolicyLease Acquire() => host.TryAcquire(out var lease)
-        ? lease
-        : throw new InvalidOperationException($"no model is loaded from '{host.ModelPath}' yet: the host loads it when it starts");
+    PolicyLease Acquire() => host.TryAcquire(out var lease) ? lease : throw PolicyHost.NoModelException(host.ModelPath);
 }

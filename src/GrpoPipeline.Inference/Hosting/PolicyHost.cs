@@ -6,7 +6,9 @@ namespace GrpoPipeline.Inference.Hosting;
 /// <summary>
 /// Owns the model being served. Requests take a <see cref="PolicyLease"/> on the current model; a reload loads and
 /// validates the new file first, then swaps it in with one atomic exchange. The old model is disposed when its last
-/// lease is released, so no request sees a disposed session and none fails during a swap.
+/// lease is released, so no request sees a disposed session and none fails during a swap. Greedy requests made through
+/// <see cref="RespondAsync"/> (and the registered <see cref="IPolicy"/>'s <c>Respond</c>) are gathered into batched
+/// inferences (<see cref="BatchingOptions"/>); each batch leases the model that is current when it starts.
 /// </summary>
 public sealed partial class PolicyHost : IDisposable
 {
@@ -14,6 +16,7 @@ public sealed partial class PolicyHost : IDisposable
     readonly ILogger<PolicyHost> _logger;
     readonly TimeProvider _time;
     readonly Lock _reloadGate = new();
+    readonly RequestBatcher? _batcher;
     LoadedModel? _current;
     int _generation;
     int _rejections;
@@ -27,6 +30,7 @@ public sealed partial class PolicyHost : IDisposable
         _logger = logger;
         _time = time ?? TimeProvider.System;
         ModelPath = _options.FullModelPath;
+        if (_options.Batching.Enabled) _batcher = new RequestBatcher(this, _options.Batching);
         GrpoMetrics.Track(this);
     }
 
@@ -42,6 +46,29 @@ public sealed partial class PolicyHost : IDisposable
     public int Rejections => Volatile.Read(ref _rejections);
     /// <summary>The most recent rejected replacement, if any.</summary>
     public ReloadRejection? LastRejection => Volatile.Read(ref _lastRejection);
+
+    /// <summary>Requests waiting for a batch (always 0 with batching off).</summary>
+    public int QueueLength => _batcher?.QueueLength ?? 0;
+
+    /// <summary>
+    /// The greedy response to <paramref name="prompt"/> from the current model, batched with concurrent requests
+    /// (or answered on the caller's thread with batching off): the same answer the model gives the prompt alone.
+    /// The prompt is copied, so the caller may reuse its memory at once.
+    /// </summary>
+    /// <exception cref="ArgumentException">The answering model does not take the prompt.</exception>
+    /// <exception cref="PolicyOverloadedException">The queue is full (<see cref="BatchingOptions.MaxQueueLength"/>).</exception>
+    /// <exception cref="InvalidOperationException">No model is loaded (before start, after shutdown).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while the request was queued.</exception>
+    public Task<HostedResponse> RespondAsync(ReadOnlyMemory<long> prompt, CancellationToken cancellationToken = default)
+    {
+        if (_batcher is not null && !Volatile.Read(ref _disposed)) return _batcher.Enqueue(prompt.ToArray(), cancellationToken);
+        if (!TryAcquire(out var lease)) return Task.FromException<HostedResponse>(NoModelException(ModelPath));
+        using (lease)
+            return Task.FromResult(new HostedResponse(lease.Policy.Respond(prompt.Span), lease.Policy.Contract, lease.Model.Generation));
+    }
+
+    internal static InvalidOperationException NoModelException(string path) =>
+        new($"no model is loaded from '{path}': the host loads it when it starts, and drops it when it stops");
 
     /// <summary>Loads the model at start. Throws (and so stops the host) when the file cannot be served.</summary>
     public void LoadInitial()
@@ -117,13 +144,17 @@ public sealed partial class PolicyHost : IDisposable
         return new LoadedModel(policy, generation, _time.GetUtcNow());
     }
 
-    /// <summary>Drops the host's hold on the current model; it is disposed once in-flight requests finish.</summary>
+    /// <summary>
+    /// Answers the requests already queued, then drops the host's hold on the current model; it is disposed once
+    /// in-flight requests finish.
+    /// </summary>
     public void Dispose()
     {
+        _batcher?.Dispose();
         lock (_reloadGate)
         {
             if (_disposed) return;
-            _disposed = true;
+            Volatile.Write(ref _disposed, true);
             GrpoMetrics.Untrack(this);
             Interlocked.Exchange(ref _current, null)?.RemoveHolder();
         }

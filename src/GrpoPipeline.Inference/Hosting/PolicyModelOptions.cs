@@ -24,6 +24,9 @@ public sealed class PolicyModelOptions
     /// <summary>Quiet time after the last file event before a reload, so a file being written is read once. Default 200.</summary>
     public int ReloadDebounceMilliseconds { get; set; } = 200;
 
+    /// <summary>How concurrent calls are gathered into batched inferences (<c>Policy:Batching:…</c>); on by default.</summary>
+    public BatchingOptions Batching { get; set; } = new();
+
     /// <summary>Absolute path of <see cref="ModelPath"/>.</summary>
     public string FullModelPath => Path.GetFullPath(ModelPath);
 
@@ -36,6 +39,7 @@ public sealed class PolicyModelOptions
         ConfigException.Require(IntraOpThreads is >= 1 and <= 256, Key(nameof(IntraOpThreads)), IntraOpThreads, "1..256");
         ConfigException.Require(ReloadPollMilliseconds is 0 or (>= 10 and <= 3_600_000), Key(nameof(ReloadPollMilliseconds)), ReloadPollMilliseconds, "0 (off) or 10..3600000");
         ConfigException.Require(ReloadDebounceMilliseconds is >= 0 and <= 60_000, Key(nameof(ReloadDebounceMilliseconds)), ReloadDebounceMilliseconds, "0..60000");
+        Batching.Validate();
     }
 
     /// <summary>The configuration key of <paramref name="property"/>, e.g. <c>Policy:ModelPath</c>.</summary>
