@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# HTTP load benchmark of POST /v1/respond: starts `grpo serve` on loopback, runs wrk (64 connections), stops the server.
-# Prints wrk's figures and judges nothing. Usage: tools/http-bench.sh <model.onnx> [duration_s=15] [configuration=Release]
+# HTTP load benchmark: starts `grpo serve` on loopback and runs wrk against it, all in one sitting:
+#   1. the empty endpoint GET /health/live, 64 connections (the machine's HTTP ceiling, for comparison);
+#   2. POST /v1/respond, 64 connections, prompts of every accepted length in turn (a decoder gets mixed lengths);
+#   3. the same with one connection (latency of a lone request);
+# then prints the service's batch-size and queue-time histograms from /metrics, and stops the server.
+# Prints figures and judges nothing.
+# Usage: tools/http-bench.sh <model.onnx> [duration_s=15] [configuration=Release]
+# Environment: GRPO_DLL=<grpo.dll> serves with another build (e.g. an older commit's, for a before/after);
+# Policy__Batching__Enabled=false (or any other Policy__… key) is passed on to the server.
 set -euo pipefail
 model=${1:?usage: tools/http-bench.sh <model.onnx> [duration_s] [configuration]}
 duration=${2:-15}
 configuration=${3:-Release}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+grpo=${GRPO_DLL:-src/GrpoPipeline.Cli/bin/$configuration/net10.0/grpo.dll}
 url=http://127.0.0.1:5081
 
 if ! command -v wrk >/dev/null; then
@@ -13,14 +21,16 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
 fi
 
-dotnet "src/GrpoPipeline.Cli/bin/$configuration/net10.0/grpo.dll" serve --model "$model" --urls "$url" > /tmp/grpo-http-bench.log 2>&1 &
+log=$(mktemp --suffix=.log)
+dotnet "$grpo" serve --model "$model" --urls "$url" > "$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
+lua=$(mktemp --suffix=.lua)
+trap 'kill $server 2>/dev/null || true; rm -f "$lua" "$log"' EXIT
 for _ in $(seq 1 100); do
   curl -sf "$url/health/ready" >/dev/null 2>&1 && break
   sleep 0.2
 done
-curl -sf "$url/health/ready" >/dev/null || { echo "server did not become ready; log:" >&2; cat /tmp/grpo-http-bench.log >&2; exit 1; }
+curl -sf "$url/health/ready" >/dev/null || { echo "server did not become ready; log:" >&2; cat "$log" >&2; exit 1; }
 
 # One descending prompt (so it needs sorting) per accepted length; requests take them in turn, so a decoder model is
 # loaded with prompts of mixed lengths and a sorter with its one length.
@@ -32,8 +42,6 @@ for ((length = min; length <= max; length++)); do
   prompt=$(for ((i = length - 1; i >= 0; i--)); do echo -n "$((i % vocab)),"; done | sed 's/,$//')
   bodies+="  '{\"prompt\":[$prompt]}',"$'\n'
 done
-lua=$(mktemp --suffix=.lua)
-trap 'kill $server 2>/dev/null || true; rm -f "$lua"' EXIT
 cat > "$lua" <<LUA
 local bodies = {
 $bodies}
@@ -43,8 +51,26 @@ request = function()
   return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, bodies[(n % #bodies) + 1])
 end
 LUA
-echo "POST /v1/respond with prompts of length $min..$max in turn for ${duration}s, 64 connections, 2 threads"
-out=$(wrk -t2 -c64 -d"${duration}s" --latency -s "$lua" "$url/v1/respond")
-echo "$out"
-# wrk prints the non-2xx line only when there are some; say zero explicitly.
-grep -q "Non-2xx" <<<"$out" || echo "  Non-2xx or 3xx responses: 0"
+
+run() {   # run <title> <wrk args...>
+  echo "== $1"
+  shift
+  local out
+  out=$(wrk "$@")
+  echo "$out"
+  # wrk prints the non-2xx line only when there are some; say zero explicitly.
+  grep -q "Non-2xx" <<<"$out" || echo "  Non-2xx or 3xx responses: 0"
+}
+
+# Both warm up the JIT and the connection pool first; only the measured runs are printed.
+wrk -t2 -c64 -d3s "$url/health/live" >/dev/null
+wrk -t2 -c64 -d3s -s "$lua" "$url/v1/respond" >/dev/null
+run "GET /health/live for ${duration}s, 64 connections, 2 threads" -t2 -c64 -d"${duration}s" --latency "$url/health/live"
+run "POST /v1/respond with prompts of length $min..$max in turn for ${duration}s, 64 connections, 2 threads" \
+  -t2 -c64 -d"${duration}s" --latency -s "$lua" "$url/v1/respond"
+run "POST /v1/respond, the same prompts, for ${duration}s, 1 connection" -t1 -c1 -d"${duration}s" --latency -s "$lua" "$url/v1/respond"
+
+# Cumulative histograms over the whole run (warm-up included), as Prometheus keeps them.
+echo "== /metrics: prompts per inference (grpo_inference_batch_size) and time in queue (grpo_batching_queue_time)"
+curl -sf "$url/metrics" | grep -E '^grpo_(inference_batch_size|batching_queue_time_seconds)_(bucket|count|sum)' \
+  | sed -E 's/\{otel_scope_name="GrpoPipeline"(,otel_scope_version="[^"]*")?,?/{/' || echo "  (no batching metrics: a build before 0.4, or Policy:Metrics=false)"

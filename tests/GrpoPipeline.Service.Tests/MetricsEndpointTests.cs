@@ -32,6 +32,8 @@ public sealed class MetricsEndpointTests
             Assert.That(text, Does.Contain("grpo_inference_batch_size"));
             Assert.That(text, Does.Match("grpo_requests_rejected_total\\{[^}]*http_response_status_code=\"400\"[^}]*\\} [1-9]"));
             Assert.That(text, Does.Contain("grpo_model_generation"));
+            Assert.That(Value(text, "grpo_batching_queue_time_seconds_count"), Is.GreaterThanOrEqualTo(3), "every single prompt passes the batcher");
+            Assert.That(text, Does.Match("grpo_batching_queue_length\\{[^}]*\\} 0"), "nothing left waiting");
         }
         finally
         {

@@ -20,6 +20,9 @@ sealed class PolicyServiceFactory(string modelPath, IReadOnlyDictionary<string, 
 
     public IServiceProvider Services => Start().Services;
 
+    /// <summary>The host behind the API: its model, reloads and queue.</summary>
+    public GrpoPipeline.Inference.Hosting.PolicyHost Host => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<GrpoPipeline.Inference.Hosting.PolicyHost>(Services);
+
     public HttpClient CreateClient() => Start().GetTestClient();
 
     WebApplication Start()

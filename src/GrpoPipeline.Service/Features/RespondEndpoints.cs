@@ -8,7 +8,9 @@ namespace GrpoPipeline.Service.Features;
 
 /// <summary>
 /// <c>POST /v1/respond</c> and <c>POST /v1/respond/batch</c>: greedy responses and their rewards, for a model of any
-/// task. A batch to a decoder may mix prompt lengths; it is decoded in one loop. <c>POST /v1/sort</c> and
+/// task. Single prompts from concurrent requests are answered together in batched inferences (the host's
+/// <see cref="BatchingOptions"/>); a full queue gives 503 with <c>Retry-After</c>. A batch to a decoder may mix prompt
+/// lengths; it is decoded in one loop. <c>POST /v1/sort</c> and
 /// <c>/v1/sort/batch</c> are the same endpoints under the names of 0.2, for sorting models only.
 /// </summary>
 static class RespondEndpoints
@@ -47,11 +49,16 @@ static class RespondEndpoints
         {
             var policy = lease.Policy;
             if (sortOnly && NotSorting(policy) is { } wrongTask) return wrongTask;
-            // Checked against the leased model: after a reload the accepted prompts may differ from the last request's.
+            // Checked before queueing, so bad input costs no exception; the batch checks it again against the model it
+            // leases, which a reload may have changed.
             if (Problems.PromptProblem(prompt, policy, "prompt") is { } detail) return Problems.BadRequest(detail);
-            var response = policy.Respond(prompt);
-            return TypedResults.Ok(new RespondResponse(response, policy.Contract.Rewards(prompt, response), policy.Contract.IsTruncated(response)));
         }
+        HostedResponse answer;
+        try { answer = await host.RespondAsync(prompt, context.RequestAborted); }
+        catch (PolicyOverloadedException e) { return Problems.Overloaded(context, e); }
+        catch (ArgumentException e) { return Problems.BadRequest($"'prompt': {e.Message}"); }
+        catch (InvalidOperationException) when (!host.IsReady) { return Problems.NoModel(); }
+        return TypedResults.Ok(new RespondResponse(answer.Response, answer.Contract.Rewards(prompt, answer.Response), answer.Contract.IsTruncated(answer.Response)));
     }
 
     static async Task<Results<Ok<BatchRespondResponse>, ProblemHttpResult>> RespondBatch(HttpContext context, PolicyHost host, bool sortOnly)

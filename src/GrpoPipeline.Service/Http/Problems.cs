@@ -29,6 +29,13 @@ static class Problems
     /// <summary>503 while no model is loaded (before start-up finished, or during shutdown).</summary>
     public static ProblemHttpResult NoModel() => Refuse(StatusCodes.Status503ServiceUnavailable, "Not ready", "no model is loaded yet");
 
+    /// <summary>503 with <c>Retry-After</c> (whole seconds): the policy's request queue is full.</summary>
+    public static ProblemHttpResult Overloaded(HttpContext context, PolicyOverloadedException overload)
+    {
+        context.Response.Headers.RetryAfter = ((long)Math.Ceiling(overload.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Refuse(StatusCodes.Status503ServiceUnavailable, "Overloaded", overload.Message);
+    }
+
     /// <summary>
     /// The leased model's verdict on a prompt (<see cref="PolicyContract.Problem"/>) as a detail naming the JSON
     /// field, or null when the prompt is fine; asked before inference so bad input costs no exception.
