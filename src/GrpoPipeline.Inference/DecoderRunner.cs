@@ -83,8 +83,9 @@ sealed class DecoderRunner
         var outputValues = new OrtValue[_outputNames.Length];
         try
         {
-            // Prefill: [PAD … prompt SEP], positions counted from each row's first real token (plus maxLength − n for
-            // a decoder whose positions count from SEP, so SEP sits at maxLength).
+            // Rows are left-padded to the longest prompt: [PAD … prompt SEP], so every row's SEP sits in the same
+            // column. Positions count from each row's first real token (plus maxLength − n for a decoder whose
+            // positions count from SEP, so SEP sits at maxLength).
             for (int b = 0; b < rows; b++)
             {
                 var prompt = prompts[first + b];
@@ -100,18 +101,16 @@ sealed class DecoderRunner
                 tokens[b] = new List<long>(cap);
                 origin[b] = b;
             }
+            int stride = Prefill(prompts, first, rows, width, capacity, ids, positions, mask, valid, cache, logits, inputValues, outputValues);
 
-            int length = width, past = 0, read = 0, live = rows, finished = 0;
+            int length = width, past = 0, read = 1, live = rows, finished = 0;
             while (true)
             {
-                Run(ids, positions, mask, valid, live, length - past, past, capacity, cache, read, logits, inputValues, outputValues);
-                read ^= 1;
-                int stride = (length - past) * outputs;                       // logits of each row's last column
                 int running = 0;
                 for (int b = 0; b < live; b++)
                 {
                     if (done[b]) continue;                                    // finished, still riding until a compaction
-                    var row = logits.AsSpan(b * stride + stride - outputs, outputs);
+                    var row = logits.AsSpan(b * stride + stride - outputs, outputs);   // each row's last column
                     long token = rng is null ? Greedy(row) : Draw(row, temperature, probabilities!, rng);
                     bool eos = token == _special.Eos;
                     if (!eos) tokens[b].Add(token);
@@ -139,6 +138,9 @@ sealed class DecoderRunner
                 for (int b = 0; b < live; b++) valid[b * capacity + length] = ids[b] != _special.Pad;
                 past = length;
                 length++;
+                Run(ids, positions, mask, valid, live, 1, past, capacity, cache, read, logits, inputValues, outputValues);
+                read ^= 1;
+                stride = outputs;
             }
         }
         finally
@@ -148,6 +150,73 @@ sealed class DecoderRunner
             longs.Return(ids);
             longs.Return(positions);
             longs.Return(mask);
+        }
+    }
+
+    /// <summary>
+    /// The prefill run: writes every row's cache of the <paramref name="width"/> prompt columns into the write buffers
+    /// (set 1) and its logits, and returns the logits' row stride. Prompts of one length run as one batch. Mixed lengths
+    /// run one batch per length, so no row computes its padding (which would be two fifths of the work for lengths
+    /// 1..8), and each row's cache lands right-aligned, its padding columns zeroed and masked as in a padded run.
+    /// </summary>
+    int Prefill(IReadOnlyList<long[]> prompts, int first, int rows, int width, int capacity, long[] ids, long[] positions,
+        long[] mask, bool[] valid, float[][] cache, float[] logits, OrtValue[] inputValues, OrtValue[] outputValues)
+    {
+        int outputs = _vocab + 2;
+        int shortest = int.MaxValue;
+        for (int b = 0; b < rows; b++) shortest = Math.Min(shortest, prompts[first + b].Length);
+        if (shortest == width - 1)
+        {
+            Run(ids, positions, mask, valid, rows, width, 0, capacity, cache, 0, logits, inputValues, outputValues);
+            return width * outputs;
+        }
+
+        var pool = ArrayPool<float>.Shared;
+        var longs = ArrayPool<long>.Shared;
+        var members = new int[rows];
+        var groupCache = new float[4 * _layers][];                       // [layer][key, value] × [read (empty), write]
+        var groupIds = longs.Rent(rows * width);
+        var groupPositions = longs.Rent(rows * width);
+        var groupMask = longs.Rent(rows * width);
+        var groupValid = new bool[rows * width];
+        var groupLogits = pool.Rent(rows * width * outputs);
+        for (int kv = 0; kv < 2 * _layers; kv++) groupCache[2 * kv] = groupCache[2 * kv + 1] = pool.Rent(rows * _heads * width * _headDim);
+        try
+        {
+            for (int kv = 0; kv < 2 * _layers; kv++) Array.Clear(cache[2 * kv + 1], 0, rows * _heads * width * _headDim);
+            for (int n = shortest; n < width; n++)
+            {
+                int count = 0, span = n + 1, pad = width - span;
+                for (int b = 0; b < rows; b++)
+                {
+                    if (prompts[first + b].Length != n) continue;
+                    Array.Copy(ids, b * width + pad, groupIds, count * span, span);
+                    Array.Copy(positions, b * width + pad, groupPositions, count * span, span);
+                    members[count++] = b;
+                }
+                if (count == 0) continue;
+                Array.Fill(groupValid, true, 0, count * span);
+                Run(groupIds, groupPositions, groupMask, groupValid, count, span, 0, span, groupCache, 0, groupLogits, inputValues, outputValues);
+                int block = span * _headDim;                                  // one head's columns of one row
+                for (int j = 0; j < count; j++)
+                {
+                    int b = members[j];
+                    for (int kv = 0; kv < 2 * _layers; kv++)
+                        for (int h = 0; h < _heads; h++)
+                            Array.Copy(groupCache[2 * kv + 1], (j * _heads + h) * block,
+                                cache[2 * kv + 1], ((b * _heads + h) * width + pad) * _headDim, block);
+                    Array.Copy(groupLogits, (j * span + n) * outputs, logits, b * outputs, outputs);
+                }
+            }
+            return outputs;
+        }
+        finally
+        {
+            for (int kv = 0; kv < 2 * _layers; kv++) pool.Return(groupCache[2 * kv + 1]);
+            longs.Return(groupIds);
+            longs.Return(groupPositions);
+            longs.Return(groupMask);
+            pool.Return(groupLogits);
         }
     }
 
