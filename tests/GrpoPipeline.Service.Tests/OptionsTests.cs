@@ -15,6 +15,7 @@ public sealed class OptionsTests
         yield return new TestCaseData(() => new PolicyModelOptions { ModelPath = "/nope/missing.onnx" }.Validate(), "/nope/missing.onnx").SetName("Nonexistent_ModelPath_Is_Rejected");
         yield return new TestCaseData(() => new PolicyModelOptions { ModelPath = model(), IntraOpThreads = 0 }.Validate(), "Policy:IntraOpThreads").SetName("Zero_IntraOpThreads_Is_Rejected");
         yield return new TestCaseData(() => new PolicyModelOptions { ModelPath = model(), ReloadPollMilliseconds = 5 }.Validate(), "Policy:ReloadPollMilliseconds").SetName("Too_Fast_Poll_Is_Rejected");
+        yield return new TestCaseData(() => new PolicyModelOptions { ModelPath = model(), Batching = { MaxQueueLength = 0 } }.Validate(), "Policy:Batching:MaxQueueLength").SetName("Zero_Queue_Is_Rejected");
         yield return new TestCaseData(() => new PolicyApiOptions { MaxBatch = 0 }.Validate(), "Policy:MaxBatch").SetName("Zero_MaxBatch_Is_Rejected");
         yield return new TestCaseData(() => new PolicyApiOptions { MaxRequestBodyBytes = 10 }.Validate(), "Policy:MaxRequestBodyBytes").SetName("Tiny_Body_Limit_Is_Rejected");
         yield return new TestCaseData(() => new PolicyApiOptions { ApiKeys = ["short"] }.Validate(), "Policy:ApiKeys:0").SetName("Short_Api_Key_Is_Rejected");
@@ -43,6 +44,8 @@ public sealed class OptionsTests
         Assert.That(model.Validate, Throws.Nothing);
         Assert.That(api.Validate, Throws.Nothing);
         Assert.That((model.IntraOpThreads, model.HotReload), Is.EqualTo((1, true)));
+        var batching = model.Batching;   // the defaults the Inference README states and benchmarks.md measured
+        Assert.That((batching.Enabled, batching.MaxBatchSize, batching.MaxWaitMicroseconds, batching.MaxQueueLength, batching.Workers), Is.EqualTo((true, 256, 0, 4096, 1)));
         Assert.That((api.MaxBatch, api.MaxRequestBodyBytes, api.ApiKeys.Count, api.RateLimit.Enabled, api.Metrics), Is.EqualTo((1024, 1L << 20, 0, false, false)));
     }
 
