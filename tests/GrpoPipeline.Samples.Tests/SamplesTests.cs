@@ -206,6 +206,9 @@ public sealed class SamplesTests
     [Test]
     public void The_GenAi_Sample_Answers_A_Genai_Export_As_The_Inference_Library_Does()
     {
+        var doc = File.ReadAllText(Path.Combine(_repo, "docs", "genai.md"));
+        foreach (var file in new[] { "Program.cs", "GenAiConsole.csproj" })
+            Assert.That(doc, Does.Contain(File.ReadAllText(Path.Combine(_repo, "samples", "GenAiConsole", file)).TrimEnd()), $"docs/genai.md shows {file} as it is");
         var output = BuildStandalone("GenAiConsole");
         AssertNoTorchSharp(output);
         var assets = File.ReadAllText(Path.Combine(_repo, "samples", "GenAiConsole", "obj", "project.assets.json"));
