@@ -74,7 +74,7 @@ public static class GenAiExporter
     /// <exception cref="ConfigException">The model is not a <c>decoder/1</c> model, or shifts its positions.</exception>
     internal static JsonObject Config(IReadOnlyDictionary<string, string> metadata)
     {
-        var d = Decoder.Read(metadata);
+        var d = DecoderFacts.Read(metadata);
         return new JsonObject
         {
             ["model"] = new JsonObject
@@ -125,7 +125,7 @@ public static class GenAiExporter
     /// <summary>What a caller of the folder needs to build input ids and read responses (<see cref="InfoFile"/>).</summary>
     internal static JsonObject Info(IReadOnlyDictionary<string, string> metadata)
     {
-        var d = Decoder.Read(metadata);
+        var d = DecoderFacts.Read(metadata);
         return new JsonObject
         {
             ["contract"] = OnnxContract.DecoderVersion,
@@ -153,12 +153,12 @@ public static class GenAiExporter
     }
 
     /// <summary>The decoder's sizes and tokens, read from its metadata; refuses what GenAI cannot run.</summary>
-    sealed record Decoder(int Vocab, int MinLength, int MaxLength, int ResponseLength, int Layers, int Heads, int HeadDim, SpecialTokens Special)
+    sealed record DecoderFacts(int Vocab, int MinLength, int MaxLength, int ResponseLength, int Layers, int Heads, int HeadDim, SpecialTokens Special)
     {
         /// <summary>The longest sequence: the longest prompt, SEP and the longest response (EOS included).</summary>
         public int MaxSequence => MaxLength + 1 + ResponseLength;
 
-        public static Decoder Read(IReadOnlyDictionary<string, string> metadata)
+        public static DecoderFacts Read(IReadOnlyDictionary<string, string> metadata)
         {
             var contract = metadata.GetValueOrDefault(OnnxContract.Metadata.Contract, OnnxContract.LegacySorterVersion);
             if (contract != OnnxContract.DecoderVersion)
@@ -174,7 +174,7 @@ public static class GenAiExporter
                     $"Export it with --format onnx and decode with OnnxPolicy (which shifts them), or train with policy.positions: {OnnxContract.PositionsFromPromptStart}");
             int vocab = Int(metadata, OnnxContract.Metadata.VocabSize);
             var special = new SpecialTokens(Int(metadata, OnnxContract.Metadata.SepToken), Int(metadata, OnnxContract.Metadata.EosToken), Int(metadata, OnnxContract.Metadata.PadToken));
-            return new Decoder(vocab, Int(metadata, OnnxContract.Metadata.MinLength), Int(metadata, OnnxContract.Metadata.MaxLength),
+            return new DecoderFacts(vocab, Int(metadata, OnnxContract.Metadata.MinLength), Int(metadata, OnnxContract.Metadata.MaxLength),
                 Int(metadata, OnnxContract.Metadata.ResponseLength), Int(metadata, OnnxContract.Metadata.Layers),
                 Int(metadata, OnnxContract.Metadata.Heads), Int(metadata, OnnxContract.Metadata.HeadDim), special);
         }
