@@ -65,7 +65,7 @@ static class BenchCommand
         }));
         var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "Run directory or checkpoint folder of the policy to measure.", Required = true };
         var batch = new Option<int>("--batch") { Description = "Batch size of the throughput comparison.", DefaultValueFactory = _ => 1024 };
-        var inference = new Command("inference", "ORT vs TorchSharp batch throughput, and in-process Respond latency.") { checkpoint, batch, seconds };
+        var inference = new Command("inference", "ORT vs TorchSharp (and ONNX Runtime GenAI on decoders) greedy throughput, and in-process Respond latency.") { checkpoint, batch, seconds };
         inference.SetAction(parse => Cli.Execute(_ =>
         {
             foreach (var line in InferenceBenchmark.Run(parse.GetValue(checkpoint)!.FullName, parse.GetValue(batch), parse.GetValue(seconds)))

@@ -11,7 +11,9 @@ namespace GrpoPipeline.Cli;
 /// <summary>
 /// The same policy two ways: TorchSharp (<see cref="GrpoPolicy.Greedy"/>: one forward pass for a factorised policy, a
 /// KV-cached decode for a decoder) vs the Inference library on ONNX Runtime, greedy, at batch 1 and the given batch and
-/// equal thread counts (one, then every core), on prompts of every length of the task in turn; then single-prompt
+/// equal thread counts (one, then every core), on prompts of every length of the task in turn; a decoder that GenAI can
+/// run (<see cref="GenAiExporter"/>) a third way, ONNX Runtime GenAI's <c>Generator</c> on the exported folder
+/// (<see cref="GenAiDecoder"/>), with its responses counted against the Inference library's. Then single-prompt
 /// <see cref="OnnxPolicy.Respond"/> latency percentiles. Prints figures, judges nothing.
 /// </summary>
 static class InferenceBenchmark
@@ -20,19 +22,32 @@ static class InferenceBenchmark
     {
         using var state = Checkpoint.Load(Checkpoint.Resolve(checkpointDir));
         var model = Path.Combine(Path.GetTempPath(), $"grpo-bench-{Environment.ProcessId}.onnx");
+        var genAiFolder = Path.Combine(Path.GetTempPath(), $"grpo-bench-{Environment.ProcessId}-genai");
         OnnxExporter.Export(state.Policy, state.Shape, state.Config, state.Epoch, model);
+        using var genAiRuntime = new Microsoft.ML.OnnxRuntimeGenAI.OgaHandle();   // shuts GenAI down when the benchmark ends
         try
         {
-            foreach (var line in Greedy(state.Policy, state.Task, model, batch, seconds)) yield return line;
+            string? genAiSkipped = null;
+            if (state.Shape.Options.Kind != PolicyKind.Decoder) genAiSkipped = "not a decoder";
+            else
+                try { GenAiExporter.FromOnnx(model, genAiFolder); }
+                catch (ConfigException e) { genAiSkipped = e.Message; }
+            if (genAiSkipped is not null && state.Shape.Options.Kind == PolicyKind.Decoder)
+                yield return new { benchmark = "genai", skipped = genAiSkipped };
+            foreach (var line in Greedy(state.Policy, state.Task, model, genAiSkipped is null ? genAiFolder : null, batch, seconds)) yield return line;
         }
         finally
         {
             File.Delete(model);
+            if (Directory.Exists(genAiFolder)) Directory.Delete(genAiFolder, recursive: true);
         }
     }
 
-    /// <summary>Greedy prompts/s of both engines at batch 1 and <paramref name="batch"/>, then ORT's single-prompt latency.</summary>
-    static IEnumerable<object> Greedy(GrpoPolicy policy, VerifiableTask task, string model, int batch, double seconds)
+    /// <summary>
+    /// Greedy prompts/s of the engines at batch 1 and <paramref name="batch"/> (GenAI's on <paramref name="genAiFolder"/>
+    /// when there is one), then ORT's single-prompt latency.
+    /// </summary>
+    static IEnumerable<object> Greedy(GrpoPolicy policy, VerifiableTask task, string model, string? genAiFolder, int batch, double seconds)
     {
         // Prompts of every length in turn, so a batch mixes lengths as a service's would.
         var rng = new Rng(7);
@@ -45,13 +60,15 @@ static class InferenceBenchmark
         {
             torch.set_num_threads(threads);
             using var ort = OnnxPolicy.Load(model, new OnnxPolicyOptions { IntraOpThreads = threads });
+            using var genAi = genAiFolder is null ? null
+                : new GenAiDecoder(genAiFolder, SpecialTokens.For(task.Vocab), ort.Contract.MaxResponseLength, threads);
             foreach (int size in new[] { 1, batch }.Distinct())
             {
                 // Batch 1 takes one prompt of each length in turn; the large batch is all prompts at once.
                 var batches = (size == 1 ? prompts.Take(lengths).Select(p => new[] { p }.ToList()) : [prompts]).ToList();
                 var batchRows = batches.Select(b => TokenRows.From(b, task.Padding)).ToList();
                 var torchResponses = batches.Select(b => new TokenRows(b.Count, task.MaxResponseLength, task.Padding)).ToList();
-                double torchRate = 0, ortRate = 0;
+                double torchRate = 0, ortRate = 0, genAiRate = 0;
                 int next = 0;
                 // Alternating rounds, best round per engine. With glibc's default malloc settings libtorch's rate at
                 // batch 1,024 is bimodal (large buffers page-faulted in on every call, or not): up to 2.5x apart
@@ -68,6 +85,12 @@ static class InferenceBenchmark
                         int k = next++ % batches.Count;
                         ort.RespondBatch(batches[k]);
                     }));
+                    if (genAi is not null)
+                        genAiRate = Math.Max(genAiRate, Rate(seconds / Rounds, () =>
+                        {
+                            int k = next++ % batches.Count;
+                            genAi.Respond(batches[k]);
+                        }));
                 }
                 // Both engines' responses to every batch, outside the timing.
                 var ortResponses = batches.Select(b => ort.RespondBatch(b)).ToArray();
@@ -75,6 +98,9 @@ static class InferenceBenchmark
                 var pairs = Enumerable.Range(0, batches.Count).SelectMany(k =>
                     Enumerable.Range(0, batches[k].Count).Select(i => (Ort: ortResponses[k][i], Torch: torchResponses[k][i].ToArray()))).ToList();
                 int identical = pairs.Count(p => p.Ort.AsSpan().SequenceEqual(p.Torch));
+                var genAiResponses = genAi is null ? null : batches.SelectMany(b => genAi.Respond(b)).ToList();
+                var ortFlat = ortResponses.SelectMany(r => r).ToList();
+                int? genAiIdentical = genAiResponses?.Select((r, i) => r.AsSpan().SequenceEqual(ortFlat[i])).Count(same => same);
                 yield return new
                 {
                     benchmark = "greedy_throughput",
@@ -87,6 +113,8 @@ static class InferenceBenchmark
                     speedup = Math.Round(ortRate / torchRate, 2),
                     meanResponseLength = Math.Round(pairs.Average(p => p.Ort.Length), 2),
                     identicalResponses = $"{identical}/{pairs.Count}",
+                    genAiPromptsPerSecond = genAi is null ? (double?)null : Math.Round(genAiRate * size),
+                    genAiIdenticalToOrt = genAiIdentical is null ? null : $"{genAiIdentical}/{pairs.Count}",
                 };
             }
         }

@@ -86,4 +86,47 @@ public sealed class ExportCommandTests
         Assert.That(File.Exists(output), Is.True);
         Assert.That(File.Exists(Path.ChangeExtension(output, ".json")), Is.False, "no safetensors manifest for ONNX");
     }
+
+    [Test]
+    public void Format_Genai_Refuses_A_Factorised_Checkpoint_With_Exit_2_And_Writes_No_Folder()
+    {
+        var work = Path.Combine(_dir, "genai-work");
+        Directory.CreateDirectory(work);
+
+        var result = Grpo(work, "export", "--checkpoint", _runDir, "--format", "genai");
+
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.StdErr, Does.Contain("ONNX Runtime GenAI runs decoders only").And.Contain("--format onnx"));
+        Assert.That(Directory.Exists(Path.Combine(work, "models", "cli-export-genai")), Is.False);
+    }
+
+    [Test]
+    public void Format_Genai_Writes_A_Decoder_Folder_Under_Models_By_Default()
+    {
+        var work = Path.Combine(_dir, "genai-decoder");
+        Directory.CreateDirectory(work);
+        var config = Path.Combine(work, "decoder.json");
+        File.WriteAllText(config, """
+            {
+              "runName": "cli-decoder", "epochs": 2,
+              "task": { "kind": "variable", "minLength": 1, "maxLength": 4, "vocabSize": 6, "batchSize": 8, "heldOutSize": 0 },
+              "policy": { "kind": "decoder", "dModel": 16, "heads": 2, "layers": 1, "mlpDim": 16 },
+              "grpo": { "groupSize": 4, "innerSteps": 1 },
+              "run": { "logEvery": 10, "heldOutEvery": 0, "checkpointEvery": 10, "threads": 1 }
+            }
+            """);
+        var runDir = Path.Combine(work, "run");
+        var train = Grpo(work, "train", "--config", config, "--run-dir", runDir);
+        Assert.That(train.ExitCode, Is.EqualTo(0), train.ToString());
+
+        var result = Grpo(work, "export", "--checkpoint", runDir, "--format", "genai");
+
+        Assert.That(result.ExitCode, Is.EqualTo(0), result.ToString());
+        var folder = Path.Combine(work, "models", "cli-decoder-genai");
+        Assert.That(result.Output, Does.Contain(folder));
+        Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName), Is.EquivalentTo(new[] { "model.onnx", "genai_config.json", "grpo.json" }));
+        using var genai = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "genai_config.json")));
+        Assert.That(genai.RootElement.GetProperty("model").GetProperty("vocab_size").GetInt32(), Is.EqualTo(6 + 2));
+        Assert.That(genai.RootElement.GetProperty("search").GetProperty("max_length").GetInt32(), Is.EqualTo(4 + 1 + 5));
+    }
 }

@@ -22,11 +22,21 @@ static class Processes
         }
     }
 
-    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] args)
+    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] args) => RunWithInput(workingDirectory, timeout, null, args);
+
+    /// <summary>Runs with <paramref name="input"/> (when not null) written to standard input, then closed.</summary>
+    public static Result RunWithInput(string workingDirectory, TimeSpan timeout, string? input, params string[] args)
     {
-        using var process = Process.Start(Start(workingDirectory, args))!;
+        var start = Start(workingDirectory, args);
+        start.RedirectStandardInput = input is not null;
+        using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();
+        if (input is not null)
+        {
+            process.StandardInput.Write(input);
+            process.StandardInput.Close();
+        }
         if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);

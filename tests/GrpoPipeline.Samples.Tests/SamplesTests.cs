@@ -4,7 +4,9 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
+using GrpoPipeline.Core;
 using GrpoPipeline.Inference;
+using GrpoPipeline.Training;
 using NUnit.Framework;
 
 namespace GrpoPipeline.Samples.Tests;
@@ -193,6 +195,78 @@ public sealed class SamplesTests
         Assert.That(again.ExitCode, Is.Zero, again.ToString());
         Assert.That(again.Output, Does.Contain("Resuming").And.Contain($"trained {trained.Groups[1].Value} epochs").And.Contain($"held-out exact {trained.Groups[2].Value}"));
         Assert.That(again.Output, Does.Contain("[4, 4, 1] -> "));
+    }
+
+    /// <summary>
+    /// The genai folder as its user meets it: built from the committed decoder fixture (lengths 1..6, V=8) by
+    /// <see cref="GenAiExporter.FromOnnx"/> (what <c>grpo export --format genai</c> writes), and run by the GenAiConsole
+    /// sample, a fresh app that restores ONNX Runtime GenAI 0.20 and nothing of ours, one prompt at a time. 50 prompts of
+    /// every length, drawn with a fixed seed, must get the responses <see cref="OnnxPolicy.RespondBatch(IReadOnlyList{long[]})"/> gives.
+    /// </summary>
+    [Test]
+    public void The_GenAi_Sample_Answers_A_Genai_Export_As_The_Inference_Library_Does()
+    {
+        var doc = File.ReadAllText(Path.Combine(_repo, "docs", "genai.md"));
+        foreach (var file in new[] { "Program.cs", "GenAiConsole.csproj" })
+            Assert.That(doc, Does.Contain(File.ReadAllText(Path.Combine(_repo, "samples", "GenAiConsole", file)).TrimEnd()), $"docs/genai.md shows {file} as it is");
+        var output = BuildStandalone("GenAiConsole");
+        AssertNoTorchSharp(output);
+        var assets = File.ReadAllText(Path.Combine(_repo, "samples", "GenAiConsole", "obj", "project.assets.json"));
+        Assert.That(assets, Does.Contain("\"Microsoft.ML.OnnxRuntimeGenAI/0.20.0\""));
+        Assert.That(assets, Does.Not.Contain("TorchSharp").And.Not.Contain("\"GrpoPipeline."), "the app restores ONNX Runtime GenAI alone");
+
+        var fixture = Path.Combine(_repo, "tests", "fixtures", "decoder-l1to6v8.onnx");
+        var folder = Path.Combine(_work, "decoder-genai");
+        GenAiExporter.FromOnnx(fixture, folder);
+        Assert.That(Directory.GetFiles(folder).Select(Path.GetFileName), Is.EquivalentTo(new[] { "model.onnx", "genai_config.json", "grpo.json" }));
+
+        using var policy = OnnxPolicy.Load(fixture);
+        var rules = policy.Contract.Prompts;
+        const int PerLength = 50;
+        var rng = new Rng(19);
+        var prompts = Enumerable.Range(rules.MinLength, rules.MaxLength - rules.MinLength + 1)
+            .SelectMany(length => Enumerable.Range(0, PerLength).Select(_ =>
+                Enumerable.Range(0, length).Select(_ => (long)rng.NextInt(policy.Contract.VocabSize)).ToArray()))
+            .ToList();
+        var expected = policy.RespondBatch(prompts);
+
+        var clock = Stopwatch.StartNew();
+        var result = Processes.RunWithInput(_work, Long, string.Join('\n', prompts.Select(p => string.Join(' ', p))) + "\n",
+            Path.Combine(output, "GenAiConsole.dll"), folder);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.That(lines, Has.Length.EqualTo(prompts.Count), result.Output);
+
+        var byLength = new SortedDictionary<int, (int Total, int Identical, int Truncated)>();
+        var mismatches = new List<string>();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var parts = lines[i].Split("->");
+            Assert.That(parts[0].Trim(), Is.EqualTo(string.Join(' ', prompts[i])), "the app answers the prompts in order");
+            var response = parts[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray();
+            bool same = response.AsSpan().SequenceEqual(expected[i]);
+            if (!same) mismatches.Add($"[{string.Join(", ", prompts[i])}]: GenAI [{string.Join(", ", response)}], Inference [{string.Join(", ", expected[i])}]");
+            var (total, identical, truncated) = byLength.GetValueOrDefault(prompts[i].Length);
+            byLength[prompts[i].Length] = (total + 1, identical + (same ? 1 : 0), truncated + (policy.Contract.IsTruncated(expected[i]) ? 1 : 0));
+        }
+        TestContext.Out.WriteLine($"ONNX Runtime GenAI 0.20 (GenAiConsole, one prompt at a time) vs OnnxPolicy.RespondBatch, decoder-l1to6v8, {prompts.Count} prompts (seed 19) in {clock.Elapsed.TotalSeconds:F1} s");
+        foreach (var (length, (total, identical, truncated)) in byLength)
+            TestContext.Out.WriteLine($"  length {length}: {identical}/{total} identical ({truncated} truncated at the cap)");
+        TestContext.Out.WriteLine($"  all: {byLength.Values.Sum(v => v.Identical)}/{prompts.Count} identical");
+
+        Assert.That(byLength.Keys, Is.EqualTo(Enumerable.Range(rules.MinLength, rules.MaxLength - rules.MinLength + 1)), "every length was decoded");
+        Assert.That(expected.Count(r => r.Length > 0), Is.GreaterThan(prompts.Count / 2), "the fixture answers: the comparison is not of empty responses");
+        Assert.That(mismatches, Is.Empty, string.Join("\n", mismatches.Take(10)));
+    }
+
+    /// <summary>Builds a sample that references none of our packages (so the feed need not hold them); returns its output folder.</summary>
+    string BuildStandalone(string sample)
+    {
+        var project = Path.Combine(_repo, "samples", sample);
+        foreach (var dir in new[] { "bin", "obj" })
+            if (Directory.Exists(Path.Combine(project, dir))) Directory.Delete(Path.Combine(project, dir), recursive: true);
+        Processes.Succeed(project, Long, "build", "-c", "Release");
+        return Path.Combine(project, "bin", "Release", "net10.0");
     }
 
     /// <summary>Restores and builds a sample in place, with its own NuGet.config; returns its output folder.</summary>
