@@ -81,6 +81,15 @@ public sealed class DecoderTests
         Assert.That(batch.Select(r => r.Length).Distinct().Count(), Is.GreaterThanOrEqualTo(4), "responses of several lengths");
     }
 
+    // The prefill runs one padded batch, one batch per length, or groups of lengths between, by the batch's mix.
+    [TestCase(2), TestCase(7), TestCase(16), TestCase(24), TestCase(40), TestCase(64)]
+    public void Batches_Of_Every_Size_Give_Each_Prompt_The_Response_It_Gets_Alone(int size)
+    {
+        var prompts = MixedPrompts(size, seed: (ulong)(40 + size));
+        Assert.That(prompts.Select(p => p.Length).Distinct().Count(), Is.GreaterThan(1), "premise: mixed lengths");
+        Assert.That(_policy.RespondBatch(prompts), Is.EqualTo(prompts.Select(p => _policy.Respond(p)).ToArray()));
+    }
+
     [Test]
     public void A_Batch_Larger_Than_One_Run_Is_Decoded_In_Chunks_With_The_Same_Responses()
     {
