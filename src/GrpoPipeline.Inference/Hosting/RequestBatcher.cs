@@ -119,6 +119,12 @@ sealed class RequestBatcher : IDisposable
         while (TakeBatch(batch))
         {
             try { Answer(batch, prompts); }
+            catch (Exception e)
+            {
+                // A fault outside inference (a task's prompt check, say) fails this batch, not the worker thread,
+                // whose death would take the process with it.
+                foreach (var pending in batch) pending.Answer.TrySetException(e);
+            }
             finally
             {
                 batch.Clear();
