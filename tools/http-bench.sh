@@ -3,7 +3,8 @@
 #   1. the empty endpoint GET /health/live, 64 connections (the machine's HTTP ceiling, for comparison);
 #   2. POST /v1/respond, 64 connections, prompts of every accepted length in turn (a decoder gets mixed lengths);
 #   3. the same with one connection (latency of a lone request);
-# then prints the service's batch-size and queue-time histograms from /metrics, and stops the server.
+# each with the server's CPU time per request; then prints the service's batch-size and queue-time histograms from
+# /metrics, and stops the server.
 # Prints figures and judges nothing.
 # Usage: tools/http-bench.sh <model.onnx> [duration_s=15] [configuration=Release]
 # Environment: GRPO_DLL=<grpo.dll> serves with another build (e.g. an older commit's, for a before/after);
@@ -52,14 +53,23 @@ request = function()
 end
 LUA
 
+# The server's CPU time (user + system) in clock ticks, to print its CPU per request: a figure that wrk sharing the
+# cores moves less than it moves the rates.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
 run() {   # run <title> <wrk args...>
   echo "== $1"
   shift
-  local out
+  local out before after requests
+  before=$(cpu_ticks)
   out=$(wrk "$@")
+  after=$(cpu_ticks)
   echo "$out"
   # wrk prints the non-2xx line only when there are some; say zero explicitly.
   grep -q "Non-2xx" <<<"$out" || echo "  Non-2xx or 3xx responses: 0"
+  requests=$(grep -oE "[0-9]+ requests in" <<<"$out" | cut -d' ' -f1)
+  echo "  Server CPU per request: $(( (after - before) * tick_us / requests )) us"
 }
 
 # Both warm up the JIT and the connection pool first; only the measured runs are printed.
