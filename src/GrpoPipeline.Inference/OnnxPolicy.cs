@@ -129,9 +129,7 @@ public sealed class OnnxPolicy : IPolicy, IDisposable
         if (_decoder is not null) result = Decode(prompts, 0, null);
         else
         {
-            var flat = new long[prompts.Count * PromptLength];
-            for (int b = 0; b < prompts.Count; b++) prompts[b].CopyTo(flat, b * PromptLength);
-            using var outputs = Run(flat, prompts.Count, ResponseOnly);
+            using var outputs = Run(Flat(prompts), prompts.Count, ResponseOnly);
             var responses = outputs[0].GetTensorDataAsSpan<long>();
             result = new long[prompts.Count][];
             for (int b = 0; b < result.Length; b++) result[b] = responses.Slice(b * PromptLength, PromptLength).ToArray();
@@ -242,6 +240,12 @@ public sealed class OnnxPolicy : IPolicy, IDisposable
     long[] Flatten(IReadOnlyList<long[]> prompts)
     {
         CheckBatch(prompts);
+        return Flat(prompts);
+    }
+
+    /// <summary>Checked prompts of length L, row-major [n, L].</summary>
+    long[] Flat(IReadOnlyList<long[]> prompts)
+    {
         var flat = new long[prompts.Count * PromptLength];
         for (int b = 0; b < prompts.Count; b++) prompts[b].CopyTo(flat, b * PromptLength);
         return flat;

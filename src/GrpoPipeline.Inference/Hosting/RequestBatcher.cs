@@ -149,13 +149,17 @@ sealed class RequestBatcher : IDisposable
     {
         lock (_gate)
         {
-            while (_queue.Count == 0 || _running >= _workers.Length)
+            do
             {
-                if (_stopping && _queue.Count == 0) return false;
-                Monitor.Wait(_gate);
-            }
-            _running++;
-            if (_maxWaitTicks > 0) WaitToFill();
+                while (_queue.Count == 0 || _running >= _workers.Length)
+                {
+                    if (_stopping && _queue.Count == 0) return false;
+                    Monitor.Wait(_gate);
+                }
+                _running++;                   // the slot is this worker's while it waits for the batch to fill
+                if (_maxWaitTicks > 0) WaitToFill();
+                if (_queue.Count == 0) _running--;
+            } while (_queue.Count == 0);   // every request cancelled during the wait: nothing to run
             while (batch.Count < _options.MaxBatchSize && _queue.First is { } node)
             {
                 _queue.RemoveFirst();
