@@ -7,7 +7,8 @@ namespace GrpoPipeline.Inference.Tests;
 sealed class MetricRecorder : IDisposable
 {
     readonly MeterListener _listener = new();
-    public ConcurrentQueue<(string Instrument, double Value, KeyValuePair<string, object?>[] Tags)> Measurements { get; } = new();
+    /// <summary>Each measurement with the name of the thread that recorded it (an inference's is the thread that ran it).</summary>
+    public ConcurrentQueue<(string Instrument, double Value, KeyValuePair<string, object?>[] Tags, string? Thread)> Measurements { get; } = new();
 
     public MetricRecorder()
     {
@@ -15,9 +16,9 @@ sealed class MetricRecorder : IDisposable
         {
             if (instrument.Meter.Name == GrpoMetrics.MeterName) listener.EnableMeasurementEvents(instrument);
         };
-        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray())));
-        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray())));
-        _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray())));
+        _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray(), Thread.CurrentThread.Name)));
+        _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray(), Thread.CurrentThread.Name)));
+        _listener.SetMeasurementEventCallback<int>((i, v, tags, _) => Measurements.Enqueue((i.Name, v, tags.ToArray(), Thread.CurrentThread.Name)));
         _listener.Start();
     }
 

