@@ -3,8 +3,8 @@
 #   1. the empty endpoint GET /health/live, 64 connections (the machine's HTTP ceiling, for comparison);
 #   2. POST /v1/respond, 64 connections, prompts of every accepted length in turn (a decoder gets mixed lengths);
 #   3. the same with one connection (latency of a lone request);
-# each with the server's CPU time per request; then prints the service's batch-size and queue-time histograms from
-# /metrics, and stops the server.
+# each with the server's CPU time per request (and its batcher workers' share: the inference) and the mean prompts per
+# inference; then prints the service's batch-size and queue-time histograms from /metrics, and stops the server.
 # Prints figures and judges nothing.
 # Usage: tools/http-bench.sh <model.onnx> [duration_s=15] [configuration=Release]
 # Environment: GRPO_DLL=<grpo.dll> serves with another build (e.g. an older commit's, for a before/after);
@@ -56,20 +56,40 @@ LUA
 # The server's CPU time (user + system) in clock ticks, to print its CPU per request: a figure that wrk sharing the
 # cores moves less than it moves the rates.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+# The same for the batcher's worker threads (grpo-batcher-N) alone: the inference of the batches they answer. A request
+# answered inline (a lone one) runs its inference on the HTTP side instead.
+worker_ticks() {
+  local sum=0 t
+  for t in /proc/$server/task/*; do
+    [[ $(cat "$t/comm" 2>/dev/null) == grpo-batcher* ]] && sum=$((sum + $(awk '{print $14 + $15}' "$t/stat")))
+  done
+  echo $sum
+}
+# Prompts and inferences so far, from /metrics ("<sum> <count>"; "0 0" without the metrics).
+inferences() {
+  curl -sf "$url/metrics" | awk '/^grpo_inference_batch_size_sum/ {s = $2} /^grpo_inference_batch_size_count/ {c = $2} END {print s + 0, c + 0}'
+}
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 
 run() {   # run <title> <wrk args...>
   echo "== $1"
   shift
-  local out before after requests
-  before=$(cpu_ticks)
+  local out before after workers_before workers_after requests inferred_before inferred_after
+  before=$(cpu_ticks); workers_before=$(worker_ticks); inferred_before=$(inferences)
   out=$(wrk "$@")
-  after=$(cpu_ticks)
+  after=$(cpu_ticks); workers_after=$(worker_ticks); inferred_after=$(inferences)
   echo "$out"
   # wrk prints the non-2xx line only when there are some; say zero explicitly.
   grep -q "Non-2xx" <<<"$out" || echo "  Non-2xx or 3xx responses: 0"
   requests=$(grep -oE "[0-9]+ requests in" <<<"$out" | cut -d' ' -f1)
-  echo "  Server CPU per request: $(( (after - before) * tick_us / requests )) us"
+  echo "  Server CPU per request: $(( (after - before) * tick_us / requests )) us," \
+    "of which the batcher's workers: $(( (workers_after - workers_before) * tick_us / requests )) us"
+  read -r prompts_before batches_before <<<"$inferred_before"
+  read -r prompts_after batches_after <<<"$inferred_after"
+  if (( batches_after > batches_before )); then
+    echo "  Prompts per inference: $(awk -v p=$((prompts_after - prompts_before)) -v b=$((batches_after - batches_before)) 'BEGIN {printf "%.1f", p / b}')" \
+      "($((batches_after - batches_before)) inferences)"
+  fi
 }
 
 # Both warm up the JIT and the connection pool first; only the measured runs are printed.
