@@ -49,12 +49,8 @@ static class InferenceBenchmark
     /// </summary>
     static IEnumerable<object> Greedy(GrpoPolicy policy, VerifiableTask task, string model, string? genAiFolder, int batch, double seconds)
     {
-        // Prompts of every length in turn, so a batch mixes lengths as a service's would.
-        var rng = new Rng(7);
-        var rules = task.Rules;
-        int lengths = rules.MaxLength - rules.MinLength + 1;
-        var prompts = Enumerable.Range(0, batch).Select(i =>
-            Enumerable.Range(0, rules.MinLength + i % lengths).Select(_ => (long)rng.NextInt(task.Vocab)).ToArray()).ToList();
+        var prompts = MixedPrompts(task, batch);
+        int lengths = prompts.Select(p => p.Length).Distinct().Count();
         int torchThreads = torch.get_num_threads();
         foreach (int threads in new[] { 1, Environment.ProcessorCount }.Distinct())
         {
@@ -105,7 +101,7 @@ static class InferenceBenchmark
                 {
                     benchmark = "greedy_throughput",
                     policy = ort.Contract.PolicyKind,
-                    lengths = $"{rules.MinLength}..{rules.MaxLength}",
+                    lengths = $"{prompts.Min(p => p.Length)}..{prompts.Max(p => p.Length)}",
                     batch = size,
                     threads,
                     torchSharpPromptsPerSecond = Math.Round(torchRate * size),
@@ -120,6 +116,21 @@ static class InferenceBenchmark
         }
         torch.set_num_threads(torchThreads);
         yield return Latency(model, prompts, seconds);
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> of the task's own prompts (random tokens are not prompts of every task: <c>add</c>'s
+    /// are digits around a '+'), one of each length in turn, so that a batch mixes lengths as a service's would and
+    /// the first of them hold one prompt of each length. The held-out ones, repeated when the task has fewer.
+    /// </summary>
+    internal static List<long[]> MixedPrompts(VerifiableTask task, int count)
+    {
+        var byLength = task.HeldOutPrompts(count, seed: 7).GroupBy(p => p.Length).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
+        var interleaved = new List<long[]>();
+        for (int i = 0; interleaved.Count < byLength.Sum(g => g.Count); i++)
+            foreach (var group in byLength)
+                if (i < group.Count) interleaved.Add(group[i]);
+        return Enumerable.Range(0, count).Select(i => interleaved[i % interleaved.Count]).ToList();
     }
 
     /// <summary>Percentiles of single-prompt <see cref="OnnxPolicy.Respond"/> calls over the prompts, in turn.</summary>
