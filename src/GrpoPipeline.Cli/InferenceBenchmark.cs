@@ -120,17 +120,14 @@ static class InferenceBenchmark
 
     /// <summary>
     /// <paramref name="count"/> of the task's own prompts (random tokens are not prompts of every task: <c>add</c>'s
-    /// are digits around a '+'), one of each length in turn, so that a batch mixes lengths as a service's would and
-    /// the first of them hold one prompt of each length. The held-out ones, repeated when the task has fewer.
+    /// are digits around a '+'): its held-out prompts, one of each length in turn, each length's repeated when it has
+    /// fewer than its share. So a batch mixes the lengths evenly, as a service's would, and its first prompts are one
+    /// of each length.
     /// </summary>
     internal static List<long[]> MixedPrompts(VerifiableTask task, int count)
     {
         var byLength = task.HeldOutPrompts(count, seed: 7).GroupBy(p => p.Length).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
-        var interleaved = new List<long[]>();
-        for (int i = 0; interleaved.Count < byLength.Sum(g => g.Count); i++)
-            foreach (var group in byLength)
-                if (i < group.Count) interleaved.Add(group[i]);
-        return Enumerable.Range(0, count).Select(i => interleaved[i % interleaved.Count]).ToList();
+        return Enumerable.Range(0, count).Select(i => byLength[i % byLength.Count] is var group ? group[i / byLength.Count % group.Count] : null!).ToList();
     }
 
     /// <summary>Percentiles of single-prompt <see cref="OnnxPolicy.Respond"/> calls over the prompts, in turn.</summary>
