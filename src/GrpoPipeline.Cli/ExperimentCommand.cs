@@ -54,7 +54,8 @@ static class ExperimentCommand
 
             log.LogInformation("Experiment {Name} on {Run}: {Variants} × {Seeds} seeds × {Epochs} epochs",
                 name, baseConfig.RunName, string.Join(", ", variants.Select(v => v.Label)), n, baseConfig.Epochs);
-            if (jobs > 1 && myShard is null) TrainShards(parse.Tokens.Select(token => token.Value), jobs, log);
+            if (jobs > 1 && myShard is null) TrainShards(parse.Tokens.Select(token => token.Value), jobs, log, cancel);
+            if (cancel.IsCancellationRequested) return Stopped(log, dir);
             var runner = new ExperimentRunner
             {
                 ExperimentDirectory = dir,
@@ -64,7 +65,9 @@ static class ExperimentCommand
                     run.Variant, run.Seed, run.FinalReward, run.FinalHeldOutExact, goal,
                     run.FirstReaching(goal) is { } p ? $"reached at epoch {p.Epoch} ({p.TrainingSeconds:F0} s)" : "not reached"),
             };
-            var runs = runner.Run(baseConfig, variants, n, cancel);
+            IReadOnlyList<ExperimentRun> runs;
+            try { runs = runner.Run(baseConfig, variants, n, cancel); }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested) { return Stopped(log, dir); }
             if (runner.Shard.Count > 1) return Cli.Ok;   // a shard only trains; the process that started it writes the report
 
             var configPath = Path.GetRelativePath(Environment.CurrentDirectory, parse.GetValue(config)!.FullName);
@@ -78,6 +81,16 @@ static class ExperimentCommand
             return Cli.Ok;
         })));
         return command;
+    }
+
+    /// <summary>Ctrl+C or SIGTERM: the run in progress is dropped, the finished ones stay on disk for the same command to reuse.</summary>
+    static int Stopped(ILogger log, string dir)
+    {
+        int kept = Directory.Exists(Path.Combine(dir, ExperimentRunner.RunsFolder))
+            ? Directory.GetFiles(Path.Combine(dir, ExperimentRunner.RunsFolder), "*.json").Length : 0;
+        log.LogWarning("Stopped; the run in progress is dropped. Finished runs kept in {Runs}: {Kept}; the same command trains only the rest",
+            Path.Combine(dir, ExperimentRunner.RunsFolder), kept);
+        return Cli.Cancelled;
     }
 
     /// <summary>The variants named by <c>--variants</c>, in the experiment's order; all of them when none is named.</summary>
@@ -98,24 +111,21 @@ static class ExperimentCommand
 
     /// <summary>
     /// <c>--parallel N</c>: N processes of this command, each with <c>--shard i/N</c>, write their run files; the caller
-    /// then reads them. Processes, not threads: torch's thread count and global generator are process-wide.
+    /// then reads them. Processes, not threads: torch's thread count and global generator are process-wide. A stop
+    /// (Ctrl+C, SIGTERM) is passed on to the shards, which drop their runs in progress and keep the finished ones.
     /// </summary>
-    static void TrainShards(IEnumerable<string> arguments, int jobs, ILogger log)
+    static void TrainShards(IEnumerable<string> arguments, int jobs, ILogger log, CancellationToken cancel)
     {
         var children = Enumerable.Range(0, jobs).Select(i => StartShard(arguments, new ExperimentShard(i, jobs))).ToList();
-        foreach (var child in children) child.WaitForExit();
+        using (cancel.Register(() => { foreach (var child in children) ChildProcesses.Terminate(child); }))
+            foreach (var child in children) child.WaitForExit();
+        if (cancel.IsCancellationRequested) return;
         var failed = children.Count(c => c.ExitCode != 0);
         if (failed > 0) log.LogWarning("{Failed} of {Jobs} shards failed; the runs they finished are kept, and this process trains the rest", failed, jobs);
     }
 
-    static System.Diagnostics.Process StartShard(IEnumerable<string> arguments, ExperimentShard shard)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
-        // Under `dotnet grpo.dll` the process is dotnet: pass the entry assembly first.
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(ExperimentCommand).Assembly.Location);
-        foreach (var argument in arguments.Concat(["--shard", shard.ToString()])) start.ArgumentList.Add(argument);
-        return System.Diagnostics.Process.Start(start)!;
-    }
+    static System.Diagnostics.Process StartShard(IEnumerable<string> arguments, ExperimentShard shard) =>
+        ChildProcesses.StartSelf(arguments.Concat(["--shard", shard.ToString()]));
 
     /// <summary>The chart: per variant, reward, held-out exact and tied groups over the epochs, one curve per seed.</summary>
     static void WriteChart(string path, string title, int epochs, IReadOnlyList<ExperimentRun> runs)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using GrpoPipeline.Training;
 using Microsoft.Extensions.Logging;
@@ -92,36 +91,14 @@ static class Supervisor
     };
 
     /// <summary>
-    /// Runs one trainer in a session of its own (setsid), sharing this process's console: a terminal's Ctrl+C then
-    /// reaches only this process, which passes it on exactly once, so the trainer stops cleanly instead of seeing it twice.
+    /// Runs one trainer (<see cref="ChildProcesses"/>: in a session of its own, a stop passed on exactly once).
     /// </summary>
     static int RunChild(IReadOnlyList<string> args, ILogger log, CancellationToken cancel)
     {
-        var (host, prefix) = Self();
-        var start = new ProcessStartInfo(File.Exists(SetSid) ? SetSid : host) { UseShellExecute = false };
-        if (File.Exists(SetSid)) start.ArgumentList.Add(host);
-        foreach (var arg in prefix.Concat(args)) start.ArgumentList.Add(arg);
-        using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {host}");
+        using var child = ChildProcesses.StartSelf(args);
         log.LogInformation("Supervising trainer pid {Pid}: grpo {Args}", child.Id, string.Join(' ', args));
-        // SIGTERM, not SIGINT: a process started in the background of a non-interactive shell inherits SIGINT ignored,
-        // and a trainer supervised from a script would then never hear the stop.
-        using var forward = cancel.Register(() => { if (!child.HasExited) kill(child.Id, SigTerm); });
+        using var forward = cancel.Register(() => ChildProcesses.Terminate(child));
         child.WaitForExit();
         return child.ExitCode;
     }
-
-    const string SetSid = "/usr/bin/setsid";
-    const int SigTerm = 15;
-
-    /// <summary>How this process was started: the apphost alone, or <c>dotnet grpo.dll</c>.</summary>
-    static (string Host, string[] Prefix) Self()
-    {
-        var host = Environment.ProcessPath ?? "dotnet";
-        return Path.GetFileNameWithoutExtension(host) == "dotnet"
-            ? (host, [typeof(Supervisor).Assembly.Location])
-            : (host, []);
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    static extern int kill(int pid, int sig);
 }

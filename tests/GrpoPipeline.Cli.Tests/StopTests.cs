@@ -77,6 +77,67 @@ public sealed class StopTests
         Assert.That(Epochs(metrics), Is.EqualTo(Enumerable.Range(1, last + 20)));
     }
 
+    // Two runs of a few seconds each (the rewards and centered variants, one seed).
+    const string ExperimentConfig = """
+        {
+          "runName": "cli-exp-stop",
+          "epochs": 600,
+          "task": { "kind": "fixed", "heldOutSize": 16 },
+          "run": { "logEvery": 1000, "heldOutEvery": 100, "checkpointEvery": 0, "threads": 1 }
+        }
+        """;
+
+    string[] ExperimentArgs(params string[] extra)
+    {
+        var config = Path.Combine(_dir, "experiment.json");
+        File.WriteAllText(config, ExperimentConfig);
+        return ["experiment", "deltas", "--config", config, "--seeds", "1", "--variants", "rewards", "centered", "--out", Path.Combine(_dir, "out"), .. extra];
+    }
+
+    string[] KeptRuns() => Directory.GetFiles(Path.Combine(_dir, "out", "runs"), "*.json");
+
+    [Test]
+    public void A_Stopped_Experiment_Exits_130_Keeping_Its_Finished_Runs_And_The_Same_Command_Trains_Only_The_Rest()
+    {
+        var args = ExperimentArgs();
+        GrpoResult stopped;
+        using (var run = GrpoCli.Start(_dir, args))
+        {
+            run.WaitUntil(() => run.Output.Contains("rewards seed 0: final reward"), "the first run's end");
+            run.Signal(15);
+            stopped = run.WaitForExit();
+        }
+
+        Assert.That(stopped.ExitCode, Is.EqualTo(130), stopped.ToString());
+        Assert.That(stopped.StdErr, Does.Contain("Stopped; the run in progress is dropped. Finished runs kept in").And.Contain(": 1;"));
+        Assert.That(KeptRuns(), Has.Length.EqualTo(1));
+        Assert.That(stopped.Output, Does.Not.Contain("centered seed 0: final reward"));
+
+        var rest = GrpoCli.Run(_dir, args);
+        Assert.That(rest.ExitCode, Is.Zero, rest.ToString());
+        Assert.That(rest.Output, Does.Contain("centered seed 0: final reward").And.Not.Contain("rewards seed 0: final reward"), "the kept run is read, not trained");
+        Assert.That(KeptRuns(), Has.Length.EqualTo(2));
+        Assert.That(File.ReadAllText(Path.Combine(_dir, "out", "deltas.md")), Does.Contain("| rewards |").And.Contain("| centered |"));
+    }
+
+    [Test]
+    public void A_Stopped_Parallel_Experiment_Stops_Its_Shards_And_Exits_130()
+    {
+        GrpoResult stopped;
+        using (var run = GrpoCli.Start(_dir, ExperimentArgs("--parallel", "2")))
+        {
+            // Both shards train at once; each reports progress every 100 epochs.
+            run.WaitUntil(() => run.Output.Contains("rewards seed 0: epoch 100/600") && run.Output.Contains("centered seed 0: epoch 100/600"), "both shards' progress");
+            run.Signal(15);
+            stopped = run.WaitForExit();
+        }
+
+        Assert.That(stopped.ExitCode, Is.EqualTo(130), stopped.ToString());
+        Assert.That(stopped.Output, Does.Not.Contain("final reward"), "the shards stopped mid-run");
+        Assert.That(stopped.StdErr, Does.Contain("Finished runs kept in").And.Contain(": 0;"));
+        Assert.That(Directory.Exists(Path.Combine(_dir, "out", "runs")) ? KeptRuns() : [], Is.Empty);
+    }
+
     const string DecoderConfig = """
         {
           "runName": "cli-kill",
