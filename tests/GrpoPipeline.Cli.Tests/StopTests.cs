@@ -5,7 +5,8 @@ namespace GrpoPipeline.Cli.Tests;
 
 /// <summary>
 /// Stopping <c>grpo train</c> the way users and schedulers do: Ctrl+C (SIGINT) or SIGTERM saves a checkpoint at the
-/// last completed epoch and exits 130, and <c>--resume</c> finishes the run from there.
+/// last completed epoch and exits 130, and <c>--resume</c> finishes the run from there. <c>grpo experiment</c> stops the
+/// same way, keeping its finished runs for the same command; kill -9 and resume give the uninterrupted run's metrics.
 /// </summary>
 [TestFixture]
 public sealed class StopTests
