@@ -60,7 +60,7 @@ public sealed class ExperimentCommandTests
         Assert.That(RunFiles(), Has.Length.EqualTo(4));
         Assert.That(new[] { "deltas.md", "deltas.json", "deltas.png" }.Where(f => !File.Exists(Path.Combine(_out, f))), Is.Empty);
         var page = File.ReadAllText(Path.Combine(_out, "deltas.md"));
-        Assert.That(page, Does.StartWith("# Train one config under the lecture's deltas modes")
+        Assert.That(page, Does.StartWith("# Train one config under each deltas mode")
             .And.Contain("produced by `grpo experiment deltas --config tiny.json --seeds 2 --epochs 4 --target 0.99 --threads 1 --variants centered max`")
             .And.Contain("| centered | 2 |").And.Contain("| max | 2 |"));
         Assert.That(first.StdOut, Does.Contain("| deltas | seeds |").And.Contain("| centered | 2 |"), "the table is printed");

@@ -31,9 +31,9 @@ public sealed record ExperimentDefinition(string Name, string Description, strin
 /// </summary>
 public static class ExperimentCatalogue
 {
-    /// <summary>The deltas modes the lecture compares, plus its max_rewards.</summary>
+    /// <summary>Every deltas mode: the lecture's three and its max_rewards, then the batch-normalised and leave-one-out baselines.</summary>
     public static IReadOnlyList<ExperimentVariant> DeltasModes { get; } =
-        new[] { DeltasMode.Rewards, DeltasMode.Centered, DeltasMode.Normalized, DeltasMode.Max }
+        new[] { DeltasMode.Rewards, DeltasMode.Centered, DeltasMode.Normalized, DeltasMode.Max, DeltasMode.BatchNormalized, DeltasMode.Rloo }
             .Select(mode => new ExperimentVariant(JsonName(mode), c => c with { Grpo = c.Grpo with { Deltas = mode } })).ToList();
 
     /// <summary>The three loss aggregations with a token ratio, and GSPO's sequence ratio (sequence_mean).</summary>
@@ -108,7 +108,7 @@ public static class ExperimentCatalogue
     /// <summary>The experiments of <c>grpo experiment</c>, in the order its help lists them.</summary>
     public static IReadOnlyList<ExperimentDefinition> Experiments { get; } =
     [
-        new("deltas", "Train one config under the lecture's deltas modes: rewards, centered, normalized and max.",
+        new("deltas", "Train one config under each deltas mode: the lecture's rewards, centered, normalized and max, then batch_normalized and rloo.",
             "models/configs/seed.json", DefaultSeeds: 5, "deltas", _ => DeltasModes),
         new("aggregation", "Train one config under the loss aggregations (sequence_mean, token_mean, constant) and GSPO's sequence ratio.",
             "models/configs/sort-variable.json", DefaultSeeds: 3, "loss aggregation", _ => LossAggregations),

@@ -25,9 +25,8 @@ public sealed class ExperimentCatalogueTests
     public void Deltas_Modes_Set_The_Mode_They_Are_Named_For()
     {
         var variants = ExperimentCatalogue.DeltasModes;
-        Assert.That(variants.Select(v => v.Label), Is.EqualTo(new[] { "rewards", "centered", "normalized", "max" }));
-        Assert.That(variants.Select(v => v.Apply(new TrainConfig()).Grpo.Deltas),
-            Is.EqualTo(new[] { DeltasMode.Rewards, DeltasMode.Centered, DeltasMode.Normalized, DeltasMode.Max }));
+        Assert.That(variants.Select(v => v.Label), Is.EqualTo(new[] { "rewards", "centered", "normalized", "max", "batch_normalized", "rloo" }), "the config's JSON names");
+        Assert.That(variants.Select(v => v.Apply(new TrainConfig()).Grpo.Deltas), Is.EqualTo(Enum.GetValues<DeltasMode>()), "every mode, once");
     }
 
     [Test]

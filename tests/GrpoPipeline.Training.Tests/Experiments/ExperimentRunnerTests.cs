@@ -43,17 +43,17 @@ public sealed class ExperimentRunnerTests
         var runs = new ExperimentRunner().Run(config, ExperimentCatalogue.DeltasModes, seeds: 2);
         var report = new ExperimentReport(ExperimentCatalogue.Experiments[0], config, 0.99, runs, "grpo experiment deltas");
 
-        Assert.That(runs, Has.Count.EqualTo(8));
+        Assert.That(runs, Has.Count.EqualTo(12));
         Assert.That(runs.Select(r => r.RewardCurve.Length), Is.All.EqualTo(20));
         Assert.That(runs.Select(r => r.HeldOut.Select(p => p.Epoch)), Is.All.EqualTo(new[] { 5, 10, 15, 20 }));
         Assert.That(runs.SelectMany(r => r.HeldOut).Select(p => p.TrainingSeconds), Is.All.GreaterThan(0.0));
         Assert.That(runs.Select(r => r.FinalReward), Is.EqualTo(runs.Select(r => r.RewardCurve[^2..].Average())), "the last tenth of 20 epochs");
-        Assert.That(report.Summaries.Select(r => r.Variant), Is.EqualTo(new[] { "rewards", "centered", "normalized", "max" }));
+        Assert.That(report.Summaries.Select(r => r.Variant), Is.EqualTo(new[] { "rewards", "centered", "normalized", "max", "batch_normalized", "rloo" }));
         Assert.That(report.Summaries.Select(r => r.Seeds), Is.All.EqualTo(2));
         var centered = runs.Where(r => r.Variant == "centered").ToList();
         Assert.That(report.Summaries[1].FinalRewardMean, Is.EqualTo(centered.Average(r => r.FinalReward)).Within(1e-12));
-        Assert.That(report.Table.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(2 + 4));
-        Assert.That(report.Table, Does.Contain("| normalized |").And.Contain("| max |").And.Contain("not reached"));
+        Assert.That(report.Table.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(2 + 6));
+        Assert.That(report.Table, Does.Contain("| normalized |").And.Contain("| max |").And.Contain("| rloo |").And.Contain("not reached"));
     }
 
     [Test]
