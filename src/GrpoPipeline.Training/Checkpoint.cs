@@ -193,6 +193,19 @@ public static class Checkpoint
         return manifest;
     }
 
+    /// <summary>
+    /// Loads the checkpoint of <paramref name="runOrCheckpointDir"/> (a run directory's latest, or a checkpoint folder),
+    /// lets <paramref name="use"/> read its state (disposed after), and returns its manifest: what an export reports.
+    /// </summary>
+    public static CheckpointManifest Use(string runOrCheckpointDir, Action<TrainingState> use)
+    {
+        var checkpointDir = Resolve(runOrCheckpointDir);
+        var manifest = ReadManifest(checkpointDir, verify: false);   // Load checks every file against it
+        using var state = Load(checkpointDir);
+        use(state);
+        return manifest;
+    }
+
     /// <summary>Rebuilds the full training state from a checkpoint folder.</summary>
     public static TrainingState Load(string checkpointDir)
     {

@@ -34,14 +34,8 @@ public static class GenAiExporter
     /// Loads the checkpoint (a run directory's latest, or a checkpoint folder), checks that GenAI can run it and writes
     /// the folder. Nothing is written for a checkpoint that is refused.
     /// </summary>
-    public static CheckpointManifest Export(string runOrCheckpointDir, string outputDirectory)
-    {
-        var checkpointDir = Checkpoint.Resolve(runOrCheckpointDir);
-        var manifest = Checkpoint.ReadManifest(checkpointDir);
-        using var state = Checkpoint.Load(checkpointDir);
-        Write(OnnxExporter.BuildModel(state.Policy, state.Shape, state.Config, state.Epoch), outputDirectory);
-        return manifest;
-    }
+    public static CheckpointManifest Export(string runOrCheckpointDir, string outputDirectory) =>
+        Checkpoint.Use(runOrCheckpointDir, state => Write(OnnxExporter.BuildModel(state.Policy, state.Shape, state.Config, state.Epoch), outputDirectory));
 
     /// <summary>Writes the folder for an exported <c>decoder/1</c> ONNX file (its graph is copied unchanged).</summary>
     public static void FromOnnx(string onnxPath, string outputDirectory)

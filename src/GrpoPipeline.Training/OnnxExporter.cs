@@ -19,14 +19,8 @@ namespace GrpoPipeline.Training;
 public static class OnnxExporter
 {
     /// <summary>Loads the checkpoint (a run directory's latest, or a checkpoint folder) and writes the model atomically.</summary>
-    public static CheckpointManifest Export(string runOrCheckpointDir, string outputPath)
-    {
-        var checkpointDir = Checkpoint.Resolve(runOrCheckpointDir);
-        var manifest = Checkpoint.ReadManifest(checkpointDir);
-        using var state = Checkpoint.Load(checkpointDir);
-        Export(state.Policy, state.Shape, state.Config, state.Epoch, outputPath);
-        return manifest;
-    }
+    public static CheckpointManifest Export(string runOrCheckpointDir, string outputPath) =>
+        Checkpoint.Use(runOrCheckpointDir, state => Export(state.Policy, state.Shape, state.Config, state.Epoch, outputPath));
 
     /// <summary>Writes <paramref name="policy"/> as an ONNX model, atomically (temp file, then rename).</summary>
     public static void Export(GrpoPolicy policy, PolicyShape shape, TrainConfig config, int epoch, string outputPath) =>

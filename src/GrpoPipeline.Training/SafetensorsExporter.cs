@@ -45,14 +45,8 @@ public static class SafetensorsExporter
     public static string ManifestPathFor(string weightsPath) => Path.ChangeExtension(weightsPath, ".json");
 
     /// <summary>Loads the checkpoint (a run directory's latest, or a checkpoint folder) and writes weights and manifest.</summary>
-    public static CheckpointManifest Export(string runOrCheckpointDir, string outputPath)
-    {
-        var checkpointDir = Checkpoint.Resolve(runOrCheckpointDir);
-        var manifest = Checkpoint.ReadManifest(checkpointDir);
-        using var state = Checkpoint.Load(checkpointDir);
-        Export(state.Policy, state.Shape, state.Config, state.Epoch, outputPath);
-        return manifest;
-    }
+    public static CheckpointManifest Export(string runOrCheckpointDir, string outputPath) =>
+        Checkpoint.Use(runOrCheckpointDir, state => Export(state.Policy, state.Shape, state.Config, state.Epoch, outputPath));
 
     /// <summary>
     /// Writes <paramref name="policy"/>'s <c>state_dict()</c> to <paramref name="outputPath"/> and the manifest beside it,
