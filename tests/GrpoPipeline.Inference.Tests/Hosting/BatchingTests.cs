@@ -101,6 +101,25 @@ public sealed class BatchingTests
     }
 
     [Test]
+    public void The_Readme_States_Every_Batching_Setting_With_Its_Default()
+    {
+        var readme = File.ReadAllLines(Path.Combine(TestContext.CurrentContext.TestDirectory, "docs", "Inference.README.md"));
+        // Rows of the table under the `Policy:Batching:…` header: | `Name` | default | meaning |
+        var rows = readme.SkipWhile(l => !l.StartsWith("| `Policy:Batching:", StringComparison.Ordinal)).Skip(2)
+            .TakeWhile(l => l.StartsWith("| `", StringComparison.Ordinal))
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries))
+            .ToDictionary(cells => cells[1].Trim('`'), cells => cells[2]);
+        var defaults = new BatchingOptions();
+        var settings = typeof(BatchingOptions).GetProperties().Where(p => p.CanWrite).ToList();
+        Assert.That(settings, Has.Count.GreaterThanOrEqualTo(5), "premise: the settings were found");
+
+        Assert.That(rows.Keys, Is.EquivalentTo(settings.Select(p => p.Name)), "one row per setting");
+        foreach (var setting in settings)
+            Assert.That(rows[setting.Name], Is.EqualTo(Convert.ToString(setting.GetValue(defaults), System.Globalization.CultureInfo.InvariantCulture)!.ToLowerInvariant()),
+                $"{setting.Name}'s default");
+    }
+
+    [Test]
     public async Task A_Factorised_Policy_Batches_Too()
     {
         var prompts = Fixtures.RandomPrompts(64, 6, 12, seed: 5);
