@@ -22,6 +22,24 @@ public sealed class ExperimentCatalogueTests
     }
 
     [Test]
+    public void The_Experiments_Page_Lists_Each_Experiment_With_Its_Default_Config_Seeds_And_Fixed_Variants()
+    {
+        var page = File.ReadAllLines(Path.Combine(TestConfigs.RepoRoot(), "docs", "experiments.md"));
+        var rows = page.SkipWhile(l => !l.StartsWith("| Experiment | Variants |", StringComparison.Ordinal)).Skip(2)
+            .TakeWhile(l => l.StartsWith("| `", StringComparison.Ordinal))
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries))
+            .ToDictionary(cells => cells[1].Trim('`'), cells => (Variants: cells[2], Defaults: cells[3]));
+
+        Assert.That(rows.Keys, Is.EqualTo(ExperimentCatalogue.Experiments.Select(e => e.Name)), "one row per experiment, in the help's order");
+        foreach (var experiment in ExperimentCatalogue.Experiments)
+            Assert.That(rows[experiment.Name].Defaults, Is.EqualTo($"`{Path.GetFileName(experiment.DefaultConfig)}`, {experiment.DefaultSeeds}"), experiment.Name);
+        foreach (var mode in ExperimentCatalogue.DeltasModes)
+            Assert.That(rows["deltas"].Variants, Does.Contain($"`{mode.Label}`"));
+        foreach (var aggregation in ExperimentCatalogue.LossAggregations.Where(v => !v.Label.Contains(' ')))
+            Assert.That(rows["aggregation"].Variants, Does.Contain($"`{aggregation.Label}`"));
+    }
+
+    [Test]
     public void Deltas_Modes_Set_The_Mode_They_Are_Named_For()
     {
         var variants = ExperimentCatalogue.DeltasModes;
