@@ -16,8 +16,8 @@ namespace GrpoPipeline.Inference.Hosting;
 /// batch slot free and the last batch a lone request (and no <see cref="BatchingOptions.MaxWaitMicroseconds"/> to wait)
 /// is answered on its caller's thread, so a lone request costs what it did unbatched. Under concurrent load the last
 /// batch held several, so requests go through the queue even when it is empty: the worker's wake-up lets the next
-/// ones join, where answering inline would run a batch of one (measured: twice the batch size, 15% more requests per
-/// second for the sorter at 64 connections).
+/// ones join, where answering inline would run a batch of one (measured for the sorter at 64 connections: batches of
+/// 17.5 instead of 10, about 10% more requests per second).
 /// </remarks>
 sealed class RequestBatcher : IDisposable
 {
