@@ -127,7 +127,11 @@ static class InferenceBenchmark
     internal static List<long[]> MixedPrompts(VerifiableTask task, int count)
     {
         var byLength = task.HeldOutPrompts(count, seed: 7).GroupBy(p => p.Length).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
-        return Enumerable.Range(0, count).Select(i => byLength[i % byLength.Count] is var group ? group[i / byLength.Count % group.Count] : null!).ToList();
+        return Enumerable.Range(0, count).Select(i =>
+        {
+            var group = byLength[i % byLength.Count];
+            return group[i / byLength.Count % group.Count];
+        }).ToList();
     }
 
     /// <summary>Percentiles of single-prompt <see cref="OnnxPolicy.Respond"/> calls over the prompts, in turn.</summary>
