@@ -16,16 +16,11 @@ sealed class HotReloadingPolicy(PolicyHost host) : IPolicy
     }
 
     // Through the host's batcher: concurrent callers share batched inferences.
-    public long[] Respond(ReadOnlySpan<long> prompt)
-    {
-        // Checked here, against the current model, so a bad prompt costs no queueing and throws on the caller's thread.
-        using (var lease = Acquire())
-            if (lease.Policy.Contract.Problem(prompt) is { } problem) throw new ArgumentException(problem, "prompt");
-        return host.RespondAsync(prompt.ToArray()).GetAwaiter().GetResult().Response;
-    }
+    public long[] Respond(ReadOnlySpan<long> prompt) => RespondAsync(prompt.ToArray()).GetAwaiter().GetResult();
 
     public async Task<long[]> RespondAsync(ReadOnlyMemory<long> prompt, CancellationToken cancellationToken = default)
     {
+        // Checked here, against the current model, so a bad prompt costs no queueing.
         using (var lease = Acquire())
             if (lease.Policy.Contract.Problem(prompt.Span) is { } problem) throw new ArgumentException(problem, "prompt");
         return (await host.RespondAsync(prompt, cancellationToken).ConfigureAwait(false)).Response;
